@@ -1,0 +1,32 @@
+using System.Diagnostics;
+
+namespace Surgeon.Bench;
+
+/// <summary>Timing helpers: warm up, then the median of several runs.</summary>
+internal static class Measure
+{
+    public static double MedianSeconds(Action action, int warmup = 2, int runs = 7)
+    {
+        for (int i = 0; i < warmup; i++) action();
+        var times = new double[runs];
+        for (int i = 0; i < runs; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            times[i] = sw.Elapsed.TotalSeconds;
+        }
+        Array.Sort(times);
+        return times[runs / 2];
+    }
+
+    /// <summary>Peak resident set size of this process so far (VmHWM), in MiB; 0 where /proc is not available.</summary>
+    public static double PeakRssMiB()
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return 0;
+        foreach (var line in File.ReadLines(status))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+        return 0;
+    }
+}

@@ -1,0 +1,20 @@
+using Surgeon.Bench;
+
+// Benchmarks print figures (times and ratios measured in the same run); they are not tests.
+// Usage: dotnet run -c Release --project bench/Surgeon.Bench -- [name ...]   (no name = all)
+var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
+{
+    ["training"] = TrainingBench.Run,
+};
+var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
+foreach (var name in chosen)
+{
+    if (!all.TryGetValue(name, out var run))
+    {
+        Console.Error.WriteLine($"unknown benchmark '{name}': known are {string.Join(", ", all.Keys)}");
+        return 2;
+    }
+    Console.WriteLine($"== {name} ==");
+    run();
+}
+return 0;

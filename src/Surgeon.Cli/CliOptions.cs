@@ -1,0 +1,62 @@
+using System.CommandLine;
+using System.Globalization;
+using TorchSharp;
+
+namespace Surgeon.Cli;
+
+/// <summary>Options shared by several commands, and parsing helpers that turn bad values into clear errors.</summary>
+internal static class CliOptions
+{
+    public static Option<string?> Data(string description) => new("--data")
+    {
+        Description = description,
+        HelpName = "digits|fashion-mnist|FOLDER",
+    };
+
+    public static Option<string> Device() => new("--device")
+    {
+        Description = "Device to run on: cpu, or cuda / cuda:N when a GPU is available.",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    public static Option<int> Seed(string description = "Random seed; the same seed gives the same result.") => new("--seed")
+    {
+        Description = description,
+        DefaultValueFactory = _ => 0,
+    };
+
+    public static Option<bool> Quiet() => new("--quiet", "-q") { Description = "No progress bars or info lines." };
+
+    public static torch.Device ParseDevice(string text)
+    {
+        string t = text.Trim().ToLowerInvariant();
+        if (t == "cpu") return torch.CPU;
+        if (t.StartsWith("cuda", StringComparison.Ordinal))
+        {
+            if (!torch.cuda.is_available())
+                throw new SurgeonException($"--device {text}: no CUDA device is available on this machine; use --device cpu");
+            return torch.device(t);
+        }
+        throw new SurgeonException($"unknown device '{text}': use cpu or cuda");
+    }
+
+    public static IReadOnlyList<double> ParseDoubles(string text, string option)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0) throw new SurgeonException($"{option} is empty");
+        return parts.Select(p => double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
+            ? v
+            : throw new SurgeonException($"{option}: '{p}' is not a number")).ToList();
+    }
+
+    public static IReadOnlyList<int> ParseInts(string text, string option)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0) throw new SurgeonException($"{option} is empty");
+        var values = parts.Select(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v)
+            ? v
+            : throw new SurgeonException($"{option}: '{p}' is not a whole number")).ToList();
+        if (values.Distinct().Count() != values.Count) throw new SurgeonException($"{option} lists a value twice");
+        return values;
+    }
+}

@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Surgeon.Data;
+using Surgeon.Pruning;
+using Surgeon.Training;
+
+namespace Surgeon.Cli.Commands;
+
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Checkpoint to evaluate.", Required = true };
+        var data = CliOptions.Data("Test data (default: the dataset the checkpoint was trained on).");
+        var device = CliOptions.Device();
+        var command = new Command("eval", "Evaluate a checkpoint: top-1 accuracy and loss on the test split, and its sparsity per layer.")
+        {
+            checkpoint, data, device,
+        };
+        command.SetAction(r => Program.Guard(() =>
+        {
+            string path = r.GetValue(checkpoint)!;
+            var dev = CliOptions.ParseDevice(r.GetValue(device)!);
+            var (model, info) = Checkpoint.Load(path, dev);
+            var (_, test) = DatasetCatalog.Load(r.GetValue(data) ?? info.Dataset);
+            Workflows.EnsureDataFits(info, test);
+            var eval = Evaluator.Evaluate(model, test, device: dev);
+            var parameters = PrunableParameters.Discover(model);
+            using var masks = new MaskSet(parameters, PrunableParameters.Flatten(parameters).ne(0));
+            Workflows.PrintLayerTable(masks);
+            Console.WriteLine($"{info.Architecture} on {test.Name}: accuracy {eval.Accuracy:P2}, loss {eval.Loss:F4} ({eval.Samples} samples), sparsity {masks.Sparsity:P2}");
+            return 0;
+        }));
+        return command;
+    }
+}

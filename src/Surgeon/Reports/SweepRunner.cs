@@ -1,0 +1,76 @@
+using Surgeon.Data;
+using Surgeon.Pruning;
+using Surgeon.Progress;
+using Surgeon.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Surgeon.Reports;
+
+/// <summary>
+/// One-shot pruning of a trained model over a grid of methods × sparsities × seeds. Each point starts from the
+/// same dense weights; work that depends only on the dense model and the seed is shared through the context cache.
+/// </summary>
+public sealed class SweepRunner
+{
+    public required nn.Module<Tensor, Tensor> Model { get; init; }
+    public required ImageDataset TestData { get; init; }
+    public ImageDataset? TrainData { get; init; }
+    public required IReadOnlyList<PruningMethod> Methods { get; init; }
+    public required IReadOnlyList<double> Sparsities { get; init; }
+    public IReadOnlyList<int> Seeds { get; init; } = [0];
+    public PruningOptions Options { get; init; } = new();
+    public Device Device { get; init; } = CPU;
+    public IProgressReporter Progress { get; init; } = NullProgress.Instance;
+    /// <summary>Points already computed (e.g. by an interrupted run): they are reported, not recomputed.</summary>
+    public IReadOnlyCollection<SweepPoint> Done { get; init; } = [];
+    /// <summary>Called as soon as each new point is finished.</summary>
+    public Action<SweepPoint>? OnPoint { get; init; }
+
+    public (EvalResult Dense, List<SweepPoint> Points) Run()
+    {
+        foreach (var s in Sparsities) SparsityTarget.Validate(s);
+        var parameters = PrunableParameters.Discover(Model);
+        var dense = Evaluator.Evaluate(Model, TestData, device: Device);
+        var points = new List<SweepPoint>();
+        using var snapshot = new ModelSnapshot(Model);
+        int total = Methods.Count * Sparsities.Count * Seeds.Count;
+        using var task = Progress.Start("sweep", total);
+        foreach (int seed in Seeds)
+        {
+            var context = new PruningContext
+            {
+                Model = Model, Parameters = parameters, TrainData = TrainData, Seed = seed,
+                Device = Device, Progress = Progress, Options = Options,
+            };
+            foreach (var method in Methods)
+            {
+                foreach (double sparsity in Sparsities)
+                {
+                    var previous = Done.FirstOrDefault(p => p.Method == method.Name && p.Sparsity == sparsity && p.Seed == seed);
+                    if (previous is not null)
+                    {
+                        points.Add(previous);
+                        task.Advance();
+                        continue;
+                    }
+                    task.Description = $"sweep: {method.Name} at {sparsity:0.###} (seed {seed})";
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    snapshot.Restore();
+                    double actual;
+                    using (var masks = method.Prune(context, sparsity))
+                        actual = masks.Sparsity;
+                    var eval = Evaluator.Evaluate(Model, TestData, device: Device);
+                    var point = new SweepPoint(method.Name, sparsity, seed, actual, eval.Accuracy, eval.Loss, clock.Elapsed.TotalSeconds);
+                    points.Add(point);
+                    OnPoint?.Invoke(point);
+                    task.Advance();
+                }
+            }
+            foreach (var cached in context.Cache.Values.OfType<IDisposable>())
+                cached.Dispose();
+        }
+        snapshot.Restore();
+        return (dense, points);
+    }
+}

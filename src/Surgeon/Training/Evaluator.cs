@@ -1,0 +1,37 @@
+using Surgeon.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Surgeon.Training;
+
+public sealed record EvalResult(double Accuracy, double Loss, int Samples);
+
+/// <summary>Top-1 accuracy and mean cross-entropy over a dataset (eval mode, no gradients).</summary>
+public static class Evaluator
+{
+    public static EvalResult Evaluate(nn.Module<Tensor, Tensor> model, ImageDataset data, int batchSize = 500,
+        Device? device = null, IReadOnlyList<int>? indices = null)
+    {
+        int n = indices?.Count ?? data.Count;
+        if (n == 0) throw new SurgeonException($"cannot evaluate on an empty dataset ({data.Name})");
+        bool wasTraining = model.training;
+        model.eval();
+        double lossSum = 0;
+        long correct = 0;
+        var all = indices?.ToArray() ?? Enumerable.Range(0, data.Count).ToArray();
+        using (no_grad())
+        {
+            for (int start = 0; start < n; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                int len = Math.Min(batchSize, n - start);
+                var (x, y) = data.Batch(all.AsSpan(start, len), device);
+                var logits = model.forward(x);
+                lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
+                correct += logits.argmax(1).eq(y).sum().item<long>();
+            }
+        }
+        if (wasTraining) model.train();
+        return new EvalResult((double)correct / n, lossSum / n, n);
+    }
+}

@@ -1,0 +1,38 @@
+namespace Surgeon.Training;
+
+public enum LrSchedule { Constant, Cosine, Step }
+
+/// <summary>SGD with momentum and weight decay, mini-batches, a learning-rate schedule and a seed.</summary>
+public sealed record TrainOptions
+{
+    public int Epochs { get; init; } = 20;
+    public int BatchSize { get; init; } = 64;
+    public double LearningRate { get; init; } = 0.05;
+    public double Momentum { get; init; } = 0.9;
+    public double WeightDecay { get; init; } = 1e-4;
+    public bool Nesterov { get; init; }
+    public LrSchedule Schedule { get; init; } = LrSchedule.Cosine;
+    /// <summary>For <see cref="LrSchedule.Step"/>: multiply the rate by <see cref="StepGamma"/> every this many epochs.</summary>
+    public int StepEpochs { get; init; } = 10;
+    public double StepGamma { get; init; } = 0.1;
+    public int Seed { get; init; }
+
+    public void Validate()
+    {
+        if (Epochs < 0) throw new SurgeonException($"--epochs must be ≥ 0, got {Epochs}");
+        if (BatchSize < 1) throw new SurgeonException($"--batch-size must be ≥ 1, got {BatchSize}");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new SurgeonException($"--lr must be positive, got {LearningRate}");
+        if (Momentum is < 0 or >= 1) throw new SurgeonException($"--momentum must be in [0, 1), got {Momentum}");
+        if (WeightDecay < 0) throw new SurgeonException($"--weight-decay must be ≥ 0, got {WeightDecay}");
+        if (StepEpochs < 1) throw new SurgeonException($"--step-epochs must be ≥ 1, got {StepEpochs}");
+    }
+
+    /// <summary>Learning rate for a (0-based) epoch; cosine anneals to zero over the run.</summary>
+    public double RateAt(int epoch) => Schedule switch
+    {
+        LrSchedule.Constant => LearningRate,
+        LrSchedule.Cosine => LearningRate * 0.5 * (1 + Math.Cos(Math.PI * epoch / Math.Max(1, Epochs))),
+        LrSchedule.Step => LearningRate * Math.Pow(StepGamma, epoch / StepEpochs),
+        _ => throw new ArgumentOutOfRangeException(nameof(Schedule)),
+    };
+}

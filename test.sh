@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds everything (restoring NuGet packages and patching TorchSharp's native library where needed) and runs the
+# whole test suite. Exits non-zero when a build step or a test fails. CI (.ci/run) runs exactly this.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+dotnet build Surgeon.sln -c Release -v quiet -nologo
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+dotnet test Surgeon.sln -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One plain closing line for CI and humans: "tests: N passed, N failed".
+summary=$(grep -E "^(Passed|Failed)! +- Failed: " "$log" | tail -1 || true)
+if [[ -n "$summary" ]]; then
+  failed=$(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$summary")
+  passed=$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$summary")
+  skipped=$(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$summary")
+  echo "tests: $passed passed, $failed failed, $skipped skipped"
+fi
+exit "$status"

@@ -1,0 +1,33 @@
+using System.Diagnostics;
+
+namespace Surgeon.Tests.Cli;
+
+/// <summary>Runs the surgeon CLI as a child process, so a native abort shows as a crash and not as a dead test host.</summary>
+internal static class CliRunner
+{
+    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+
+    public static Result Run(string workingDirectory, params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "Surgeon.Cli.dll");
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment.Remove("SURGEON_DEBUG");
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"surgeon {string.Join(' ', args)} did not finish in 3 minutes");
+        }
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+}

@@ -1,0 +1,103 @@
+using Surgeon.Data;
+
+namespace Surgeon.Tests.Cli;
+
+/// <summary>End-to-end runs of the surgeon command on a tiny IDX dataset, and its answers to bad input.</summary>
+public class CliTests : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("cli-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    private string TinyData()
+    {
+        string data = Path.Combine(dir, "data");
+        var train = TestModels.RandomImages(200, 1, 6, 6, 4, seed: 1);
+        var test = TestModels.RandomImages(80, 1, 6, 6, 4, seed: 2);
+        IdxFile.Write(Path.Combine(data, "train-images-idx3-ubyte.gz"), new IdxArray([train.Count, 6, 6], train.Pixels), gzip: true);
+        IdxFile.Write(Path.Combine(data, "train-labels-idx1-ubyte.gz"), new IdxArray([train.Count], train.Labels), gzip: true);
+        IdxFile.Write(Path.Combine(data, "t10k-images-idx3-ubyte.gz"), new IdxArray([test.Count, 6, 6], test.Pixels), gzip: true);
+        IdxFile.Write(Path.Combine(data, "t10k-labels-idx1-ubyte.gz"), new IdxArray([test.Count], test.Labels), gzip: true);
+        return data;
+    }
+
+    private static void AssertCleanError(CliRunner.Result r, string expected)
+    {
+        Assert.Equal(2, r.ExitCode);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+        Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
+    [Fact]
+    public void TrainPruneEvalSweep_EndToEnd()
+    {
+        string data = TinyData();
+        string ckpt = Path.Combine(dir, "m.ckpt");
+        var train = CliRunner.Run(dir, "train", "--data", data, "--epochs", "3", "--out", ckpt, "--seed", "1", "--quiet");
+        Assert.True(train.ExitCode == 0, train.Stderr);
+        Assert.True(File.Exists(ckpt) && File.Exists(ckpt + ".json"));
+
+        string pruned = Path.Combine(dir, "p.ckpt");
+        var prune = CliRunner.Run(dir, "prune", "-c", ckpt, "--method", "lmp", "--sparsity", "0.5", "--out", pruned, "--quiet");
+        Assert.True(prune.ExitCode == 0, prune.Stderr);
+        Assert.Contains("lmp at", prune.Stdout);
+
+        var eval = CliRunner.Run(dir, "eval", "-c", pruned);
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        Assert.Contains("sparsity 50", eval.Stdout);
+
+        string outDir = Path.Combine(dir, "sweep");
+        var sweep = CliRunner.Run(dir, "sweep", "-c", ckpt, "--methods", "mp,lmp", "--sparsities", "0.5,0.9", "--out-dir", outDir, "--quiet");
+        Assert.True(sweep.ExitCode == 0, sweep.Stderr);
+        foreach (var f in new[] { "sweep.md", "sweep.csv", "summary.csv", "sweep.json", "sweep.png" })
+            Assert.True(File.Exists(Path.Combine(outDir, f)), f);
+        Assert.Equal(1 + 4, File.ReadAllLines(Path.Combine(outDir, "sweep.csv")).Length);
+        Assert.Empty(Directory.GetFiles(outDir, "*tmp*"));
+    }
+
+    [Fact]
+    public void UnknownMethod_OneLine()
+    {
+        var r = CliRunner.Run(dir, "prune", "-c", "whatever.ckpt", "--method", "magic", "--sparsity", "0.5");
+        AssertCleanError(r, "unknown pruning method 'magic'");
+    }
+
+    [Fact]
+    public void SparsityOutOfRange_OneLine()
+    {
+        var r = CliRunner.Run(dir, "prune", "-c", "whatever.ckpt", "--sparsity", "1.5");
+        AssertCleanError(r, "sparsity must be in [0, 1)");
+    }
+
+    [Fact]
+    public void MissingCheckpoint_OneLine()
+    {
+        var r = CliRunner.Run(dir, "eval", "-c", Path.Combine(dir, "missing.ckpt"));
+        AssertCleanError(r, "checkpoint not found");
+    }
+
+    [Fact]
+    public void CheckpointOnTheWrongData_OneLine()
+    {
+        string data = TinyData();
+        string ckpt = Path.Combine(dir, "m.ckpt");
+        Assert.Equal(0, CliRunner.Run(dir, "train", "--data", data, "--epochs", "1", "--out", ckpt, "--quiet").ExitCode);
+        var r = CliRunner.Run(dir, "eval", "-c", ckpt, "--data", "digits");
+        AssertCleanError(r, "expects 1×6×6 inputs");
+    }
+
+    [Fact]
+    public void Help_ExplainsEveryCommand()
+    {
+        var r = CliRunner.Run(dir, "--help");
+        Assert.Equal(0, r.ExitCode);
+        foreach (var c in new[] { "train", "prune", "eval", "sweep", "demo" })
+            Assert.Contains(c, r.Stdout);
+        var prune = CliRunner.Run(dir, "prune", "--help");
+        Assert.Contains("--sparsity", prune.Stdout);
+        Assert.Contains("global magnitude", prune.Stdout);
+    }
+}
