@@ -30,13 +30,22 @@ internal static class Workflows
         var eval = Evaluator.Evaluate(model, test, device: device);
         var info = new CheckpointInfo
         {
-            Architecture = modelName, InputShape = train.SampleShape, NumClasses = train.NumClasses, Width = width,
-            Dataset = dataSpec, Seed = options.Seed, TestAccuracy = eval.Accuracy, TestLoss = eval.Loss,
+            Architecture = modelName,
+            InputShape = train.SampleShape,
+            NumClasses = train.NumClasses,
+            Width = width,
+            Dataset = dataSpec,
+            Seed = options.Seed,
+            TestAccuracy = eval.Accuracy,
+            TestLoss = eval.Loss,
             Notes = new()
             {
-                ["epochs"] = options.Epochs.ToString(), ["lr"] = options.LearningRate.ToString("R"),
-                ["batchSize"] = options.BatchSize.ToString(), ["momentum"] = options.Momentum.ToString("R"),
-                ["weightDecay"] = options.WeightDecay.ToString("R"), ["schedule"] = options.Schedule.ToString(),
+                ["epochs"] = options.Epochs.ToString(),
+                ["lr"] = options.LearningRate.ToString("R"),
+                ["batchSize"] = options.BatchSize.ToString(),
+                ["momentum"] = options.Momentum.ToString("R"),
+                ["weightDecay"] = options.WeightDecay.ToString("R"),
+                ["schedule"] = options.Schedule.ToString(),
             },
         };
         Checkpoint.Save(outPath, model, info);
@@ -51,17 +60,29 @@ internal static class Workflows
         EnsureDataFits(info, test);
         var runner = new SweepRunner
         {
-            Model = model, TestData = test, TrainData = train, Methods = methods, Sparsities = sparsities,
-            Seeds = seeds, Options = options, Device = device, Progress = progress,
+            Model = model,
+            TestData = test,
+            TrainData = train,
+            Methods = methods,
+            Sparsities = sparsities,
+            Seeds = seeds,
+            Options = options,
+            Device = device,
+            Progress = progress,
         };
         var (dense, points) = runner.Run();
         var config = new Dictionary<string, string>
         {
-            ["checkpoint"] = Path.GetFullPath(checkpointPath), ["architecture"] = info.Architecture, ["data"] = dataSpec,
+            ["checkpoint"] = Path.GetFullPath(checkpointPath),
+            ["architecture"] = info.Architecture,
+            ["data"] = dataSpec,
             ["methods"] = string.Join(",", methods.Select(m => m.Name)),
-            ["sparsities"] = string.Join(",", sparsities), ["seeds"] = string.Join(",", seeds),
-            ["fisherSamples"] = options.FisherSamples.ToString(), ["lambda"] = options.Lambda.ToString("R"),
-            ["blockSize"] = options.BlockSize.ToString(), ["examplesPerSample"] = options.ExamplesPerSample.ToString(),
+            ["sparsities"] = string.Join(",", sparsities),
+            ["seeds"] = string.Join(",", seeds),
+            ["fisherSamples"] = options.FisherSamples.ToString(),
+            ["lambda"] = options.Lambda.ToString("R"),
+            ["blockSize"] = options.BlockSize.ToString(),
+            ["examplesPerSample"] = options.ExamplesPerSample.ToString(),
         };
         var report = new SweepReport(dense, points, config);
         foreach (var file in report.WriteAll(outDir))

@@ -45,15 +45,23 @@ internal static class PruneCommand
             var before = Evaluator.Evaluate(model, test, device: dev);
             var context = new PruningContext
             {
-                Model = model, Parameters = PrunableParameters.Discover(model), TrainData = train,
-                Seed = r.GetValue(seed), Device = dev, Progress = progress, Options = options,
+                Model = model,
+                Parameters = PrunableParameters.Discover(model),
+                TrainData = train,
+                Seed = r.GetValue(seed),
+                Device = dev,
+                Progress = progress,
+                Options = options,
             };
             using var masks = pruningMethod.Prune(context, s);
             var after = Evaluator.Evaluate(model, test, device: dev);
             Checkpoint.Save(outPath, model, info with
             {
-                TestAccuracy = after.Accuracy, TestLoss = after.Loss, Sparsity = masks.Sparsity,
-                PruningMethod = pruningMethod.Name, Dataset = dataSpec,
+                TestAccuracy = after.Accuracy,
+                TestLoss = after.Loss,
+                Sparsity = masks.Sparsity,
+                PruningMethod = pruningMethod.Name,
+                Dataset = dataSpec,
             });
             Workflows.PrintLayerTable(masks);
             Console.WriteLine($"{pruningMethod.Name} at {masks.Sparsity:P2} sparsity: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}; wrote {outPath}");

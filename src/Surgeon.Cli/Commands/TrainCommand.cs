@@ -32,9 +32,14 @@ internal static class TrainCommand
             string modelName = r.GetValue(model)!;
             var options = new TrainOptions
             {
-                Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr),
-                Momentum = r.GetValue(momentum), WeightDecay = r.GetValue(wd), Schedule = r.GetValue(schedule),
-                StepEpochs = r.GetValue(stepEpochs), Seed = r.GetValue(seed),
+                Epochs = r.GetValue(epochs),
+                BatchSize = r.GetValue(batch),
+                LearningRate = r.GetValue(lr),
+                Momentum = r.GetValue(momentum),
+                WeightDecay = r.GetValue(wd),
+                Schedule = r.GetValue(schedule),
+                StepEpochs = r.GetValue(stepEpochs),
+                Seed = r.GetValue(seed),
             };
             options.Validate();
             ModelRegistry.Describe(modelName);

@@ -40,8 +40,13 @@ public sealed class SweepRunner
         {
             var context = new PruningContext
             {
-                Model = Model, Parameters = parameters, TrainData = TrainData, Seed = seed,
-                Device = Device, Progress = Progress, Options = Options,
+                Model = Model,
+                Parameters = parameters,
+                TrainData = TrainData,
+                Seed = seed,
+                Device = Device,
+                Progress = Progress,
+                Options = Options,
             };
             foreach (var method in Methods)
             {

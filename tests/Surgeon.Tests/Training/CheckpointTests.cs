@@ -13,7 +13,12 @@ public class CheckpointTests : IDisposable
 
     private static CheckpointInfo Info(int inputs) => new()
     {
-        Architecture = "mlpnet", InputShape = [1, 1, inputs], NumClasses = 3, Width = 0.2, Dataset = "digits", Seed = 5,
+        Architecture = "mlpnet",
+        InputShape = [1, 1, inputs],
+        NumClasses = 3,
+        Width = 0.2,
+        Dataset = "digits",
+        Seed = 5,
     };
 
     private string Saved(out nn.Module<Tensor, Tensor> model)
