@@ -12,12 +12,10 @@ set +e
 dotnet test Surgeon.sln -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One plain closing line for CI and humans: "tests: N passed, N failed".
-summary=$(grep -E "^(Passed|Failed)! +- Failed: " "$log" | tail -1 || true)
-if [[ -n "$summary" ]]; then
-  failed=$(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$summary")
-  passed=$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$summary")
-  skipped=$(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$summary")
-  echo "tests: $passed passed, $failed failed, $skipped skipped"
+# One plain closing line for CI and humans: "tests: N passed, N failed, N skipped".
+count() { grep -E "^ +$1: +[0-9]+" "$log" | tail -1 | sed -E 's/[^0-9]*([0-9]+).*/\1/'; }
+passed=$(count Passed); failed=$(count Failed); skipped=$(count Skipped)
+if [[ -n "$passed$failed" ]]; then
+  echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 fi
 exit "$status"

@@ -7,7 +7,8 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        var root = new RootCommand(
+        // A plain command named "surgeon" (not RootCommand, which takes the assembly's name) with a recursive --help.
+        var root = new Command("surgeon",
             "Surgeon prunes neural networks: magnitude, WoodFisher and Combinatorial Brain Surgeon pruning, " +
             "sweeps of accuracy against sparsity, on real data (the embedded MNIST digits by default).")
         {
@@ -18,7 +19,25 @@ public static class Program
             DemoCommand.Create(),
             DataCommand.Create(),
         };
-        return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        root.Options.Add(new System.CommandLine.Help.HelpOption { Recursive = true });
+        root.SetAction(_ => { Console.Error.WriteLine("error: no command given; run 'surgeon --help' to see the commands"); return 2; });
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // One line naming the problem and where to look, instead of the full help text.
+            string command = string.Join(' ', CommandPath(parsed.CommandResult));
+            Console.Error.WriteLine($"error: {parsed.Errors[0].Message} (see '{command} --help')");
+            return 2;
+        }
+        return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    }
+
+    private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult? result)
+    {
+        var names = new Stack<string>();
+        for (var r = result; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            names.Push(r.Command.Name);
+        return names;
     }
 
     /// <summary>

@@ -73,6 +73,14 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void UnparsableOrUnknownArguments_OneLine()
+    {
+        AssertCleanError(CliRunner.Run(dir, "prune", "-c", "x.ckpt", "--sparsity", "abc"), "Cannot parse argument 'abc'");
+        AssertCleanError(CliRunner.Run(dir, "sweep", "--bogus"), "'--bogus'");
+        AssertCleanError(CliRunner.Run(dir), "no command given");
+    }
+
+    [Fact]
     public void MissingCheckpoint_OneLine()
     {
         var r = CliRunner.Run(dir, "eval", "-c", Path.Combine(dir, "missing.ckpt"));
