@@ -32,8 +32,30 @@ internal sealed class PruningOptionSet
         DefaultValueFactory = _ => 1.0,
     };
 
+    private readonly Option<double> cbsEpsilon = new("--cbs-epsilon")
+    {
+        Description = "CBS-S: accept a swap when it lowers f(P) by at least ε (paper: 1e-4).",
+        DefaultValueFactory = _ => 1e-4,
+    };
+    private readonly Option<bool> cbsRelativeEpsilon = new("--cbs-relative-epsilon")
+    {
+        Description = "CBS-S: read ε relative to f(P) of the start mask (useful on well-trained models, whose f is tiny).",
+    };
+    private readonly Option<int> cbsRho = new("--cbs-rho") { Description = "CBS-S: swap window ±ρ ranks (paper: 10).", DefaultValueFactory = _ => 10 };
+    private readonly Option<int> cbsTau = new("--cbs-tau") { Description = "CBS-S: failures before an iteration ends (paper: 20).", DefaultValueFactory = _ => 20 };
+    private readonly Option<int> cbsIterations = new("--cbs-iterations") { Description = "CBS-S: most swap iterations.", DefaultValueFactory = _ => 100 };
+    private readonly Option<int> cbsCandidates = new("--cbs-candidates") { Description = "CBS-S: randomised magnitude start masks scored by real loss.", DefaultValueFactory = _ => 50 };
+    private readonly Option<int> cbsLossSamples = new("--cbs-loss-samples") { Description = "CBS-S: training samples for the real loss of a mask.", DefaultValueFactory = _ => 5000 };
+
     public void AddTo(Command command)
     {
+        command.Options.Add(cbsEpsilon);
+        command.Options.Add(cbsRelativeEpsilon);
+        command.Options.Add(cbsRho);
+        command.Options.Add(cbsTau);
+        command.Options.Add(cbsIterations);
+        command.Options.Add(cbsCandidates);
+        command.Options.Add(cbsLossSamples);
         command.Options.Add(fisherSamples);
         command.Options.Add(lambda);
         command.Options.Add(blockSize);
@@ -50,7 +72,19 @@ internal sealed class PruningOptionSet
             BlockSize = r.GetValue(blockSize),
             ExamplesPerSample = r.GetValue(examplesPerSample),
             UpdateScale = r.GetValue(updateScale),
+            CbsEpsilon = r.GetValue(cbsEpsilon),
+            CbsRelativeEpsilon = r.GetValue(cbsRelativeEpsilon),
+            CbsRho = r.GetValue(cbsRho),
+            CbsTau = r.GetValue(cbsTau),
+            CbsMaxIterations = r.GetValue(cbsIterations),
+            CbsCandidates = r.GetValue(cbsCandidates),
+            CbsLossSamples = r.GetValue(cbsLossSamples),
         };
+        if (!(o.CbsEpsilon >= 0) || double.IsInfinity(o.CbsEpsilon)) throw new SurgeonException($"--cbs-epsilon must be ≥ 0, got {o.CbsEpsilon}");
+        if (o.CbsRho < 0 || o.CbsTau < 1 || o.CbsMaxIterations < 0)
+            throw new SurgeonException("--cbs-rho must be ≥ 0, --cbs-tau ≥ 1 and --cbs-iterations ≥ 0");
+        if (o.CbsCandidates < 1) throw new SurgeonException($"--cbs-candidates must be ≥ 1, got {o.CbsCandidates}");
+        if (o.CbsLossSamples < 1) throw new SurgeonException($"--cbs-loss-samples must be ≥ 1, got {o.CbsLossSamples}");
         if (o.FisherSamples < 1) throw new SurgeonException($"--fisher-samples must be ≥ 1, got {o.FisherSamples}");
         if (!(o.Lambda > 0) || double.IsInfinity(o.Lambda)) throw new SurgeonException($"--lambda must be positive, got {o.Lambda}");
         if (o.BlockSize < -1) throw new SurgeonException($"--block-size must be -1, 0 or positive, got {o.BlockSize}");

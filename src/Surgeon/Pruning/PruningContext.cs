@@ -32,10 +32,25 @@ public sealed record PruningOptions
     public int FisherSamples { get; init; } = 1000;
     /// <summary>Dampening λ of F_λ = λI + F.</summary>
     public double Lambda { get; init; } = 1e-3;
-    /// <summary>Fisher block size B (0 = one block per layer is not implied; 0 means the whole model in one block).</summary>
+    /// <summary>Fisher blocks: 0 = the whole model in one block, -1 = one block per layer, B &gt; 0 = chunks of B weights.</summary>
     public int BlockSize { get; init; }
     /// <summary>Examples averaged into one "sample" gradient (m; 1 = one example per sample).</summary>
     public int ExamplesPerSample { get; init; } = 1;
     /// <summary>Scale of the OBS weight update (1 = the full update).</summary>
     public double UpdateScale { get; init; } = 1.0;
+
+    // CBS-S (Yu et al. 2022), with the paper's values as defaults.
+    /// <summary>ε: a swap is accepted when it lowers f(P) by at least this much.</summary>
+    public double CbsEpsilon { get; init; } = 1e-4;
+    /// <summary>When set, ε is relative to f(P₀) of the start mask instead of absolute.</summary>
+    public bool CbsRelativeEpsilon { get; init; }
+    /// <summary>ρ: each i ∈ P is tried against the kept weights within ±ρ ranks.</summary>
+    public int CbsRho { get; init; } = 10;
+    /// <summary>τ: an iteration ends after this many i's found no improving swap.</summary>
+    public int CbsTau { get; init; } = 20;
+    public int CbsMaxIterations { get; init; } = 100;
+    /// <summary>Randomised magnitude masks scored for the start (candidate 0 is global magnitude).</summary>
+    public int CbsCandidates { get; init; } = 50;
+    /// <summary>Training samples on which the real loss of a mask is measured.</summary>
+    public int CbsLossSamples { get; init; } = 5000;
 }
