@@ -19,13 +19,26 @@ internal static class Measure
         return times[runs / 2];
     }
 
+    /// <summary>Resets the peak resident set size (VmHWM) to the current one (Linux: writing 5 to /proc/self/clear_refs).</summary>
+    public static void ResetPeakRss()
+    {
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>Current resident set size (VmRSS) in MiB.</summary>
+    public static double CurrentRssMiB() => StatusMiB("VmRSS:");
+
     /// <summary>Peak resident set size of this process so far (VmHWM), in MiB; 0 where /proc is not available.</summary>
-    public static double PeakRssMiB()
+    public static double PeakRssMiB() => StatusMiB("VmHWM:");
+
+    private static double StatusMiB(string key)
     {
         const string status = "/proc/self/status";
         if (!File.Exists(status)) return 0;
         foreach (var line in File.ReadLines(status))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            if (line.StartsWith(key, StringComparison.Ordinal))
                 return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
         return 0;
     }
