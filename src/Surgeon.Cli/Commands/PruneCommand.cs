@@ -62,6 +62,12 @@ internal static class PruneCommand
                 Sparsity = masks.Sparsity,
                 PruningMethod = pruningMethod.Name,
                 Dataset = dataSpec,
+                Notes = new(info.Notes)
+                {
+                    ["prunedFrom"] = Path.GetFullPath(path),
+                    ["pruneSeed"] = context.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["denseAccuracy"] = before.Accuracy.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+                },
             });
             Workflows.PrintLayerTable(masks);
             Console.WriteLine($"{pruningMethod.Name} at {masks.Sparsity:P2} sparsity: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}; wrote {outPath}");
