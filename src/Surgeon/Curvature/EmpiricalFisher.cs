@@ -352,9 +352,23 @@ public sealed class EmpiricalFisher : IDisposable
             Tensor rb;
             if (IsWoodbury(b))
             {
-                var gb = Columns(b).to(ScalarType.Float64);                // N×L
-                var z = cholesky_solve(gb.matmul(vb), l);                  // (NλI + GGᵀ)⁻¹ G v
-                rb = vb.sub(gb.t().matmul(z)).div_(Lambda);
+                // Column chunks keep the float64 work matrix at N×4,096 instead of N×L.
+                var gv = zeros([N, vb.shape[1]], ScalarType.Float64, vb.device);
+                for (long c = 0; c < b.Length; c += ColumnChunk)
+                {
+                    using var chunkScope = NewDisposeScope();
+                    long len = Math.Min(ColumnChunk, b.Length - c);
+                    gv.add_(G.narrow(1, b.Offset + c, len).to(ScalarType.Float64).matmul(vb.narrow(0, c, len)));
+                }
+                var z = cholesky_solve(gv, l);                                // (NλI + GGᵀ)⁻¹ G v
+                rb = vb.clone();
+                for (long c = 0; c < b.Length; c += ColumnChunk)
+                {
+                    using var chunkScope = NewDisposeScope();
+                    long len = Math.Min(ColumnChunk, b.Length - c);
+                    rb.narrow(0, c, len).sub_(G.narrow(1, b.Offset + c, len).to(ScalarType.Float64).t().matmul(z));
+                }
+                rb.div_(Lambda);
             }
             else
             {
