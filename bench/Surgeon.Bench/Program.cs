@@ -5,6 +5,8 @@ using Surgeon.Bench;
 var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
 {
     ["training"] = TrainingBench.Run,
+    ["per-sample-grads"] = CurvatureBench.PerSampleGrads,
+    ["woodbury"] = CurvatureBench.Woodbury,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

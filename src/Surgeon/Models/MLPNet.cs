@@ -25,8 +25,8 @@ public sealed class MLPNet : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = input.flatten(1);
-        x = nn.functional.relu(fc1.forward(x));
-        x = nn.functional.relu(fc2.forward(x));
-        return fc3.forward(x).MoveToOuterDisposeScope();
+        x = nn.functional.relu(fc1.call(x));
+        x = nn.functional.relu(fc2.call(x));
+        return fc3.call(x).MoveToOuterDisposeScope();
     }
 }
