@@ -7,6 +7,8 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["training"] = TrainingBench.Run,
     ["per-sample-grads"] = CurvatureBench.PerSampleGrads,
     ["woodbury"] = CurvatureBench.Woodbury,
+    ["prune-wf"] = PruneBench.WoodFisher,
+    ["prune-cbs"] = PruneBench.Cbs,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

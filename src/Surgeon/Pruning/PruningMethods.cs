@@ -1,4 +1,5 @@
 using Surgeon.Selection;
+using Surgeon.Update;
 
 namespace Surgeon.Pruning;
 
@@ -9,6 +10,12 @@ public static class PruningMethods
     [
         new("mp", "global magnitude: prune the smallest |w| over all layers", new MagnitudeSelection(layerWise: false)),
         new("lmp", "layer-wise magnitude: prune the same fraction of each layer by |w|", new MagnitudeSelection(layerWise: true)),
+        new("wf-s", "WoodFisher selection: prune the smallest OBS saliency w²/(2[F⁻¹]_qq), no weight update", new WoodFisherSelection()),
+        new("wf", "WoodFisher: WF-S selection plus the OBS update of the kept weights", new WoodFisherSelection(), new ObsUpdate()),
+        new("cbs-s", "Combinatorial Brain Surgeon selection: minimise the joint loss f(P) of the pruned set, no update", new CbsSelection()),
+        new("cbs", "Combinatorial Brain Surgeon: CBS-S selection plus the CBS-U multi-weight update", new CbsSelection(), new CbsUpdate()),
+        new("mp+cbs-u", "global magnitude selection plus the CBS-U update", new MagnitudeSelection(layerWise: false), new CbsUpdate()),
+        new("wf-s+cbs-u", "WoodFisher selection plus the CBS-U update", new WoodFisherSelection(), new CbsUpdate()),
     ];
 
     public static IReadOnlyList<PruningMethod> Known => All;

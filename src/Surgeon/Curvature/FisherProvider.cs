@@ -1,0 +1,25 @@
+using Surgeon.Pruning;
+
+namespace Surgeon.Curvature;
+
+/// <summary>
+/// The empirical Fisher of a pruning context, built once from the dense model and the context's seed and options,
+/// then shared by every method and sparsity that uses the same context (the sweep restores the dense weights first).
+/// </summary>
+public static class FisherProvider
+{
+    private const string CacheKey = "empirical-fisher";
+
+    public static EmpiricalFisher For(PruningContext context, string method)
+    {
+        if (context.Cache.TryGetValue(CacheKey, out var cached))
+            return (EmpiricalFisher)cached;
+        var data = context.RequireTrainData(method);
+        var o = context.Options;
+        var fisher = EmpiricalFisher.FromData(context.Model, context.Parameters, data, o.FisherSamples, o.ExamplesPerSample,
+            context.Seed, o.Lambda, o.BlockSize, context.Device, context.Progress);
+        context.Cache[CacheKey] = fisher;
+        context.Progress.Info($"empirical Fisher: N = {fisher.N:N0} samples × d = {fisher.D:N0} weights, {fisher.Blocks.Count} block(s), λ = {fisher.Lambda:G3}");
+        return fisher;
+    }
+}

@@ -1,0 +1,69 @@
+using Surgeon.Curvature;
+using Surgeon.Pruning;
+using static TorchSharp.torch;
+
+namespace Surgeon.Update;
+
+/// <summary>
+/// CBS-U (Yu et al. 2022): the multi-weight OBS update that removes all of P at once,
+/// δw = −F_λ⁻¹E_P(E_PᵀF_λ⁻¹E_P)⁻¹w_P, so the pruned weights become exactly 0 and the kept ones compensate jointly.
+/// Computed through the kept set U of each Fisher block, never with a d×d matrix:
+/// δw_U = (λI + G_UᵀG_U/N)⁻¹ G_Uᵀ(G_P w_P)/N = G_Uᵀ(NλI + G_UG_Uᵀ)⁻¹(G_P w_P), solving the smaller system.
+/// </summary>
+public sealed class CbsUpdate : IWeightUpdate
+{
+    public void Update(PruningContext context, Tensor keep)
+    {
+        using var scope = NewDisposeScope();
+        var fisher = FisherProvider.For(context, "cbs-u");
+        var w = PrunableParameters.Flatten(context.Parameters);
+        var updated = Apply(fisher, w.to(ScalarType.Float64).to(fisher.G.device), keep.to(fisher.G.device), context.Options.UpdateScale);
+        PrunableParameters.Assign(context.Parameters, updated.to(w.dtype).to(w.device));
+    }
+
+    /// <summary>The updated weights: w_P = 0 and w_U + c·δw_U in every block (c = update scale, 1 = the paper's update).</summary>
+    public static Tensor Apply(EmpiricalFisher fisher, Tensor w, Tensor keep, double scale = 1.0)
+    {
+        using var scope = NewDisposeScope();
+        var result = w.to(ScalarType.Float64).clone();
+        var g = fisher.G;
+        double n = fisher.N, lambda = fisher.Lambda;
+        foreach (var block in fisher.Blocks)
+        {
+            using var blockScope = NewDisposeScope();
+            var keepB = keep.narrow(0, block.Offset, block.Length);
+            var wB = result.narrow(0, block.Offset, block.Length);
+            var prunedIdx = keepB.logical_not().nonzero().flatten();
+            var keptIdx = keepB.nonzero().flatten();
+            if (prunedIdx.numel() == 0)
+                continue;
+            if (keptIdx.numel() > 0)
+            {
+                var gB = g.narrow(1, block.Offset, block.Length);
+                var gP = gB.index_select(1, prunedIdx).to(ScalarType.Float64);
+                var gU = gB.index_select(1, keptIdx).to(ScalarType.Float64);
+                var r = gP.matmul(wB.index_select(0, prunedIdx)); // G_P w_P, length N
+                Tensor delta;
+                if (keptIdx.numel() > fisher.N)
+                {
+                    // Woodbury: N×N system NλI + G_U G_Uᵀ.
+                    var k = gU.matmul(gU.T);
+                    k.diagonal().add_(n * lambda);
+                    var l = linalg.cholesky(k);
+                    delta = gU.T.matmul(cholesky_solve(r.unsqueeze(1), l).squeeze(1));
+                }
+                else
+                {
+                    // |U|×|U| system λI + G_UᵀG_U/N.
+                    var a = gU.T.matmul(gU).div_(n);
+                    a.diagonal().add_(lambda);
+                    var l = linalg.cholesky(a);
+                    delta = cholesky_solve(gU.T.matmul(r).div_(n).unsqueeze(1), l).squeeze(1);
+                }
+                wB.index_add_(0, keptIdx, delta, scale);
+            }
+            wB.index_fill_(0, prunedIdx, 0.0);
+        }
+        return result.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,34 @@
+using Surgeon.Curvature;
+using Surgeon.Pruning;
+using static TorchSharp.torch;
+
+namespace Surgeon.Update;
+
+/// <summary>
+/// The WoodFisher (OBS) update of the remaining weights: δw = −c·F_λ⁻¹ Σ_{q∈P} (w_q / [F_λ⁻¹]_qq) e_q, the sum of the
+/// single-weight OBS updates of the pruned weights, scaled by c (<see cref="PruningOptions.UpdateScale"/>). Each term
+/// alone zeroes its own weight; together they do not exactly, so the mask is applied afterwards (pruned weights become 0).
+/// </summary>
+public sealed class ObsUpdate : IWeightUpdate
+{
+    public void Update(PruningContext context, Tensor keep)
+    {
+        using var scope = NewDisposeScope();
+        var fisher = FisherProvider.For(context, "wf");
+        var delta = Delta(context, fisher, keep);
+        var w = PrunableParameters.Flatten(context.Parameters);
+        PrunableParameters.Assign(context.Parameters, (w.to(ScalarType.Float64) + delta.to(w.device)).to(w.dtype));
+    }
+
+    public static Tensor Delta(PruningContext context, EmpiricalFisher fisher, Tensor keep)
+    {
+        using var scope = NewDisposeScope();
+        var device = fisher.G.device;
+        var w = PrunableParameters.Flatten(context.Parameters).to(ScalarType.Float64).to(device);
+        var pruned = keep.to(device).logical_not();
+        var inverseDiagonal = fisher.InverseDiagonal().to(ScalarType.Float64);
+        var coefficients = where(pruned, w / inverseDiagonal, zeros_like(w));
+        var delta = fisher.InverseTimes(coefficients).to(ScalarType.Float64).mul(-context.Options.UpdateScale);
+        return delta.MoveToOuterDisposeScope();
+    }
+}
