@@ -39,26 +39,29 @@ public sealed class CbsUpdate : IWeightUpdate
                 continue;
             if (keptIdx.numel() > 0)
             {
+                // Gram products in G's dtype (float32 in real use: the fast path, as in EmpiricalFisher); the
+                // factorisation and solves in float64, where the conditioning matters.
                 var gB = g.narrow(1, block.Offset, block.Length);
-                var gP = gB.index_select(1, prunedIdx).to(ScalarType.Float64);
-                var gU = gB.index_select(1, keptIdx).to(ScalarType.Float64);
-                var r = gP.matmul(wB.index_select(0, prunedIdx)); // G_P w_P, length N
+                var gP = gB.index_select(1, prunedIdx);
+                var gU = gB.index_select(1, keptIdx);
+                var r = gP.to(ScalarType.Float64).matmul(wB.index_select(0, prunedIdx)); // G_P w_P, length N
                 Tensor delta;
                 if (keptIdx.numel() > fisher.N)
                 {
                     // Woodbury: N×N system NλI + G_U G_Uᵀ.
-                    var k = gU.matmul(gU.T);
+                    var k = gU.matmul(gU.T).to(ScalarType.Float64);
                     k.diagonal().add_(n * lambda);
                     var l = linalg.cholesky(k);
-                    delta = gU.T.matmul(cholesky_solve(r.unsqueeze(1), l).squeeze(1));
+                    delta = gU.T.to(ScalarType.Float64).matmul(cholesky_solve(r.unsqueeze(1), l).squeeze(1));
                 }
                 else
                 {
                     // |U|×|U| system λI + G_UᵀG_U/N.
-                    var a = gU.T.matmul(gU).div_(n);
+                    var a = gU.T.matmul(gU).to(ScalarType.Float64).div_(n);
                     a.diagonal().add_(lambda);
                     var l = linalg.cholesky(a);
-                    delta = cholesky_solve(gU.T.matmul(r).div_(n).unsqueeze(1), l).squeeze(1);
+                    var rhs = gU.T.to(ScalarType.Float64).matmul(r).div_(n);
+                    delta = cholesky_solve(rhs.unsqueeze(1), l).squeeze(1);
                 }
                 wB.index_add_(0, keptIdx, delta, scale);
             }
