@@ -36,36 +36,38 @@ public sealed class Trainer
         var rng = new Random(options.Seed);
         var order = Enumerable.Range(0, train.Count).ToArray();
         int batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
-        using var optimizer = optim.SGD(model.parameters(), options.LearningRate, options.Momentum,
-            weight_decay: options.WeightDecay, nesterov: options.Nesterov && options.Momentum > 0);
+        using var optimizer = new MomentumSgd(model.parameters(), options.LearningRate, options.Momentum,
+            options.WeightDecay, options.Nesterov);
         using var task = progress.Start("training", (double)options.Epochs * batches);
         for (int epoch = 0; epoch < options.Epochs; epoch++)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             double lr = options.RateAt(epoch);
-            foreach (var group in optimizer.ParamGroups)
-                group.LearningRate = lr;
+            optimizer.LearningRate = lr;
             rng.Shuffle(order);
             model.train();
             double lossSum = 0;
             long correct = 0;
             for (int b = 0; b < batches; b++)
             {
-                using var scope = NewDisposeScope();
                 int start = b * options.BatchSize, len = Math.Min(options.BatchSize, train.Count - start);
-                var (x, y) = train.Batch(order.AsSpan(start, len), device);
-                optimizer.zero_grad();
-                var logits = model.forward(x);
-                var loss = nn.functional.cross_entropy(logits, y);
-                float lossValue = loss.item<float>();
-                if (float.IsNaN(lossValue) || float.IsInfinity(lossValue))
-                    throw new SurgeonException($"training diverged at epoch {epoch + 1} (loss {lossValue}); lower --lr");
-                loss.backward();
-                optimizer.step();
+                float lossValue;
+                using (var scope = NewDisposeScope())
+                {
+                    var (x, y) = train.Batch(order.AsSpan(start, len), device);
+                    optimizer.ZeroGrad();
+                    var logits = model.forward(x);
+                    var loss = nn.functional.cross_entropy(logits, y);
+                    lossValue = loss.item<float>();
+                    if (float.IsNaN(lossValue) || float.IsInfinity(lossValue))
+                        throw new SurgeonException($"training diverged at epoch {epoch + 1} (loss {lossValue}); lower --lr");
+                    loss.backward();
+                    using (no_grad())
+                        correct += logits.argmax(1).eq(y).sum().item<long>();
+                }
+                optimizer.Step();
                 AfterStep?.Invoke();
                 lossSum += lossValue * len;
-                using (no_grad())
-                    correct += logits.argmax(1).eq(y).sum().item<long>();
                 task.Advance();
             }
             var eval = test is null ? new EvalResult(double.NaN, double.NaN, 0) : Evaluator.Evaluate(model, test, device: device);
