@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using Surgeon.Data;
 using Surgeon.Progress;
 using Surgeon.Pruning;
@@ -259,7 +260,7 @@ public sealed class EmpiricalFisher : IDisposable
             var gb = Columns(b);
             var vb = x.narrow(0, b.Offset, b.Length);
             var gv = gb.matmul(vb);                                     // [N] or [N, k]
-            result.narrow(0, b.Offset, b.Length).copy_(gb.t().matmul(gv).div_(N));
+            result.narrow(0, b.Offset, b.Length).copy_(gb.t().matmul(gv).div_(HeldScalars.Of(N)));
         }
         return result.MoveToOuterDisposeScope();
     }
@@ -275,7 +276,7 @@ public sealed class EmpiricalFisher : IDisposable
             using var inner = NewDisposeScope();
             long len = Math.Min(ColumnChunk, D - c);
             var gc = G.narrow(1, c, len);
-            result.narrow(0, c, len).copy_(gc.square().sum(dim: 0).div_(N));
+            result.narrow(0, c, len).copy_(gc.square().sum(dim: 0).div_(HeldScalars.Of(N)));
         }
         return result.MoveToOuterDisposeScope();
     }
@@ -318,12 +319,12 @@ public sealed class EmpiricalFisher : IDisposable
         if (IsWoodbury(b))
         {
             matrix = gb.matmul(gb.t()).to(ScalarType.Float64);
-            matrix.diagonal().add_(N * Lambda);
+            matrix.diagonal().add_(HeldScalars.Of(N * Lambda));
         }
         else
         {
-            matrix = gb.t().matmul(gb).to(ScalarType.Float64).div_(N);
-            matrix.diagonal().add_(Lambda);
+            matrix = gb.t().matmul(gb).to(ScalarType.Float64).div_(HeldScalars.Of(N));
+            matrix.diagonal().add_(HeldScalars.Of(Lambda));
         }
         var (l, info) = linalg.cholesky_ex(matrix);
         if (info.max().item<int>() != 0)
@@ -358,7 +359,7 @@ public sealed class EmpiricalFisher : IDisposable
                 {
                     using var chunkScope = NewDisposeScope();
                     long len = Math.Min(ColumnChunk, b.Length - c);
-                    gv.add_(G.narrow(1, b.Offset + c, len).to(ScalarType.Float64).matmul(vb.narrow(0, c, len)));
+                    gv.add_(G.narrow(1, b.Offset + c, len).to(ScalarType.Float64).matmul(vb.narrow(0, c, len)), HeldScalars.One);
                 }
                 var z = cholesky_solve(gv, l);                                // (NλI + GGᵀ)⁻¹ G v
                 rb = vb.clone();
@@ -366,9 +367,9 @@ public sealed class EmpiricalFisher : IDisposable
                 {
                     using var chunkScope = NewDisposeScope();
                     long len = Math.Min(ColumnChunk, b.Length - c);
-                    rb.narrow(0, c, len).sub_(G.narrow(1, b.Offset + c, len).to(ScalarType.Float64).t().matmul(z));
+                    rb.narrow(0, c, len).add_(G.narrow(1, b.Offset + c, len).to(ScalarType.Float64).t().matmul(z), HeldScalars.Of(-1));
                 }
-                rb.div_(Lambda);
+                rb.div_(HeldScalars.Of(Lambda));
             }
             else
             {
@@ -401,7 +402,7 @@ public sealed class EmpiricalFisher : IDisposable
                         long len = Math.Min(ColumnChunk, b.Length - c);
                         var gc = G.narrow(1, b.Offset + c, len).to(ScalarType.Float64);
                         var w = linalg.solve_triangular(l, gc, upper: false);
-                        result.narrow(0, b.Offset + c, len).copy_(w.square().sum(dim: 0).neg_().add_(1).div_(Lambda));
+                        result.narrow(0, b.Offset + c, len).copy_(w.square().sum(dim: 0).neg_().add_(HeldScalars.One).div_(HeldScalars.Of(Lambda)));
                     }
                 }
                 else

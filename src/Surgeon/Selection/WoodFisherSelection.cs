@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using Surgeon.Curvature;
 using Surgeon.Pruning;
 using static TorchSharp.torch;
@@ -23,6 +24,6 @@ public sealed class WoodFisherSelection : ISelection
         using var scope = NewDisposeScope();
         var w = PrunableParameters.Flatten(context.Parameters).to(ScalarType.Float64).to(fisher.G.device);
         var inverseDiagonal = fisher.InverseDiagonal().to(ScalarType.Float64);
-        return (w.square() / (2 * inverseDiagonal)).MoveToOuterDisposeScope();
+        return w.square().div_(inverseDiagonal.mul(HeldScalars.Of(2))).MoveToOuterDisposeScope();
     }
 }

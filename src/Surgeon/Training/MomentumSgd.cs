@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -48,7 +49,6 @@ public sealed class MomentumSgd : IDisposable
         using var decay = WeightDecay.ToScalar();
         using var momentum = Momentum.ToScalar();
         using var step = (-LearningRate).ToScalar();
-        using var one = 1.0.ToScalar();
         for (int i = 0; i < parameters.Length; i++)
         {
             using var scope = NewDisposeScope();
@@ -61,7 +61,7 @@ public sealed class MomentumSgd : IDisposable
                 if (buffers[i] is null)
                     buffers[i] = d.detach().clone().DetachFromDisposeScope();
                 else
-                    buffers[i]!.mul_(momentum).add_(d, one);
+                    buffers[i]!.mul_(momentum).add_(d, HeldScalars.One);
                 d = Nesterov ? d.add(buffers[i]!, momentum) : buffers[i]!;
             }
             p.add_(d, step);

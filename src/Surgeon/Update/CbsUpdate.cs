@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using Surgeon.Curvature;
 using Surgeon.Pruning;
 using static TorchSharp.torch;
@@ -50,22 +51,22 @@ public sealed class CbsUpdate : IWeightUpdate
                 {
                     // Woodbury: N×N system NλI + G_U G_Uᵀ.
                     var k = gU.matmul(gU.T).to(ScalarType.Float64);
-                    k.diagonal().add_(n * lambda);
+                    k.diagonal().add_(HeldScalars.Of(n * lambda));
                     var l = linalg.cholesky(k);
                     delta = gU.T.to(ScalarType.Float64).matmul(cholesky_solve(r.unsqueeze(1), l).squeeze(1));
                 }
                 else
                 {
                     // |U|×|U| system λI + G_UᵀG_U/N.
-                    var a = gU.T.matmul(gU).to(ScalarType.Float64).div_(n);
-                    a.diagonal().add_(lambda);
+                    var a = gU.T.matmul(gU).to(ScalarType.Float64).div_(HeldScalars.Of(n));
+                    a.diagonal().add_(HeldScalars.Of(lambda));
                     var l = linalg.cholesky(a);
-                    var rhs = gU.T.to(ScalarType.Float64).matmul(r).div_(n);
+                    var rhs = gU.T.to(ScalarType.Float64).matmul(r).div_(HeldScalars.Of(n));
                     delta = cholesky_solve(rhs.unsqueeze(1), l).squeeze(1);
                 }
-                wB.index_add_(0, keptIdx, delta, scale);
+                wB.index_add_(0, keptIdx, delta, HeldScalars.Of(scale));
             }
-            wB.index_fill_(0, prunedIdx, 0.0);
+            wB.index_fill_(0, prunedIdx, HeldScalars.Of(0));
         }
         return result.MoveToOuterDisposeScope();
     }

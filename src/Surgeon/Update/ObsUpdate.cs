@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using Surgeon.Curvature;
 using Surgeon.Pruning;
 using static TorchSharp.torch;
@@ -17,7 +18,7 @@ public sealed class ObsUpdate : IWeightUpdate
         var fisher = FisherProvider.For(context, "wf");
         var delta = Delta(context, fisher, keep);
         var w = PrunableParameters.Flatten(context.Parameters);
-        PrunableParameters.Assign(context.Parameters, (w.to(ScalarType.Float64) + delta.to(w.device)).to(w.dtype));
+        PrunableParameters.Assign(context.Parameters, w.to(ScalarType.Float64).add_(delta.to(w.device), HeldScalars.One).to(w.dtype));
     }
 
     public static Tensor Delta(PruningContext context, EmpiricalFisher fisher, Tensor keep)
@@ -28,7 +29,7 @@ public sealed class ObsUpdate : IWeightUpdate
         var pruned = keep.to(device).logical_not();
         var inverseDiagonal = fisher.InverseDiagonal().to(ScalarType.Float64);
         var coefficients = where(pruned, w / inverseDiagonal, zeros_like(w));
-        var delta = fisher.InverseTimes(coefficients).to(ScalarType.Float64).mul(-context.Options.UpdateScale);
+        var delta = fisher.InverseTimes(coefficients).to(ScalarType.Float64).mul(HeldScalars.Of(-context.Options.UpdateScale));
         return delta.MoveToOuterDisposeScope();
     }
 }
