@@ -9,6 +9,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["woodbury"] = CurvatureBench.Woodbury,
     ["prune-wf"] = PruneBench.WoodFisher,
     ["prune-cbs"] = PruneBench.Cbs,
+    ["cbs-u-vs-naive"] = CbsUpdateBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

@@ -58,8 +58,15 @@ internal static class Workflows
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
         EnsureDataFits(info, test);
+        // Finished points go to points.jsonl at once; a rerun of the same sweep (same weights, data and options) skips them.
+        var journal = new SweepJournal(Path.Combine(outDir, "points.jsonl"), $"{info.WeightsSha256}|{dataSpec}|{options}");
+        var done = journal.Load().Where(p => methods.Any(m => m.Name == p.Method) && sparsities.Contains(p.Sparsity) && seeds.Contains(p.Seed)).ToList();
+        if (done.Count > 0)
+            progress.Info($"resuming: {done.Count} point(s) already in {journal.Path}");
         var runner = new SweepRunner
         {
+            Done = done,
+            OnPoint = journal.Append,
             Model = model,
             TestData = test,
             TrainData = train,

@@ -55,7 +55,16 @@ public class CliTests : IDisposable
         foreach (var f in new[] { "sweep.md", "sweep.csv", "summary.csv", "sweep.json", "sweep.png" })
             Assert.True(File.Exists(Path.Combine(outDir, f)), f);
         Assert.Equal(1 + 4, File.ReadAllLines(Path.Combine(outDir, "sweep.csv")).Length);
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(outDir, "points.jsonl")).Length);
         Assert.Empty(Directory.GetFiles(outDir, "*tmp*"));
+
+        // The same sweep again resumes from points.jsonl: nothing is recomputed and the table is the same.
+        string firstCsv = File.ReadAllText(Path.Combine(outDir, "summary.csv"));
+        var again = CliRunner.Run(dir, "sweep", "-c", ckpt, "--methods", "mp,lmp", "--sparsities", "0.5,0.9", "--out-dir", outDir);
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        Assert.Contains("resuming: 4 point(s)", again.Stderr);
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(outDir, "points.jsonl")).Length);
+        Assert.Equal(firstCsv, File.ReadAllText(Path.Combine(outDir, "summary.csv")));
     }
 
     [Fact]

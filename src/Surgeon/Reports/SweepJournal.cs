@@ -1,0 +1,45 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Surgeon.Reports;
+
+/// <summary>
+/// The finished points of a sweep as JSON Lines, appended and flushed to disk as soon as each point is done, so a
+/// sweep that is interrupted (crash, kill, power) keeps its work and a rerun of the same sweep skips those points.
+/// Each line carries a key of everything the result depends on (checkpoint hash, data, options); lines with another
+/// key, and a last line cut short by a crash, are ignored.
+/// </summary>
+public sealed class SweepJournal(string path, string key)
+{
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    private sealed record Line(string Key, SweepPoint Point);
+
+    public string Path => path;
+
+    public IReadOnlyList<SweepPoint> Load()
+    {
+        var points = new List<SweepPoint>();
+        if (!File.Exists(path)) return points;
+        foreach (var text in File.ReadLines(path))
+        {
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            Line? line;
+            try { line = JsonSerializer.Deserialize<Line>(text, Json); }
+            catch (JsonException) { continue; } // a line cut short by a crash
+            if (line?.Point is not null && line.Key == key)
+                points.Add(line.Point);
+        }
+        return points;
+    }
+
+    public void Append(SweepPoint point)
+    {
+        string? dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+        var bytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new Line(key, point), Json) + "\n");
+        using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        stream.Write(bytes);
+        stream.Flush(flushToDisk: true);
+    }
+}
