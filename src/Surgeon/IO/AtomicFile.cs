@@ -22,28 +22,13 @@ public static class AtomicFile
     }
 
     /// <summary>Runs <paramref name="write"/> on a stream to a temporary file, then renames it to <paramref name="path"/>.</summary>
-    public static void Write(string path, Action<Stream> write)
-    {
-        string full = Path.GetFullPath(path);
-        string? dir = Path.GetDirectoryName(full);
-        if (!string.IsNullOrEmpty(dir))
-            Directory.CreateDirectory(dir);
-        string temp = TempPathFor(full);
-        try
+    public static void Write(string path, Action<Stream> write) =>
+        WriteVia(path, temp =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-                File.Delete(temp);
-        }
-    }
+            using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            write(stream);
+            stream.Flush(flushToDisk: true);
+        });
 
     /// <summary>Writes through a temporary file path, for APIs that insist on writing to a path themselves.</summary>
     public static void WriteVia(string path, Action<string> writeToPath)
