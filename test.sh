@@ -13,7 +13,7 @@ dotnet test Surgeon.sln -c Release --no-build -nologo --logger "console;verbosit
 status=${PIPESTATUS[0]}
 set -e
 # One plain closing line for CI and humans: "tests: N passed, N failed, N skipped".
-count() { grep -E "^ +$1: +[0-9]+" "$log" | tail -1 | sed -E 's/[^0-9]*([0-9]+).*/\1/'; }
+count() { grep -E "^ +$1: +[0-9]+" "$log" | tail -1 | sed -E 's/[^0-9]*([0-9]+).*/\1/' || true; }
 passed=$(count Passed); failed=$(count Failed); skipped=$(count Skipped)
 if [[ -n "$passed$failed" ]]; then
   echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
