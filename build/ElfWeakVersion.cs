@@ -5,6 +5,7 @@
 // libstdc++ (GCC 12) lacks. The only symbol behind that version, std::ios_base_library_init, is referenced by a bare
 // .globl and never relocated, so a weak requirement is safe. This file is compiled twice: into the MSBuild inline
 // task of Directory.Build.targets (which patches every copy in the build output) and into the tests.
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;
