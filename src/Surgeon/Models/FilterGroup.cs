@@ -1,0 +1,38 @@
+namespace Surgeon.Models;
+
+/// <summary>
+/// A set of output channels that structured pruning keeps or removes together. Channel c of the group is the c-th
+/// slice along dim 0 of every producer weight (a conv or linear weight, or a depthwise conv that follows a pointwise
+/// one) and the c-th entry of every norm parameter (a BatchNorm's weight γ). Consumers (the next layers' input
+/// channels) are the model's business: <see cref="IStructuredModel.Shrink"/> slices them.
+/// </summary>
+/// <param name="Name">Stable name, e.g. "features.3" or "layer1.0.conv1".</param>
+/// <param name="Channels">Current number of channels.</param>
+/// <param name="Producers">Parameter names (as in named_parameters) whose dim 0 indexes the group's channels.</param>
+/// <param name="Norms">BatchNorm weight (γ) parameter names whose entries index the group's channels.</param>
+/// <param name="Removable">True: pruned channels are removed and the model shrinks. False (ResNet's residual
+/// stream): pruned channels are masked (their producer slices and norm entries set to zero), the shape stays.</param>
+public sealed record FilterGroup(string Name, int Channels, IReadOnlyList<string> Producers, IReadOnlyList<string> Norms,
+    bool Removable = true)
+{
+    /// <summary>At least 5 % of each layer's channels (and at least one) survive any pruning (the authors' rule).</summary>
+    public int MinKeep => Math.Max(1, (int)Math.Ceiling(0.05 * Channels));
+}
+
+/// <summary>A model whose filters can be removed, producing a smaller dense model of the same architecture.</summary>
+public interface IStructuredModel
+{
+    /// <summary>The spec that rebuilds this model with its current (possibly pruned) channel counts.</summary>
+    ModelSpec Spec { get; }
+
+    /// <summary>All filter groups, in a fixed order.</summary>
+    IReadOnlyList<FilterGroup> FilterGroups { get; }
+
+    /// <summary>
+    /// A new model keeping, for each group named in <paramref name="keep"/>, the channels listed (sorted, distinct,
+    /// at least <see cref="FilterGroup.MinKeep"/>); groups not named keep all channels. Weights are copied, so the new
+    /// model computes exactly what this one computes with the dropped channels' outputs zeroed. Non-removable groups
+    /// are masked in the copy instead of removed.
+    /// </summary>
+    TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> Shrink(IReadOnlyDictionary<string, long[]> keep);
+}
