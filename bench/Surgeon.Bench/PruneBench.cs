@@ -15,7 +15,8 @@ internal static class PruneBench
 {
     public static void WoodFisher() => Run(["wf"]);
 
-    public static void Cbs() => Run(["cbs-s", "cbs"]);
+    // CBS-S alone, the CBS-U update alone (after magnitude selection) and both together.
+    public static void Cbs() => Run(["cbs-s", "mp+cbs-u", "cbs"]);
 
     private static void Run(string[] methods)
     {

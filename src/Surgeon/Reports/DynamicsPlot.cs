@@ -1,0 +1,70 @@
+using Surgeon.IO;
+
+namespace Surgeon.Reports;
+
+/// <summary>A dynamics quantity that can be plotted against the epoch.</summary>
+public sealed record DynamicsQuantity(string Name, string Label, Func<DynamicsRecord, double> Value)
+{
+    public static readonly IReadOnlyList<DynamicsQuantity> All =
+    [
+        new("train_loss", "training loss", r => r.TrainLoss),
+        new("test_accuracy", "test accuracy (%)", r => 100 * r.TestAccuracy),
+        new("theta_norm_sq", "‖θ‖²", r => r.ThetaNormSquared),
+        new("theta_dot_g", "|θᵀg|", r => Math.Abs(r.ThetaDotGrad)),
+        new("grad_norm_sq", "‖g‖²", r => r.GradNormSquared),
+        new("theta_hg", "θᵀHg", r => r.ThetaHessGrad),
+        new("parameters", "parameters", r => r.Parameters),
+        new("flops", "FLOPs (multiply-accumulates)", r => r.Flops),
+    ];
+
+    public static DynamicsQuantity Get(string name) =>
+        All.FirstOrDefault(q => q.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new SurgeonException($"unknown dynamics quantity '{name}': known are {string.Join(", ", All.Select(q => q.Name))}");
+}
+
+/// <summary>
+/// Plots a dynamics quantity against the epoch for several runs (ScottPlot, headless PNG). Runs that share a label
+/// (e.g. seeds of one measure) are drawn as their mean with ±std error bars; one record per epoch is used (the last).
+/// </summary>
+public static class DynamicsPlot
+{
+    public static void Write(string path, IReadOnlyList<(string Label, IReadOnlyList<DynamicsRecord> Records)> runs,
+        DynamicsQuantity quantity, string? title = null)
+    {
+        if (runs.Count == 0)
+            throw new SurgeonException("nothing to plot: no runs given");
+        var plot = new ScottPlot.Plot();
+        foreach (var group in runs.GroupBy(r => r.Label))
+        {
+            var perEpoch = group
+                .SelectMany(run => run.Records.GroupBy(r => r.Epoch).Select(e => (Epoch: e.Key, Value: quantity.Value(e.Last()))))
+                .Where(p => double.IsFinite(p.Value))
+                .GroupBy(p => p.Epoch)
+                .OrderBy(g => g.Key)
+                .Select(g => (Epoch: (double)g.Key, Mean: g.Average(p => p.Value), Std: Std(g.Select(p => p.Value).ToList())))
+                .ToList();
+            if (perEpoch.Count == 0) continue;
+            double[] xs = perEpoch.Select(p => p.Epoch).ToArray();
+            double[] ys = perEpoch.Select(p => p.Mean).ToArray();
+            var scatter = plot.Add.Scatter(xs, ys);
+            scatter.LegendText = group.Key;
+            if (group.Count() > 1)
+            {
+                var bars = plot.Add.ErrorBar(xs, ys, perEpoch.Select(p => p.Std).ToArray());
+                bars.Color = scatter.Color;
+            }
+        }
+        plot.Title(title ?? quantity.Label);
+        plot.XLabel("epoch");
+        plot.YLabel(quantity.Label);
+        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        AtomicFile.WriteVia(path, temp => plot.SavePng(temp, 800, 500));
+    }
+
+    private static double Std(IReadOnlyList<double> values)
+    {
+        if (values.Count < 2) return 0;
+        double mean = values.Average();
+        return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1));
+    }
+}

@@ -1,0 +1,74 @@
+using Surgeon.Reports;
+using Xunit;
+
+namespace Surgeon.Tests.Reports;
+
+public class DynamicsLogTests
+{
+    [Fact]
+    public void CsvRoundTripsEveryField_IncludingMissingValuesAndQuotedEvents()
+    {
+        var dir = Directory.CreateTempSubdirectory("surgeon-dyn-");
+        try
+        {
+            string csv = Path.Combine(dir.FullName, "dynamics.csv");
+            var log = new DynamicsLog(csv);
+            var a = new DynamicsRecord { Epoch = 0, Step = 0, ThetaNormSquared = 12.5, Parameters = 1000, Flops = 20000 };
+            var b = new DynamicsRecord
+            {
+                Epoch = 1, Step = 94, LearningRate = 0.05, TrainLoss = 0.731, TrainAccuracy = 0.75, TestLoss = 0.6,
+                TestAccuracy = 0.8, ThetaNormSquared = 13.25, ThetaDotGrad = -0.125, GradNormSquared = 1e-3,
+                ThetaHessGrad = -2.5e-4, Parameters = 400, Flops = 9000, Event = "pruned 50.0% of filters, \"round\" 1/1",
+            };
+            log.Add(a);
+            Assert.Single(DynamicsLog.ReadCsv(csv)); // written after every record
+            log.Add(b);
+            var back = DynamicsLog.ReadCsv(csv);
+            Assert.Equal([a, b], back);
+            Assert.Empty(dir.GetFiles(".*tmp*"));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void ForeignFilesAreRejected()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "a,b,c\n1,2,3\n");
+            var e = Assert.Throws<SurgeonException>(() => DynamicsLog.ReadCsv(path));
+            Assert.Contains("not a dynamics CSV", e.Message);
+            File.WriteAllText(path, string.Join(',', DynamicsLog.Columns) + "\n1,2,3\n");
+            Assert.Contains("expected 14 cells", Assert.Throws<SurgeonException>(() => DynamicsLog.ReadCsv(path)).Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void PlotGroupsRunsByLabel_AndWritesAPng()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"surgeon-dyn-{Guid.NewGuid():N}.png");
+        try
+        {
+            List<DynamicsRecord> Run(double scale) =>
+                Enumerable.Range(1, 4).Select(e => new DynamicsRecord { Epoch = e, TrainLoss = scale / e }).ToList();
+            DynamicsPlot.Write(path, [("magnitude", Run(1)), ("magnitude", Run(1.2)), ("grasp", Run(2))],
+                DynamicsQuantity.Get("train_loss"));
+            var bytes = File.ReadAllBytes(path);
+            Assert.True(bytes.Length > 1000);
+            Assert.Equal(0x89, bytes[0]); // PNG signature
+            Assert.Throws<SurgeonException>(() => DynamicsQuantity.Get("nope"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
