@@ -16,9 +16,20 @@ public class DynamicsLogTests
             var a = new DynamicsRecord { Epoch = 0, Step = 0, ThetaNormSquared = 12.5, Parameters = 1000, Flops = 20000 };
             var b = new DynamicsRecord
             {
-                Epoch = 1, Step = 94, LearningRate = 0.05, TrainLoss = 0.731, TrainAccuracy = 0.75, TestLoss = 0.6,
-                TestAccuracy = 0.8, ThetaNormSquared = 13.25, ThetaDotGrad = -0.125, GradNormSquared = 1e-3,
-                ThetaHessGrad = -2.5e-4, Parameters = 400, Flops = 9000, Event = "pruned 50.0% of filters, \"round\" 1/1",
+                Epoch = 1,
+                Step = 94,
+                LearningRate = 0.05,
+                TrainLoss = 0.731,
+                TrainAccuracy = 0.75,
+                TestLoss = 0.6,
+                TestAccuracy = 0.8,
+                ThetaNormSquared = 13.25,
+                ThetaDotGrad = -0.125,
+                GradNormSquared = 1e-3,
+                ThetaHessGrad = -2.5e-4,
+                Parameters = 400,
+                Flops = 9000,
+                Event = "pruned 50.0% of filters, \"round\" 1/1",
             };
             log.Add(a);
             Assert.Single(DynamicsLog.ReadCsv(csv)); // written after every record
