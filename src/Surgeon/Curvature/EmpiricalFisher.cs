@@ -276,7 +276,7 @@ public sealed class EmpiricalFisher : IDisposable
             using var inner = NewDisposeScope();
             long len = Math.Min(ColumnChunk, D - c);
             var gc = G.narrow(1, c, len);
-            result.narrow(0, c, len).copy_(gc.square().sum(dim: 0).div_(HeldScalars.Of(N)));
+            result.narrow(0, c, len).copy_(gc.Squared().sum(dim: 0).div_(HeldScalars.Of(N)));
         }
         return result.MoveToOuterDisposeScope();
     }
@@ -402,7 +402,7 @@ public sealed class EmpiricalFisher : IDisposable
                         long len = Math.Min(ColumnChunk, b.Length - c);
                         var gc = G.narrow(1, b.Offset + c, len).to(ScalarType.Float64);
                         var w = linalg.solve_triangular(l, gc, upper: false);
-                        result.narrow(0, b.Offset + c, len).copy_(w.square().sum(dim: 0).neg_().add_(HeldScalars.One).div_(HeldScalars.Of(Lambda)));
+                        result.narrow(0, b.Offset + c, len).copy_(w.Squared().sum(dim: 0).neg_().add_(HeldScalars.One).div_(HeldScalars.Of(Lambda)));
                     }
                 }
                 else

@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using static TorchSharp.torch;
 
 namespace Surgeon.Scoring;
@@ -16,6 +17,6 @@ public sealed class BiasedLossMeasure : IImportanceMeasure
         IReadOnlyList<string> parameterNames, ScoringData? data)
     {
         var g = LossGradients.MeanOf(model, parameterNames, MeasureInputs.RequireData(this, data));
-        return MeasureInputs.Combine(model, parameterNames, g, (theta, gbar) => theta.square().mul(gbar));
+        return MeasureInputs.Combine(model, parameterNames, g, (theta, gbar) => theta.Squared().mul(gbar));
     }
 }

@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using Surgeon.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -65,7 +66,7 @@ public static class FilterScores
         FilterAggregation.AbsThenSum or FilterAggregation.L1Norm or FilterAggregation.NormScale => v.abs().sum(dim: 1),
         FilterAggregation.SumThenAbs => v.sum(dim: 1).abs(),
         FilterAggregation.Sum => v.sum(dim: 1),
-        FilterAggregation.L2Norm => v.square().sum(dim: 1).sqrt(),
+        FilterAggregation.L2Norm => v.Squared().sum(dim: 1).sqrt(),
         _ => throw new ArgumentOutOfRangeException(nameof(aggregation), aggregation, null),
     };
 }

@@ -30,7 +30,7 @@ public sealed class FisherMeasure : IImportanceMeasure
             using var scope = NewDisposeScope();
             var (x, y) = samples.Batch(b);
             if (x.dtype != dtype) x = x.to_type(dtype);
-            squares.add_(PerSampleGradients.Compute(model, parameters, x, y).square().sum(dim: 0));
+            squares.add_(PerSampleGradients.Compute(model, parameters, x, y).Squared().sum(dim: 0));
         }
         squares.div_(HeldScalars.Of(samples.SampleCount));
 
@@ -39,7 +39,7 @@ public sealed class FisherMeasure : IImportanceMeasure
         foreach (var p in parameters)
         {
             var fisher = squares.narrow(0, offset, p.Count).view(p.Shape);
-            result[p.Name] = p.Weight.detach().square().mul(fisher);
+            result[p.Name] = p.Weight.detach().Squared().mul(fisher);
             offset += p.Count;
         }
         return result;

@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,9 +30,9 @@ public sealed record GradientFlowStats(double ParamNormSquared, double ThetaDotG
         {
             var t = theta[i].detach().to_type(ScalarType.Float64);
             var gi = g[i].to_type(ScalarType.Float64);
-            normSq += t.square().sum().item<double>();
+            normSq += t.Squared().sum().item<double>();
             thetaG += t.mul(gi).sum().item<double>();
-            gNormSq += gi.square().sum().item<double>();
+            gNormSq += gi.Squared().sum().item<double>();
             thetaHg += t.mul(hg[i].to_type(ScalarType.Float64)).sum().item<double>();
         }
         return new GradientFlowStats(normSq, thetaG, gNormSq, thetaHg, data.SampleCount);

@@ -24,6 +24,6 @@ public sealed class WoodFisherSelection : ISelection
         using var scope = NewDisposeScope();
         var w = PrunableParameters.Flatten(context.Parameters).to(ScalarType.Float64).to(fisher.G.device);
         var inverseDiagonal = fisher.InverseDiagonal().to(ScalarType.Float64);
-        return w.square().div_(inverseDiagonal.mul(HeldScalars.Of(2))).MoveToOuterDisposeScope();
+        return w.Squared().div_(inverseDiagonal.mul(HeldScalars.Of(2))).MoveToOuterDisposeScope();
     }
 }

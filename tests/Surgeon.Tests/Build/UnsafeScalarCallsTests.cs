@@ -1,0 +1,34 @@
+using System.Text.RegularExpressions;
+using Xunit;
+
+namespace Surgeon.Tests.Build;
+
+/// <summary>
+/// TorchSharp calls that build a temporary Scalar nothing holds can fail at random when the GC finalizes it mid-call
+/// (src/Surgeon/Numerics/HeldScalars.cs). The library must use the safe forms; this test finds the unsafe ones.
+/// </summary>
+public class UnsafeScalarCallsTests
+{
+    private static readonly Regex Unsafe = new(@"\.square\(\)|\.square_\(\)", RegexOptions.Compiled);
+
+    [Fact]
+    public void LibrarySourcesUseSquaredInsteadOfSquare()
+    {
+        string root = RepoRoot();
+        var offenders = Directory.EnumerateFiles(Path.Combine(root, "src"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}"))
+            .SelectMany(f => File.ReadLines(f).Select((line, i) => (File: f, Line: i + 1, Text: line)))
+            .Where(l => Unsafe.IsMatch(l.Text))
+            .Select(l => $"{Path.GetRelativePath(root, l.File)}:{l.Line}")
+            .ToList();
+        Assert.True(offenders.Count == 0, "use TensorMath.Squared() instead of square(): " + string.Join(", ", offenders));
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Surgeon.sln")))
+                return dir.FullName;
+        throw new InvalidOperationException("Surgeon.sln not found above the test assembly");
+    }
+}
