@@ -8,7 +8,7 @@ namespace Surgeon.Training;
 public sealed record EpochStats(int Epoch, double LearningRate, double TrainLoss, double TrainAccuracy,
     double TestLoss, double TestAccuracy, double Seconds);
 
-/// <summary>Mini-batch SGD with momentum, weight decay and a per-epoch learning-rate schedule.</summary>
+/// <summary>Mini-batch SGD with momentum, weight decay and a per-epoch learning-rate schedule (a whole run).</summary>
 public sealed class Trainer
 {
     private readonly TrainOptions options;
@@ -33,46 +33,11 @@ public sealed class Trainer
     {
         var history = new List<EpochStats>();
         if (options.Epochs == 0) return history;
-        var rng = new Random(options.Seed);
-        var order = Enumerable.Range(0, train.Count).ToArray();
-        int batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
-        using var optimizer = new MomentumSgd(model.parameters(), options.LearningRate, options.Momentum,
-            options.WeightDecay, options.Nesterov);
-        using var task = progress.Start("training", (double)options.Epochs * batches);
+        using var session = new TrainingSession(options, model, train, device) { AfterStep = AfterStep };
+        using var task = progress.Start("training", (double)options.Epochs * session.BatchesPerEpoch);
         for (int epoch = 0; epoch < options.Epochs; epoch++)
         {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            double lr = options.RateAt(epoch);
-            optimizer.LearningRate = lr;
-            rng.Shuffle(order);
-            model.train();
-            double lossSum = 0;
-            long correct = 0;
-            for (int b = 0; b < batches; b++)
-            {
-                int start = b * options.BatchSize, len = Math.Min(options.BatchSize, train.Count - start);
-                float lossValue;
-                using (var scope = NewDisposeScope())
-                {
-                    var (x, y) = train.Batch(order.AsSpan(start, len), device);
-                    optimizer.ZeroGrad();
-                    var logits = model.forward(x);
-                    var loss = nn.functional.cross_entropy(logits, y);
-                    lossValue = loss.item<float>();
-                    if (float.IsNaN(lossValue) || float.IsInfinity(lossValue))
-                        throw new SurgeonException($"training diverged at epoch {epoch + 1} (loss {lossValue}); lower --lr");
-                    loss.backward();
-                    using (no_grad())
-                        correct += logits.argmax(1).eq(y).sum().item<long>();
-                }
-                optimizer.Step();
-                AfterStep?.Invoke();
-                lossSum += lossValue * len;
-                task.Advance();
-            }
-            var eval = test is null ? new EvalResult(double.NaN, double.NaN, 0) : Evaluator.Evaluate(model, test, device: device);
-            var stats = new EpochStats(epoch + 1, lr, lossSum / train.Count, (double)correct / train.Count,
-                eval.Loss, eval.Accuracy, clock.Elapsed.TotalSeconds);
+            var stats = session.RunEpoch(test, task);
             history.Add(stats);
             task.Description = $"training: epoch {epoch + 1}/{options.Epochs}, loss {stats.TrainLoss:F4}, test acc {stats.TestAccuracy:P2}";
             AfterEpoch?.Invoke(stats);
