@@ -34,6 +34,8 @@ public sealed class Trainer
         var history = new List<EpochStats>();
         if (options.Epochs == 0) return history;
         var rng = new Random(options.Seed);
+        // Its own generator, so turning augmentation on does not change the batch order.
+        var augment = options.Augment ? new RandomCropFlip(options.CropPadding, options.HorizontalFlip, options.Seed) : null;
         var order = Enumerable.Range(0, train.Count).ToArray();
         int batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
         using var optimizer = new MomentumSgd(model.parameters(), options.LearningRate, options.Momentum,
@@ -54,7 +56,7 @@ public sealed class Trainer
                 float lossValue;
                 using (var scope = NewDisposeScope())
                 {
-                    var (x, y) = train.Batch(order.AsSpan(start, len), device);
+                    var (x, y) = train.Batch(order.AsSpan(start, len), device, augment);
                     optimizer.ZeroGrad();
                     var logits = model.forward(x);
                     var loss = nn.functional.cross_entropy(logits, y);
