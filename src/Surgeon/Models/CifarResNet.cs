@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -26,6 +27,7 @@ public sealed class CifarResNet : nn.Module<Tensor, Tensor>, IStructuredModel
     /// <param name="blocksPerStage">n: 3 for ResNet-20, 9 for ResNet-56.</param>
     public CifarResNet(ModelSpec spec, int blocksPerStage) : base(nameof(CifarResNet))
     {
+        ConvolutionBackend.DisableOneDnn(); // its conv input gradients are wrong for narrow layers
         Spec = spec;
         var widths = spec.ResolveChannels(BaseWidths(blocksPerStage));
         var stages = new[] { layer1 = new ModuleList<BasicBlock>(), layer2 = new ModuleList<BasicBlock>(), layer3 = new ModuleList<BasicBlock>() };

@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -17,6 +18,7 @@ public sealed class ConvBn : nn.Module<Tensor, Tensor>
     public ConvBn(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0, long groups = 1)
         : base(nameof(ConvBn))
     {
+        ConvolutionBackend.DisableOneDnn(); // its conv input gradients are wrong for narrow layers
         conv = nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding, groups: groups, bias: false);
         bn = nn.BatchNorm2d(outChannels);
         RegisterComponents();

@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -31,6 +32,7 @@ public sealed class MobileNetV1 : nn.Module<Tensor, Tensor>, IStructuredModel
 
     public MobileNetV1(ModelSpec spec) : base(nameof(MobileNetV1))
     {
+        ConvolutionBackend.DisableOneDnn(); // its conv input gradients are wrong for narrow layers
         Spec = spec;
         var widths = spec.ResolveChannels([StemWidth, .. Blocks.Select(b => b.Width)]);
         conv1 = nn.Conv2d(spec.InputShape[0], widths[0], 3, stride: 1, padding: 1, bias: false);

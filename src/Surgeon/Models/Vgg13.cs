@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -24,6 +25,7 @@ public sealed class Vgg13 : nn.Module<Tensor, Tensor>, IStructuredModel
 
     public Vgg13(ModelSpec spec) : base(nameof(Vgg13))
     {
+        ConvolutionBackend.DisableOneDnn(); // its conv input gradients are wrong for narrow layers
         Spec = spec;
         var widths = spec.ResolveChannels(Config.Where(c => c > 0).ToArray());
         features = new ModuleList<ConvBn>();
