@@ -10,7 +10,7 @@ internal static class TrainCommand
     {
         var model = new Option<string>("--model") { Description = $"Architecture: {string.Join(", ", ModelRegistry.Names)}.", DefaultValueFactory = _ => "mlpnet" };
         var width = new Option<double>("--width") { Description = "Width multiplier of the hidden layers.", DefaultValueFactory = _ => 1.0 };
-        var data = CliOptions.Data("Training data: digits (embedded, default), fashion-mnist, or a folder of IDX files.");
+        var data = CliOptions.Data("Training data: digits (embedded, default), fashion-mnist, cifar10:PATH, cifar100:PATH, or a folder of IDX files.");
         var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 20 };
         var batch = new Option<int>("--batch-size") { Description = "Mini-batch size.", DefaultValueFactory = _ => 64 };
         var lr = new Option<double>("--lr") { Description = "Initial learning rate of SGD.", DefaultValueFactory = _ => 0.05 };
@@ -18,13 +18,14 @@ internal static class TrainCommand
         var wd = new Option<double>("--weight-decay") { Description = "L2 weight decay.", DefaultValueFactory = _ => 1e-4 };
         var schedule = new Option<LrSchedule>("--schedule") { Description = "Learning-rate schedule: Constant, Cosine (to zero) or Step.", DefaultValueFactory = _ => LrSchedule.Cosine };
         var stepEpochs = new Option<int>("--step-epochs") { Description = "Step schedule: epochs between decays.", DefaultValueFactory = _ => 10 };
+        var augment = new Option<bool>("--augment") { Description = "Augment training images: random crop with 4 pixels of zero padding and random horizontal flip." };
         var output = new Option<string?>("--out", "-o") { Description = "Checkpoint to write (default runs/<model>-<data>.ckpt); a PATH.json sidecar is written beside it." };
         var seed = CliOptions.Seed();
         var device = CliOptions.Device();
         var quiet = CliOptions.Quiet();
         var command = new Command("train", "Train a model with SGD (momentum, weight decay, LR schedule) and save a checkpoint with its JSON sidecar.")
         {
-            model, width, data, epochs, batch, lr, momentum, wd, schedule, stepEpochs, output, seed, device, quiet,
+            model, width, data, epochs, batch, lr, momentum, wd, schedule, stepEpochs, augment, output, seed, device, quiet,
         };
         command.SetAction(r => Program.Guard(() =>
         {
@@ -40,6 +41,7 @@ internal static class TrainCommand
                 Schedule = r.GetValue(schedule),
                 StepEpochs = r.GetValue(stepEpochs),
                 Seed = r.GetValue(seed),
+                Augment = r.GetValue(augment),
             };
             options.Validate();
             ModelRegistry.Describe(modelName);

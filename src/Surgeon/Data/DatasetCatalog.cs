@@ -4,13 +4,15 @@ namespace Surgeon.Data;
 
 /// <summary>
 /// Resolves a <c>--data</c> value: <c>digits</c> (the 10,000 real MNIST digits embedded in the library, the default),
-/// <c>fashion-mnist</c> (the Debian package dataset-fashion-mnist), or a path to a folder of IDX files.
+/// <c>fashion-mnist</c> (the Debian package dataset-fashion-mnist), <c>cifar10:PATH</c> or <c>cifar100:PATH</c> (a folder
+/// holding the CIFAR binary version, see <see cref="CifarBinary"/>), or a path to a folder of IDX files.
 /// </summary>
 public static class DatasetCatalog
 {
     public const string Digits = "digits";
     public const string FashionMnist = "fashion-mnist";
     public const string FashionMnistFolder = "/usr/share/datasets/fashion-mnist";
+    public const string Cifar10Prefix = "cifar10:", Cifar100Prefix = "cifar100:";
 
     // torchvision's MNIST normalisation, as used by the CBS and WoodFisher code.
     public const float MnistMean = 0.1307f, MnistStd = 0.3081f;
@@ -19,9 +21,17 @@ public static class DatasetCatalog
     public static (ImageDataset Train, ImageDataset Test) Load(string spec)
     {
         if (string.IsNullOrWhiteSpace(spec))
-            throw new SurgeonException("--data is empty: give 'digits', 'fashion-mnist' or a folder of IDX files");
+            throw new SurgeonException("--data is empty: give 'digits', 'fashion-mnist', 'cifar10:PATH', 'cifar100:PATH' or a folder of IDX files");
         if (spec.Equals(Digits, StringComparison.OrdinalIgnoreCase))
             return LoadEmbeddedDigits();
+        foreach (var (prefix, variant) in new[] { (Cifar10Prefix, CifarVariant.Cifar10), (Cifar100Prefix, CifarVariant.Cifar100) })
+            if (spec.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                string folder = spec[prefix.Length..];
+                if (string.IsNullOrWhiteSpace(folder))
+                    throw new SurgeonException($"--data {spec}: give the folder of the binary files after the colon, e.g. {prefix}/data/cifar");
+                return CifarBinary.FromFolder(folder, variant);
+            }
         if (spec.Equals(FashionMnist, StringComparison.OrdinalIgnoreCase))
         {
             if (!Directory.Exists(FashionMnistFolder))
@@ -31,7 +41,9 @@ public static class DatasetCatalog
         }
         if (Directory.Exists(spec))
             return IdxDataset.FromFolder(spec, Path.GetFileName(Path.GetFullPath(spec).TrimEnd('/')), MnistMean, MnistStd);
-        throw new SurgeonException($"unknown dataset '{spec}': use 'digits', 'fashion-mnist' or a folder of IDX files");
+        if (spec.Equals("cifar10", StringComparison.OrdinalIgnoreCase) || spec.Equals("cifar100", StringComparison.OrdinalIgnoreCase))
+            throw new SurgeonException($"--data {spec}: give the folder of the binary files, e.g. {spec}:/data/cifar");
+        throw new SurgeonException($"unknown dataset '{spec}': use 'digits', 'fashion-mnist', 'cifar10:PATH', 'cifar100:PATH' or a folder of IDX files");
     }
 
     /// <summary>The embedded digits: 8,000 train / 2,000 test, class-balanced (see data/digits/README.md).</summary>

@@ -4,25 +4,40 @@ using static TorchSharp.torch;
 namespace Surgeon.Data;
 
 /// <summary>
-/// Labelled images held in memory as bytes (N×C×H×W) plus the normalisation that turns them into network inputs:
-/// x = (byte/255 − mean) / std.
+/// Labelled images held in memory as bytes (N×C×H×W) plus the per-channel normalisation that turns them into network
+/// inputs: x = (byte/255 − mean[c]) / std[c].
 /// </summary>
 public sealed class ImageDataset
 {
+    /// <summary>One mean and std for every channel (grey-scale sets).</summary>
     public ImageDataset(string name, byte[] pixels, byte[] labels, int channels, int height, int width,
         int numClasses, float mean, float std)
+        : this(name, pixels, labels, channels, height, width, numClasses,
+            Enumerable.Repeat(mean, Math.Max(channels, 0)).ToArray(), Enumerable.Repeat(std, Math.Max(channels, 0)).ToArray())
+    {
+    }
+
+    /// <summary>A mean and std per channel (e.g. CIFAR's RGB statistics).</summary>
+    public ImageDataset(string name, byte[] pixels, byte[] labels, int channels, int height, int width,
+        int numClasses, IReadOnlyList<float> means, IReadOnlyList<float> stds)
     {
         if (labels.Length == 0)
             throw new SurgeonException($"dataset '{name}' is empty");
         long perImage = (long)channels * height * width;
-        if (perImage <= 0 || pixels.LongLength != perImage * labels.Length)
+        if (channels <= 0 || height <= 0 || width <= 0 || pixels.LongLength != perImage * labels.Length)
             throw new SurgeonException(
                 $"dataset '{name}': {labels.Length} labels but {pixels.LongLength} pixel bytes (expected {perImage * labels.Length})");
+        if (means.Count != channels || stds.Count != channels)
+            throw new SurgeonException(
+                $"dataset '{name}': {channels} channels but {means.Count} means and {stds.Count} standard deviations");
+        if (stds.Any(s => !(s > 0) || float.IsInfinity(s)) || means.Any(m => !float.IsFinite(m)))
+            throw new SurgeonException($"dataset '{name}': normalisation needs finite means and positive standard deviations");
         foreach (byte l in labels)
             if (l >= numClasses)
                 throw new SurgeonException($"dataset '{name}': label {l} is outside 0..{numClasses - 1}");
         Name = name; Pixels = pixels; Labels = labels;
-        Channels = channels; Height = height; Width = width; NumClasses = numClasses; Mean = mean; Std = std;
+        Channels = channels; Height = height; Width = width; NumClasses = numClasses;
+        Means = means.ToArray(); Stds = stds.ToArray();
     }
 
     public string Name { get; }
@@ -32,26 +47,48 @@ public sealed class ImageDataset
     public int Height { get; }
     public int Width { get; }
     public int NumClasses { get; }
-    public float Mean { get; }
-    public float Std { get; }
+    /// <summary>Per-channel normalisation mean (of pixel/255).</summary>
+    public IReadOnlyList<float> Means { get; }
+    /// <summary>Per-channel normalisation standard deviation (of pixel/255).</summary>
+    public IReadOnlyList<float> Stds { get; }
     public int Count => Labels.Length;
     public int[] SampleShape => [Channels, Height, Width];
 
-    /// <summary>Normalised inputs N×C×H×W (float32) and int64 labels for the given sample indices.</summary>
-    public (Tensor Inputs, Tensor Labels) Batch(ReadOnlySpan<int> indices, Device? device = null)
+    /// <summary>
+    /// Normalised inputs N×C×H×W (float32) and int64 labels for the given sample indices; with
+    /// <paramref name="augment"/>, each image is randomly cropped and flipped first (training only).
+    /// </summary>
+    public (Tensor Inputs, Tensor Labels) Batch(ReadOnlySpan<int> indices, Device? device = null, RandomCropFlip? augment = null)
     {
-        int per = Channels * Height * Width;
+        int plane = Height * Width, per = Channels * plane;
         var x = new float[(long)indices.Length * per];
         var y = new long[indices.Length];
-        float scale = 1f / (255f * Std), shift = Mean / Std;
+        var scale = new float[Channels];
+        var shift = new float[Channels];
+        for (int c = 0; c < Channels; c++)
+        {
+            scale[c] = 1f / (255f * Stds[c]);
+            shift[c] = Means[c] / Stds[c];
+        }
+        var buffer = augment is null ? null : new byte[per];
         for (int i = 0; i < indices.Length; i++)
         {
             int idx = indices[i];
             if ((uint)idx >= (uint)Count)
                 throw new ArgumentOutOfRangeException(nameof(indices), $"sample {idx} outside 0..{Count - 1}");
-            int src = idx * per, dst = i * per;
-            for (int p = 0; p < per; p++)
-                x[dst + p] = Pixels[src + p] * scale - shift;
+            ReadOnlySpan<byte> image = Pixels.AsSpan(idx * per, per);
+            if (augment is not null)
+            {
+                augment.Apply(image, buffer, Channels, Height, Width);
+                image = buffer;
+            }
+            int dst = i * per;
+            for (int c = 0; c < Channels; c++)
+            {
+                float sc = scale[c], sh = shift[c];
+                for (int p = c * plane; p < (c + 1) * plane; p++)
+                    x[dst + p] = image[p] * sc - sh;
+            }
             y[i] = Labels[idx];
         }
         var inputs = torch.tensor(x, [indices.Length, Channels, Height, Width]);

@@ -17,6 +17,23 @@ public sealed record FilterGroup(string Name, int Channels, IReadOnlyList<string
 {
     /// <summary>At least 5 % of each layer's channels (and at least one) survive any pruning (the authors' rule).</summary>
     public int MinKeep => Math.Max(1, (int)Math.Ceiling(0.05 * Channels));
+
+    /// <summary>Throws a <see cref="SurgeonException"/> unless <paramref name="keep"/> is a valid list of channels to
+    /// keep: sorted ascending, without repeats, inside 0..Channels−1, at least <see cref="MinKeep"/> of them.</summary>
+    public void ValidateKeep(IReadOnlyList<long>? keep)
+    {
+        if (keep is null || keep.Count < MinKeep)
+            throw new SurgeonException(
+                $"filter group {Name}: keeping {keep?.Count ?? 0} of {Channels} channels, fewer than the minimum {MinKeep} (5 %, at least 1)");
+        for (int i = 0; i < keep.Count; i++)
+        {
+            if (keep[i] < 0 || keep[i] >= Channels)
+                throw new SurgeonException($"filter group {Name}: channel {keep[i]} is outside 0..{Channels - 1}");
+            if (i > 0 && keep[i] <= keep[i - 1])
+                throw new SurgeonException(
+                    $"filter group {Name}: channels to keep must be sorted ascending without repeats ({keep[i - 1]} then {keep[i]})");
+        }
+    }
 }
 
 /// <summary>A model whose filters can be removed, producing a smaller dense model of the same architecture.</summary>

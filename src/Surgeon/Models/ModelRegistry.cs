@@ -3,15 +3,22 @@ using static TorchSharp.torch;
 
 namespace Surgeon.Models;
 
-/// <summary>Models by name. Later architectures (ResNet, VGG, MobileNet) register here.</summary>
+/// <summary>Models by name.</summary>
 public static class ModelRegistry
 {
-    private sealed record Entry(string Description, Func<ModelSpec, nn.Module<Tensor, Tensor>> Create);
+    /// <param name="Structured">The model implements <see cref="IStructuredModel"/> and honours <see cref="ModelSpec.Channels"/>.</param>
+    private sealed record Entry(string Description, Func<ModelSpec, nn.Module<Tensor, Tensor>> Create, bool Structured = true);
 
     private static readonly Dictionary<string, Entry> Entries = new(StringComparer.OrdinalIgnoreCase)
     {
         ["mlpnet"] = new("MLPNet 784-40-20-10, ReLU, no biases (WoodFisher / CBS papers)",
-            s => new MLPNet(s.InputShape.Aggregate(1, (a, b) => a * b), s.NumClasses, s.Width)),
+            s => new MLPNet(s.InputShape.Aggregate(1, (a, b) => a * b), s.NumClasses, s.Width), Structured: false),
+        ["vgg13"] = new("VGG-13, CIFAR-style, conv→ReLU→BN, linear classifier (flowandprune)", s => new Vgg13(s)),
+        ["mobilenet-v1"] = new("MobileNet-V1, CIFAR variant: 3×3 conv 32 + 13 depthwise-separable blocks", s => new MobileNetV1(s)),
+        ["resnet20"] = new("ResNet-20, CIFAR-style, 16/32/64 channels, 3 blocks per stage, projection shortcuts",
+            s => new CifarResNet(s, blocksPerStage: 3)),
+        ["resnet56"] = new("ResNet-56, CIFAR-style, 16/32/64 channels, 9 blocks per stage, projection shortcuts",
+            s => new CifarResNet(s, blocksPerStage: 9)),
     };
 
     public static IReadOnlyCollection<string> Names => Entries.Keys;
@@ -28,6 +35,8 @@ public static class ModelRegistry
             throw new SurgeonException($"a classifier needs at least 2 classes, got {spec.NumClasses}");
         if (!(spec.Width > 0) || double.IsInfinity(spec.Width))
             throw new SurgeonException($"width multiplier must be positive, got {spec.Width}");
+        if (spec.Channels is not null && !entry.Structured)
+            throw new SurgeonException($"{spec.Architecture} has no filter groups, so its spec cannot list channel counts");
         var model = entry.Create(spec);
         if (device is not null && device.type != DeviceType.CPU)
             model.to(device);

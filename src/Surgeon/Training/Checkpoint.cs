@@ -17,6 +17,10 @@ public sealed record CheckpointInfo
     public required int[] InputShape { get; init; }
     public required int NumClasses { get; init; }
     public double Width { get; init; } = 1.0;
+    /// <summary>Channel count per filter group of a structurally pruned model (see <see cref="ModelSpec.Channels"/>);
+    /// absent for a model at its width-derived size, so older sidecars load unchanged.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int[]? Channels { get; init; }
     public required string Dataset { get; init; }
     public int Seed { get; init; }
     public double? TestAccuracy { get; init; }
@@ -29,7 +33,17 @@ public sealed record CheckpointInfo
     public Dictionary<string, string> Notes { get; init; } = [];
 
     [JsonIgnore]
-    public ModelSpec Spec => new(Architecture, InputShape, NumClasses, Width);
+    public ModelSpec Spec => new(Architecture, InputShape, NumClasses, Width, Channels);
+
+    /// <summary>This record describing <paramref name="spec"/> instead (e.g. the spec of a shrunk model).</summary>
+    public CheckpointInfo WithSpec(ModelSpec spec) => this with
+    {
+        Architecture = spec.Architecture,
+        InputShape = spec.InputShape,
+        NumClasses = spec.NumClasses,
+        Width = spec.Width,
+        Channels = spec.Channels,
+    };
 }
 
 /// <summary>

@@ -2,7 +2,7 @@ namespace Surgeon.Training;
 
 public enum LrSchedule { Constant, Cosine, Step }
 
-/// <summary>SGD with momentum and weight decay, mini-batches, a learning-rate schedule and a seed.</summary>
+/// <summary>SGD with momentum and weight decay, mini-batches, a learning-rate schedule, optional augmentation and a seed.</summary>
 public sealed record TrainOptions
 {
     public int Epochs { get; init; } = 20;
@@ -16,6 +16,12 @@ public sealed record TrainOptions
     public int StepEpochs { get; init; } = 10;
     public double StepGamma { get; init; } = 0.1;
     public int Seed { get; init; }
+    /// <summary>Random crop with zero padding and random horizontal flip of each training image (off by default).</summary>
+    public bool Augment { get; init; }
+    /// <summary>With <see cref="Augment"/>: pixels of zero padding around the image before the crop (4 for CIFAR).</summary>
+    public int CropPadding { get; init; } = 4;
+    /// <summary>With <see cref="Augment"/>: mirror half the images left-right (usual for CIFAR, not for digits).</summary>
+    public bool HorizontalFlip { get; init; } = true;
 
     public void Validate()
     {
@@ -24,6 +30,7 @@ public sealed record TrainOptions
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new SurgeonException($"--lr must be positive, got {LearningRate}");
         if (Momentum is < 0 or >= 1) throw new SurgeonException($"--momentum must be in [0, 1), got {Momentum}");
         if (WeightDecay < 0) throw new SurgeonException($"--weight-decay must be ≥ 0, got {WeightDecay}");
+        if (CropPadding < 0) throw new SurgeonException($"crop padding must be ≥ 0, got {CropPadding}");
         if (StepEpochs < 1) throw new SurgeonException($"--step-epochs must be ≥ 1, got {StepEpochs}");
     }
 

@@ -17,6 +17,7 @@ public sealed class TrainingSession : IDisposable
     private readonly Device device;
     private readonly Random rng;
     private readonly int[] order;
+    private readonly RandomCropFlip? augment;
     private MomentumSgd optimizer;
 
     public TrainingSession(TrainOptions options, nn.Module<Tensor, Tensor> model, ImageDataset train, Device? device = null)
@@ -28,6 +29,8 @@ public sealed class TrainingSession : IDisposable
         Model = model;
         rng = new Random(options.Seed);
         order = Enumerable.Range(0, train.Count).ToArray();
+        // Its own generator, so turning augmentation on does not change the batch order.
+        augment = options.Augment ? new RandomCropFlip(options.CropPadding, options.HorizontalFlip, options.Seed) : null;
         optimizer = NewOptimizer(model);
     }
 
@@ -69,7 +72,7 @@ public sealed class TrainingSession : IDisposable
             float lossValue;
             using (var scope = NewDisposeScope())
             {
-                var (x, y) = train.Batch(order.AsSpan(start, len), device);
+                var (x, y) = train.Batch(order.AsSpan(start, len), device, augment);
                 optimizer.ZeroGrad();
                 var logits = Model.forward(x);
                 var loss = nn.functional.cross_entropy(logits, y);

@@ -46,4 +46,20 @@ public class TrainerTests
         var step = new TrainOptions { Schedule = LrSchedule.Step, LearningRate = 1, StepEpochs = 3, StepGamma = 0.5 };
         Assert.Equal(0.25, step.RateAt(7), 12);
     }
+
+    [Fact]
+    public void Augmentation_IsSeededAndChangesWhatIsLearned()
+    {
+        var data = TestModels.RandomImages(64, 1, 6, 6, 3);
+        float[] Run(bool augment)
+        {
+            manual_seed(11);
+            var model = new MLPNet(36, 3, 0.5);
+            new Trainer(new TrainOptions { Epochs = 2, BatchSize = 16, Seed = 4, Augment = augment, CropPadding = 2 }).Train(model, data, null);
+            return PrunableParameters.Flatten(PrunableParameters.Discover(model)).data<float>().ToArray();
+        }
+        var augmented = Run(true);
+        Assert.Equal(augmented, Run(true));
+        Assert.NotEqual(augmented, Run(false));
+    }
 }
