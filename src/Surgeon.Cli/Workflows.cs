@@ -14,26 +14,36 @@ namespace Surgeon.Cli;
 internal static class Workflows
 {
     public static (nn.Module<Tensor, Tensor> Model, CheckpointInfo Info) TrainAndSave(string modelName, double width,
-        string dataSpec, TrainOptions options, string outPath, Device device, IProgressReporter progress)
+        string dataSpec, TrainOptions options, string outPath, Device device, IProgressReporter progress,
+        PruneWhileTrainingOptions? pruning = null)
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
         progress.Info($"data: {train.Name} {train.Count} samples, {test.Name} {test.Count} samples, {train.Channels}×{train.Height}×{train.Width}, {train.NumClasses} classes");
+        pruning ??= new PruneWhileTrainingOptions();
+        pruning.Validate(options.Epochs, train.Count);
         torch.manual_seed(options.Seed);
         var spec = new ModelSpec(modelName, train.SampleShape, train.NumClasses, width);
         var model = ModelRegistry.Create(spec, device);
         progress.Info($"model: {modelName} ({ModelRegistry.Describe(modelName)}), {PrunableParameters.TotalCount(PrunableParameters.Discover(model)):N0} prunable weights");
-        var trainer = new Trainer(options, device, progress)
+        // The dynamics (loss, accuracy, ‖θ‖², θᵀg, ‖g‖², θᵀHg, size) go beside the checkpoint: PATH.dynamics.csv/.png.
+        string dynamicsCsv = outPath + ".dynamics.csv";
+        var log = new DynamicsLog(dynamicsCsv);
+        var driver = new PruneWhileTraining(options, pruning, device, progress)
         {
             AfterEpoch = s => progress.Info($"epoch {s.Epoch,3}: lr {s.LearningRate:G3}  train loss {s.TrainLoss:F4}  train acc {s.TrainAccuracy:P2}  test loss {s.TestLoss:F4}  test acc {s.TestAccuracy:P2}  ({s.Seconds:F1}s)"),
         };
-        trainer.Train(model, train, test);
+        model = driver.Run(model, train, test, log);
+        if (model is IStructuredModel structured) spec = structured.Spec;
+        DynamicsPlot.WritePanels(outPath + ".dynamics.png", [(pruning.Measure ?? modelName, log.Records)]);
         var eval = Evaluator.Evaluate(model, test, device: device);
+        var cost = ModelCost.Measure(model, train.SampleShape);
         var info = new CheckpointInfo
         {
             Architecture = modelName,
             InputShape = train.SampleShape,
             NumClasses = train.NumClasses,
             Width = width,
+            Channels = spec.Channels,
             Dataset = dataSpec,
             Seed = options.Seed,
             TestAccuracy = eval.Accuracy,
@@ -46,6 +56,15 @@ internal static class Workflows
                 ["momentum"] = options.Momentum.ToString("R"),
                 ["weightDecay"] = options.WeightDecay.ToString("R"),
                 ["schedule"] = options.Schedule.ToString(),
+                ["augment"] = options.Augment.ToString(),
+                ["parameters"] = cost.Parameters.ToString(),
+                ["flops"] = cost.Flops.ToString(),
+                ["pruneMeasure"] = pruning.Measure ?? "",
+                ["pruneTarget"] = pruning.Schedule?.Target.ToString("R") ?? "",
+                ["pruneRounds"] = pruning.Schedule?.Rounds.ToString() ?? "",
+                ["pruneStart"] = pruning.Schedule?.StartEpoch.ToString() ?? "",
+                ["pruneStructure"] = pruning.Measure is null ? "" : pruning.Structured ? "filters" : "weights",
+                ["dynamics"] = Path.GetFileName(dynamicsCsv),
             },
         };
         Checkpoint.Save(outPath, model, info);

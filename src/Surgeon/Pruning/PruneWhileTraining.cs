@@ -32,7 +32,11 @@ public sealed record PruneWhileTrainingOptions
             throw new SurgeonException("pruning while training needs both a measure (--prune-measure) and a target (--prune-target)");
         Schedule?.Validate(epochs);
         if (Measure is not null)
-            ImportanceMeasures.Create(Measure); // unknown names fail here, before any training
+        {
+            var measure = ImportanceMeasures.Create(Measure); // unknown names fail here, before any training
+            if (!Structured && measure.Aggregation == FilterAggregation.NormScale)
+                throw new SurgeonException($"{Measure} scores whole filters (BatchNorm scales), not single weights; use --prune-structure filters");
+        }
         if (ScoreSamples < 1 || ScoreSamples > trainCount)
             throw new SurgeonException($"--score-samples must be in 1..{trainCount} (the training set), got {ScoreSamples}");
         if (DynamicsSamples < 0)
@@ -130,7 +134,7 @@ public sealed class PruneWhileTraining
         if (!prune.Structured)
         {
             var parameters = PrunableParameters.Discover(session.Model);
-            var scores = WeightScores.Compute(measure, session.Model, measure.NeedsData ? scoreData : null, parameters);
+            var scores = WeightScores.Compute(measure, session.Model, scoreData, parameters);
             long alive = weightMask is null ? PrunableParameters.TotalCount(parameters) : weightMask.Total - weightMask.PrunedCount;
             long already = weightMask?.PrunedCount ?? 0;
             long count = already + (long)Math.Floor(fraction * alive + 1e-9);
@@ -143,7 +147,7 @@ public sealed class PruneWhileTraining
 
         var model = (IStructuredModel)session.Model;
         var groups = model.FilterGroups;
-        var groupScores = FilterScores.Compute(measure, session.Model, groups, measure.NeedsData ? scoreData : null).ToList();
+        var groupScores = FilterScores.Compute(measure, session.Model, groups, scoreData).ToList();
         // Masked channels of non-removable groups are already gone: they go first (−∞) and do not count as current filters.
         long total = groups.Sum(g => (long)g.Channels), gone = 0;
         for (int i = 0; i < groupScores.Count; i++)

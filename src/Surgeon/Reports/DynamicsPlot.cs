@@ -1,3 +1,4 @@
+using ScottPlot;
 using Surgeon.IO;
 
 namespace Surgeon.Reports;
@@ -10,9 +11,9 @@ public sealed record DynamicsQuantity(string Name, string Label, Func<DynamicsRe
         new("train_loss", "training loss", r => r.TrainLoss),
         new("test_accuracy", "test accuracy (%)", r => 100 * r.TestAccuracy),
         new("theta_norm_sq", "‖θ‖²", r => r.ThetaNormSquared),
-        new("theta_dot_g", "|θᵀg|", r => Math.Abs(r.ThetaDotGrad)),
+        new("theta_dot_g", "|θ·g|", r => Math.Abs(r.ThetaDotGrad)),
         new("grad_norm_sq", "‖g‖²", r => r.GradNormSquared),
-        new("theta_hg", "θᵀHg", r => r.ThetaHessGrad),
+        new("theta_hg", "θ·Hg", r => r.ThetaHessGrad),
         new("parameters", "parameters", r => r.Parameters),
         new("flops", "FLOPs (multiply-accumulates)", r => r.Flops),
     ];
@@ -24,12 +25,35 @@ public sealed record DynamicsQuantity(string Name, string Label, Func<DynamicsRe
 
 /// <summary>
 /// Plots a dynamics quantity against the epoch for several runs (ScottPlot, headless PNG). Runs that share a label
-/// (e.g. seeds of one measure) are drawn as their mean with ±std error bars; one record per epoch is used (the last).
+/// (e.g. seeds of one measure) are drawn as their mean with ±std error bars; per epoch the last record with a value is used
+/// (an epoch's statistics come before its pruning round's record, which has no loss).
 /// </summary>
 public static class DynamicsPlot
 {
     public static void Write(string path, IReadOnlyList<(string Label, IReadOnlyList<DynamicsRecord> Records)> runs,
         DynamicsQuantity quantity, string? title = null)
+    {
+        var plot = Build(runs, quantity, title);
+        AtomicFile.WriteVia(path, temp => plot.SavePng(temp, 800, 500));
+    }
+
+    /// <summary>
+    /// One figure of the six quantities the gradient-flow analysis reads (training loss, test accuracy, ‖θ‖², |θᵀg|,
+    /// ‖g‖², θᵀHg) in a 2×3 grid.
+    /// </summary>
+    public static void WritePanels(string path, IReadOnlyList<(string Label, IReadOnlyList<DynamicsRecord> Records)> runs)
+    {
+        string[] names = ["train_loss", "test_accuracy", "theta_norm_sq", "theta_dot_g", "grad_norm_sq", "theta_hg"];
+        // A new Multiplot already holds one (empty) plot; start from the first panel instead.
+        var multiplot = new ScottPlot.Multiplot(Build(runs, DynamicsQuantity.Get(names[0]), null));
+        foreach (var name in names.Skip(1))
+            multiplot.AddPlot(Build(runs, DynamicsQuantity.Get(name), null));
+        multiplot.Layout = new ScottPlot.MultiplotLayouts.Grid(2, 3);
+        AtomicFile.WriteVia(path, temp => multiplot.SavePng(temp, 1500, 800));
+    }
+
+    private static ScottPlot.Plot Build(IReadOnlyList<(string Label, IReadOnlyList<DynamicsRecord> Records)> runs,
+        DynamicsQuantity quantity, string? title)
     {
         if (runs.Count == 0)
             throw new SurgeonException("nothing to plot: no runs given");
@@ -37,7 +61,8 @@ public static class DynamicsPlot
         foreach (var group in runs.GroupBy(r => r.Label))
         {
             var perEpoch = group
-                .SelectMany(run => run.Records.GroupBy(r => r.Epoch).Select(e => (Epoch: e.Key, Value: quantity.Value(e.Last()))))
+                .SelectMany(run => run.Records.GroupBy(r => r.Epoch).Select(e => (Epoch: e.Key,
+                    Value: e.Select(quantity.Value).LastOrDefault(double.IsFinite, double.NaN))))
                 .Where(p => double.IsFinite(p.Value))
                 .GroupBy(p => p.Epoch)
                 .OrderBy(g => g.Key)
@@ -58,7 +83,7 @@ public static class DynamicsPlot
         plot.XLabel("epoch");
         plot.YLabel(quantity.Label);
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
-        AtomicFile.WriteVia(path, temp => plot.SavePng(temp, 800, 500));
+        return plot;
     }
 
     private static double Std(IReadOnlyList<double> values)

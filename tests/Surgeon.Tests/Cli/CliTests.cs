@@ -68,6 +68,48 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void TrainWithFilterPruning_WritesAShrunkCheckpointThatLoads_AndTheDynamics()
+    {
+        string data = TinyData();
+        string ckpt = Path.Combine(dir, "r.ckpt");
+        var train = CliRunner.Run(dir, "train", "--model", "resnet20", "--width", "0.25", "--data", data, "--epochs", "2",
+            "--prune-measure", "loss-preservation", "--prune-target", "0.5", "--prune-start", "1", "--score-samples", "64",
+            "--dynamics-samples", "32", "--out", ckpt);
+        Assert.True(train.ExitCode == 0, train.Stderr);
+        Assert.Contains("pruned 50.0 % of the current filters", train.Stderr);
+        var csv = File.ReadAllLines(ckpt + ".dynamics.csv");
+        Assert.Equal(1 + 4, csv.Length); // initialisation, epoch 1, round 1, epoch 2
+        Assert.True(new FileInfo(ckpt + ".dynamics.png").Length > 1000);
+        Assert.Contains("\"channels\"", File.ReadAllText(ckpt + ".json"));
+        var eval = CliRunner.Run(dir, "eval", "-c", ckpt);
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+
+        string png = Path.Combine(dir, "loss.png");
+        var plot = CliRunner.Run(dir, "plot-dynamics", "--out", png, $"a={ckpt}.dynamics.csv", $"a={ckpt}.dynamics.csv");
+        Assert.True(plot.ExitCode == 0, plot.Stderr);
+        Assert.True(new FileInfo(png).Length > 1000);
+        AssertCleanError(CliRunner.Run(dir, "plot-dynamics", "--out", png, "no-label"), "LABEL=PATH");
+    }
+
+    [Fact]
+    public void TrainWithBadPruningOptions_OneLine_NoCheckpoint()
+    {
+        string data = TinyData();
+        string ckpt = Path.Combine(dir, "bad.ckpt");
+        AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--prune-measure", "magic", "--prune-target", "0.5", "--out", ckpt),
+            "unknown");
+        AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--prune-measure", "magnitude", "--prune-target", "1.5", "--out", ckpt),
+            "--prune-target must be in [0, 1)");
+        AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--prune-measure", "magnitude", "--out", ckpt),
+            "--prune-target");
+        AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--prune-measure", "magnitude", "--prune-target", "0.5",
+            "--prune-structure", "filters", "--out", ckpt), "--prune-structure weights");
+        AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--epochs", "2", "--prune-measure", "magnitude",
+            "--prune-target", "0.5", "--prune-start", "3", "--out", ckpt), "raise --epochs");
+        Assert.False(File.Exists(ckpt));
+    }
+
+    [Fact]
     public void UnknownMethod_OneLine()
     {
         var r = CliRunner.Run(dir, "prune", "-c", "whatever.ckpt", "--method", "magic", "--sparsity", "0.5");

@@ -76,6 +76,8 @@ public class DynamicsLogTests
             Assert.True(bytes.Length > 1000);
             Assert.Equal(0x89, bytes[0]); // PNG signature
             Assert.Throws<SurgeonException>(() => DynamicsQuantity.Get("nope"));
+            DynamicsPlot.WritePanels(path, [("magnitude", Run(1))]);
+            Assert.True(File.ReadAllBytes(path).Length > bytes.Length); // six panels, a larger image
         }
         finally
         {

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using Surgeon.Reports;
+
+namespace Surgeon.Cli.Commands;
+
+/// <summary>Compares the training dynamics of several runs (e.g. one per importance measure, seeds averaged).</summary>
+internal static class PlotDynamicsCommand
+{
+    public static Command Create()
+    {
+        var runs = new Argument<string[]>("runs")
+        {
+            Description = "LABEL=PATH.dynamics.csv pairs; runs with the same label (e.g. seeds) are averaged, with ±std bars.",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var quantity = new Option<string>("--quantity", "-q")
+        {
+            Description = $"What to plot against the epoch: {string.Join(", ", DynamicsQuantity.All.Select(q => q.Name))}, or 'all' for six panels.",
+            DefaultValueFactory = _ => "train_loss",
+        };
+        var output = new Option<string>("--out", "-o") { Description = "PNG to write.", Required = true };
+        var title = new Option<string?>("--title") { Description = "Plot title (default: the quantity)." };
+        var command = new Command("plot-dynamics", "Plot training dynamics recorded by 'surgeon train' (PATH.dynamics.csv) for several runs in one figure.")
+        {
+            runs, quantity, output, title,
+        };
+        command.SetAction(r => Program.Guard(() =>
+        {
+            var loaded = new List<(string Label, IReadOnlyList<DynamicsRecord> Records)>();
+            foreach (var pair in r.GetValue(runs)!)
+            {
+                int eq = pair.IndexOf('=');
+                if (eq <= 0 || eq == pair.Length - 1)
+                    throw new SurgeonException($"'{pair}' is not LABEL=PATH (e.g. grasp=runs/vgg-grasp-s0.ckpt.dynamics.csv)");
+                loaded.Add((pair[..eq], DynamicsLog.ReadCsv(pair[(eq + 1)..])));
+            }
+            string q = r.GetValue(quantity)!, path = r.GetValue(output)!;
+            if (q.Equals("all", StringComparison.OrdinalIgnoreCase))
+                DynamicsPlot.WritePanels(path, loaded);
+            else
+                DynamicsPlot.Write(path, loaded, DynamicsQuantity.Get(q), r.GetValue(title));
+            Console.WriteLine($"wrote {path}");
+            return 0;
+        }));
+        return command;
+    }
+}
