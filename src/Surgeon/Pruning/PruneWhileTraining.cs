@@ -37,7 +37,7 @@ public sealed record PruneWhileTrainingOptions
             if (!Structured && measure.Aggregation == FilterAggregation.NormScale)
                 throw new SurgeonException($"{Measure} scores whole filters (BatchNorm scales), not single weights; use --prune-structure filters");
         }
-        if (ScoreSamples < 1 || ScoreSamples > trainCount)
+        if (Measure is not null && (ScoreSamples < 1 || ScoreSamples > trainCount))
             throw new SurgeonException($"--score-samples must be in 1..{trainCount} (the training set), got {ScoreSamples}");
         if (DynamicsSamples < 0)
             throw new SurgeonException($"--dynamics-samples must be ≥ 0, got {DynamicsSamples}");
@@ -86,7 +86,9 @@ public sealed class PruneWhileTraining
             throw new SurgeonException($"filter pruning needs a conv model with filter groups ({string.Join(", ", ModelRegistry.Names.Where(n => n != "mlpnet"))}); use --prune-structure weights for this model");
         var measure = prune.Measure is null ? null : ImportanceMeasures.Create(prune.Measure);
         // Fixed, seeded samples, so successive scores and records compare like with like.
-        var scoreData = ScoringData.FromDataset(trainData, trainData.RandomSubset(prune.ScoreSamples, train.Seed + 1), device: device);
+        var scoreData = measure is null
+            ? null
+            : ScoringData.FromDataset(trainData, trainData.RandomSubset(prune.ScoreSamples, train.Seed + 1), device: device);
         var dynamicsData = prune.DynamicsSamples == 0
             ? null
             : ScoringData.FromDataset(trainData, trainData.RandomSubset(Math.Min(prune.DynamicsSamples, trainData.Count), train.Seed + 2), device: device);
@@ -126,7 +128,7 @@ public sealed class PruneWhileTraining
         return session.Model;
     }
 
-    private string PruneRound(TrainingSession session, IImportanceMeasure measure, ScoringData scoreData, int round)
+    private string PruneRound(TrainingSession session, IImportanceMeasure measure, ScoringData? scoreData, int round)
     {
         var schedule = prune.Schedule!;
         double fraction = schedule.FractionAt(round);
