@@ -93,6 +93,32 @@ public class PruneWhileTrainingTests
         Assert.Contains("--score-samples", Assert.Throws<SurgeonException>(() => new PruneWhileTraining(Train, tooMany).Run(mlp, data, null, new DynamicsLog())).Message);
     }
 
+    [Fact]
+    public void SameSeed_SameDynamicsAndBitIdenticalWeights()
+    {
+        var data = TestModels.RandomImages(32, 1, 28, 28, 3, seed: 8);
+        (DynamicsLog Log, float[] Weights) Once()
+        {
+            manual_seed(11);
+            var model = ModelRegistry.Create(new ModelSpec("resnet20", [1, 28, 28], 3, 0.125));
+            var log = new DynamicsLog();
+            var options = new PruneWhileTrainingOptions
+            {
+                Measure = "grasp",
+                Schedule = new FilterPruningSchedule(0.5, Rounds: 1, StartEpoch: 1),
+                ScoreSamples = 16,
+                DynamicsSamples = 8,
+            };
+            var pruned = new PruneWhileTraining(Train with { Epochs = 2 }, options).Run(model, data, data, log);
+            var weights = pruned.parameters().SelectMany(p => p.detach().flatten().data<float>().ToArray()).ToArray();
+            return (log, weights);
+        }
+        var (logA, a) = Once();
+        var (logB, b) = Once();
+        Assert.Equal(a, b);
+        Assert.Equal(logA.Records, logB.Records);
+    }
+
     /// <summary>Channels of non-removable groups whose producers and BatchNorm γ, β are all exactly zero.</summary>
     private static long ZeroResidualChannels(nn.Module<Tensor, Tensor> model, IReadOnlyList<FilterGroup> groups)
     {
