@@ -25,7 +25,7 @@ internal static class EvalCommand
             Workflows.EnsureDataFits(info, test);
             var eval = Evaluator.Evaluate(model, test, device: dev);
             var parameters = PrunableParameters.Discover(model);
-            using var masks = new MaskSet(parameters, PrunableParameters.Flatten(parameters).ne(0));
+            using var masks = new MaskSet(parameters, PrunableParameters.Flatten(parameters).ne(Surgeon.Numerics.HeldScalars.Of(0)));
             Workflows.PrintLayerTable(masks);
             Console.WriteLine($"{info.Architecture} on {test.Name}: accuracy {eval.Accuracy:P2}, loss {eval.Loss:F4} ({eval.Samples} samples), sparsity {masks.Sparsity:P2}");
             return 0;

@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -34,7 +35,7 @@ public static class FilterMasking
         {
             var p = Find(name);
             using var index = tensor(channels.ToArray(), ScalarType.Int64, p.device);
-            p.index_fill_(0, index, 0.0);
+            p.index_fill_(0, index, HeldScalars.Of(0));
         }
     }
 }

@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using Surgeon.Pruning;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -31,7 +32,7 @@ public static class ScoreSelection
                 throw new ArgumentException($"mask has {alreadyPruned.Total} entries, the model {total} prunable weights");
             if (alreadyPruned.PrunedCount > pruneCount)
                 throw new SurgeonException($"{alreadyPruned.PrunedCount} weights are already pruned, more than the {pruneCount} asked for");
-            s = s.masked_fill(alreadyPruned.Keep.logical_not(), double.NegativeInfinity);
+            s = s.masked_fill(alreadyPruned.Keep.logical_not(), HeldScalars.Of(double.NegativeInfinity));
         }
         return new MaskSet(parameters, TopK.PruneLowest(s, pruneCount));
     }

@@ -9,10 +9,16 @@ namespace Surgeon.Tests.Build;
 /// </summary>
 public class UnsafeScalarCallsTests
 {
-    private static readonly Regex Unsafe = new(@"\.square\(\)|\.square_\(\)", RegexOptions.Compiled);
+    // square() (a hidden pow(2)), and a C# number or double constant passed where TorchSharp wants a Scalar.
+    private static readonly Regex Unsafe = new(
+        @"\.square_?\(\)" +
+        @"|\b(index_fill_?|masked_fill_?)\([^()]*,\s*(-?[0-9][0-9.]*|double\.\w+|float\.\w+)\s*\)" +
+        @"|\.fill_\(\s*(-?[0-9]|double\.|float\.)" +
+        @"|\.(eq|ne|gt|lt|ge|le|mul|div|add|sub|pow|mul_|div_|add_|sub_|pow_)\(\s*-?[0-9]",
+        RegexOptions.Compiled);
 
     [Fact]
-    public void LibrarySourcesUseSquaredInsteadOfSquare()
+    public void SourcesPassHeldScalarsAndNeverSquare()
     {
         string root = RepoRoot();
         var offenders = Directory.EnumerateFiles(Path.Combine(root, "src"), "*.cs", SearchOption.AllDirectories)
@@ -21,7 +27,8 @@ public class UnsafeScalarCallsTests
             .Where(l => Unsafe.IsMatch(l.Text))
             .Select(l => $"{Path.GetRelativePath(root, l.File)}:{l.Line}")
             .ToList();
-        Assert.True(offenders.Count == 0, "use TensorMath.Squared() instead of square(): " + string.Join(", ", offenders));
+        Assert.True(offenders.Count == 0,
+            "pass HeldScalars.Of(x) instead of a number, and TensorMath.Squared() instead of square(): " + string.Join(", ", offenders));
     }
 
     private static string RepoRoot()
