@@ -19,7 +19,7 @@ public sealed class CifarResNet : nn.Module<Tensor, Tensor>, IStructuredModel
     internal static readonly int[] StageWidths = [16, 32, 64];
 
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly SafeBatchNorm2d bn1;
     private readonly ModuleList<BasicBlock> layer1, layer2, layer3;
     private readonly Linear linear;
     private readonly ChannelLayout layout = new();
@@ -33,7 +33,7 @@ public sealed class CifarResNet : nn.Module<Tensor, Tensor>, IStructuredModel
         var stages = new[] { layer1 = new ModuleList<BasicBlock>(), layer2 = new ModuleList<BasicBlock>(), layer3 = new ModuleList<BasicBlock>() };
         int next = 0, previousStream = -1;
         conv1 = nn.Conv2d(spec.InputShape[0], widths[0], 3, padding: 1, bias: false);
-        bn1 = nn.BatchNorm2d(widths[0]);
+        bn1 = new SafeBatchNorm2d(widths[0]);
         long inChannels = widths[0];
         for (int s = 0; s < stages.Length; s++)
         {
@@ -103,15 +103,15 @@ public sealed class CifarResNet : nn.Module<Tensor, Tensor>, IStructuredModel
     private sealed class BasicBlock : nn.Module<Tensor, Tensor>
     {
         private readonly Conv2d conv1, conv2;
-        private readonly BatchNorm2d bn1, bn2;
+        private readonly SafeBatchNorm2d bn1, bn2;
         private readonly ConvBn? shortcut;
 
         public BasicBlock(long inChannels, long innerChannels, long outChannels, int stride) : base(nameof(BasicBlock))
         {
             conv1 = nn.Conv2d(inChannels, innerChannels, 3, stride: stride, padding: 1, bias: false);
-            bn1 = nn.BatchNorm2d(innerChannels);
+            bn1 = new SafeBatchNorm2d(innerChannels);
             conv2 = nn.Conv2d(innerChannels, outChannels, 3, padding: 1, bias: false);
-            bn2 = nn.BatchNorm2d(outChannels);
+            bn2 = new SafeBatchNorm2d(outChannels);
             if (stride != 1 || inChannels != outChannels)
                 shortcut = new ConvBn(inChannels, outChannels, 1, stride: stride);
             RegisterComponents();

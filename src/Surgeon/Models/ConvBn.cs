@@ -13,19 +13,19 @@ namespace Surgeon.Models;
 public sealed class ConvBn : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d conv;
-    private readonly BatchNorm2d bn;
+    private readonly SafeBatchNorm2d bn;
 
     public ConvBn(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0, long groups = 1)
         : base(nameof(ConvBn))
     {
         ConvolutionBackend.DisableOneDnn(); // its conv input gradients are wrong for narrow layers
         conv = nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding, groups: groups, bias: false);
-        bn = nn.BatchNorm2d(outChannels);
+        bn = new SafeBatchNorm2d(outChannels);
         RegisterComponents();
     }
 
     public Conv2d Conv => conv;
-    public BatchNorm2d Norm => bn;
+    public SafeBatchNorm2d Norm => bn;
 
     public override Tensor forward(Tensor input) => bn.call(conv.call(input));
 }

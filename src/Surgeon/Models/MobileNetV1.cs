@@ -25,7 +25,7 @@ public sealed class MobileNetV1 : nn.Module<Tensor, Tensor>, IStructuredModel
     internal const int StemWidth = 32;
 
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly SafeBatchNorm2d bn1;
     private readonly ModuleList<SeparableBlock> layers;
     private readonly Linear linear;
     private readonly ChannelLayout layout = new();
@@ -36,7 +36,7 @@ public sealed class MobileNetV1 : nn.Module<Tensor, Tensor>, IStructuredModel
         Spec = spec;
         var widths = spec.ResolveChannels([StemWidth, .. Blocks.Select(b => b.Width)]);
         conv1 = nn.Conv2d(spec.InputShape[0], widths[0], 3, stride: 1, padding: 1, bias: false);
-        bn1 = nn.BatchNorm2d(widths[0]);
+        bn1 = new SafeBatchNorm2d(widths[0]);
         int group = layout.AddGroup("conv1", widths[0]);
         layout.Producer(group, "conv1");
         layout.Norm(group, "bn1");
@@ -80,14 +80,14 @@ public sealed class MobileNetV1 : nn.Module<Tensor, Tensor>, IStructuredModel
     private sealed class SeparableBlock : nn.Module<Tensor, Tensor>
     {
         private readonly Conv2d conv1, conv2;
-        private readonly BatchNorm2d bn1, bn2;
+        private readonly SafeBatchNorm2d bn1, bn2;
 
         public SeparableBlock(int inChannels, int outChannels, int stride) : base(nameof(SeparableBlock))
         {
             conv1 = nn.Conv2d(inChannels, inChannels, 3, stride: stride, padding: 1, groups: inChannels, bias: false);
-            bn1 = nn.BatchNorm2d(inChannels);
+            bn1 = new SafeBatchNorm2d(inChannels);
             conv2 = nn.Conv2d(inChannels, outChannels, 1, bias: false);
-            bn2 = nn.BatchNorm2d(outChannels);
+            bn2 = new SafeBatchNorm2d(outChannels);
             RegisterComponents();
         }
 

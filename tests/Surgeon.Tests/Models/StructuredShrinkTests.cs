@@ -118,7 +118,7 @@ public class StructuredShrinkTests
         var producers = groups.SelectMany(g => g.Producers).ToList();
         var norms = groups.SelectMany(g => g.Norms).ToList();
         var convs = model.named_modules().Where(m => m.module is Conv2d).Select(m => m.name + ".weight").ToList();
-        var bns = model.named_modules().Where(m => m.module is BatchNorm2d).Select(m => m.name + ".weight").ToList();
+        var bns = model.named_modules().Where(m => m.module is SafeBatchNorm2d).Select(m => m.name + ".weight").ToList();
         Assert.Equal(convs.Order(), producers.Order());
         Assert.Equal(bns.Order(), norms.Order());
     }
