@@ -93,6 +93,10 @@ public sealed class PruneWhileTraining
             ? null
             : ScoringData.FromDataset(trainData, trainData.RandomSubset(Math.Min(prune.DynamicsSamples, trainData.Count), train.Seed + 2), device: device);
 
+        // A run starts with nothing pruned, also when this driver ran before.
+        masked.Clear();
+        weightMask?.Dispose();
+        weightMask = null;
         using var session = new TrainingSession(train, model, trainData, device);
         session.AfterStep = () =>
         {
@@ -125,6 +129,8 @@ public sealed class PruneWhileTraining
             AfterEpoch?.Invoke(stats);
         }
         session.Model.eval();
+        weightMask?.Dispose(); // applied: the pruned weights are exact zeros in the model
+        weightMask = null;
         return session.Model;
     }
 

@@ -80,6 +80,34 @@ public class PruneWhileTrainingTests
     }
 
     [Fact]
+    public void ADriverRunTwice_StartsTheSecondRunUnpruned()
+    {
+        var data = TestModels.RandomImages(64, 1, 4, 4, 3, seed: 6);
+        var options = new PruneWhileTrainingOptions
+        {
+            Measure = "magnitude",
+            Structured = false,
+            Schedule = new FilterPruningSchedule(0.5, Rounds: 1, StartEpoch: 1),
+            ScoreSamples = 32,
+            DynamicsSamples = 0,
+        };
+        var driver = new PruneWhileTraining(Train, options);
+        float[] Weights(nn.Module<Tensor, Tensor> m)
+        {
+            using var flat = PrunableParameters.Flatten(PrunableParameters.Discover(m));
+            return flat.data<float>().ToArray();
+        }
+        manual_seed(4);
+        var first = driver.Run(new MLPNet(16, 3, 0.5), data, data, new DynamicsLog());
+        manual_seed(4);
+        var second = driver.Run(new MLPNet(16, 3, 0.5), data, data, new DynamicsLog());
+        manual_seed(4);
+        var fresh = new PruneWhileTraining(Train, options).Run(new MLPNet(16, 3, 0.5), data, data, new DynamicsLog());
+        Assert.Equal(Weights(fresh), Weights(second));
+        Assert.Equal(Weights(first), Weights(second));
+    }
+
+    [Fact]
     public void FilterPruningOfAModelWithoutFilterGroups_AndUnknownMeasures_FailBeforeTraining()
     {
         var data = TestModels.RandomImages(16, 1, 4, 4, 3);
