@@ -238,7 +238,8 @@ public sealed class EmpiricalFisher : IDisposable
         return gc;
     }
 
-    private Tensor Columns(FisherBlock b) => G.narrow(1, b.Offset, b.Length);
+    /// <summary>The columns of G that belong to block b (a view, N×L).</summary>
+    public Tensor Columns(FisherBlock b) => G.narrow(1, b.Offset, b.Length);
 
     /// <summary>Checks a vector (d) or a matrix of column vectors (d×k) and brings it to G's dtype and device.</summary>
     private Tensor Prepare(Tensor v, string name)
@@ -287,12 +288,13 @@ public sealed class EmpiricalFisher : IDisposable
         ObjectDisposedException.ThrowIf(disposed, this);
         if (i < 0 || i >= D) throw new ArgumentOutOfRangeException(nameof(i), i, $"index outside 0..{D - 1}");
         if (j < 0 || j >= D) throw new ArgumentOutOfRangeException(nameof(j), j, $"index outside 0..{D - 1}");
-        if (BlockOf(i) != BlockOf(j)) return 0;
+        if (BlockIndexOf(i) != BlockIndexOf(j)) return 0;
         using var scope = NewDisposeScope();
         return G.select(1, i).to(ScalarType.Float64).dot(G.select(1, j).to(ScalarType.Float64)).item<double>() / N;
     }
 
-    private int BlockOf(long i)
+    /// <summary>The index in <see cref="Blocks"/> of the block that holds weight i.</summary>
+    public int BlockIndexOf(long i)
     {
         int lo = 0, hi = Blocks.Count - 1;
         while (lo < hi)

@@ -11,12 +11,72 @@ namespace Surgeon.Tests.Pruning;
 /// <summary>CBS-S against exhaustive search, its swap bookkeeping, and CBS-U against the dense closed form.</summary>
 public class CbsTests(ITestOutputHelper output)
 {
-    private static (EmpiricalFisher Fisher, double[] W) RandomProblem(int n, int d, int seed, double lambda = 1e-3)
+    private static (EmpiricalFisher Fisher, double[] W) RandomProblem(int n, int d, int seed, double lambda = 1e-3, int blockSize = 0)
     {
         var gen = new TorchSharp.torch.Generator((ulong)seed);
         var g = randn(n, d, dtype: ScalarType.Float64, generator: gen);
         var w = randn(d, dtype: ScalarType.Float64, generator: gen).data<double>().ToArray();
-        return (new EmpiricalFisher(g, lambda, [new FisherBlock(0, d)]), w);
+        var blocks = blockSize == 0
+            ? [new FisherBlock(0, d)]
+            : Enumerable.Range(0, (d + blockSize - 1) / blockSize)
+                .Select(b => new FisherBlock(b * blockSize, Math.Min(blockSize, d - b * blockSize))).ToList();
+        return (new EmpiricalFisher(g, lambda, blocks), w);
+    }
+
+    /// <summary>
+    /// The iteration written the plain way, through the public α, β, F_ij and Swap (which applies every swap to u at
+    /// once): the deferred updates of <see cref="SwapSearch.Iterate"/> must accept exactly the same swaps.
+    /// </summary>
+    private static int EagerIterate(SwapSearch search, EmpiricalFisher fisher, double[] w, double epsilon, int rho, int tau)
+    {
+        int d = w.Length;
+        var inP = Enumerable.Range(0, d).Where(i => search.Pruned[i]).OrderByDescending(search.Alpha).ThenBy(i => i).ToArray();
+        var outP = Enumerable.Range(0, d).Where(i => !search.Pruned[i]).OrderBy(search.Beta).ThenBy(i => i).ToArray();
+        int swaps = 0, failures = 0;
+        for (int r = 0; r < inP.Length && failures < tau; r++)
+        {
+            int i = inP[r];
+            if (!search.Pruned[i]) continue;
+            bool accepted = false;
+            for (int s = Math.Max(0, r - rho); s <= Math.Min(outP.Length - 1, r + rho) && !accepted; s++)
+            {
+                int j = outP[s];
+                if (search.Pruned[j]) continue;
+                double change = search.Beta(j) - search.Alpha(i) - 2 * w[i] * fisher.Entry(i, j) * w[j];
+                if (change <= -epsilon)
+                {
+                    search.Swap(i, j, change);
+                    accepted = true;
+                    swaps++;
+                }
+            }
+            if (!accepted) failures++;
+        }
+        return swaps;
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(64)]
+    public void DeferredUpdates_AcceptTheSameSwapsAsApplyingEachSwapAtOnce(int blockSize)
+    {
+        var (fisher, w) = RandomProblem(n: 40, d: 256, seed: 11, blockSize: blockSize);
+        var start = RandomizedMagnitude.Pruned(w, 128, candidate: 4);
+        var deferred = new SwapSearch(fisher, w, start);
+        var eager = new SwapSearch(fisher, w, start);
+        int total = 0;
+        for (int it = 0; it < 5; it++)
+        {
+            int a = deferred.Iterate(epsilon: 1e-9, rho: 10, tau: 20);
+            int b = EagerIterate(eager, fisher, w, epsilon: 1e-9, rho: 10, tau: 20);
+            Assert.Equal(b, a);
+            Assert.Equal(eager.Pruned, deferred.Pruned);
+            Assert.Equal(eager.F, deferred.F, 1e-9);
+            total += a;
+            if (a == 0) break;
+        }
+        output.WriteLine($"{total} swaps, identical in both forms (block size {blockSize})");
+        Assert.True(total > 5, "the test needs several swaps");
     }
 
     private static double F(EmpiricalFisher fisher, double[] w, bool[] pruned)
@@ -74,10 +134,12 @@ public class CbsTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public void AlphaBetaBookkeeping_AfterABatchOfSwaps_EqualsAFreshComputation()
+    [Theory]
+    [InlineData(0)]    // one block
+    [InlineData(70)]   // blocks of 70: swaps move weights between blocks
+    public void AlphaBetaBookkeeping_AfterABatchOfSwaps_EqualsAFreshComputation(int blockSize)
     {
-        var (fisher, w) = RandomProblem(n: 30, d: 200, seed: 5);
+        var (fisher, w) = RandomProblem(n: 30, d: 200, seed: 5, blockSize: blockSize);
         var search = new SwapSearch(fisher, w, RandomizedMagnitude.Pruned(w, 120, candidate: 3));
         int swaps = search.Iterate(epsilon: 0, rho: 10, tau: 20);
         Assert.True(swaps > 1, "the test needs several swaps");
