@@ -15,9 +15,14 @@ internal static class Workflows
 {
     public static (nn.Module<Tensor, Tensor> Model, CheckpointInfo Info) TrainAndSave(string modelName, double width,
         string dataSpec, TrainOptions options, string outPath, Device device, IProgressReporter progress,
-        PruneWhileTrainingOptions? pruning = null)
+        PruneWhileTrainingOptions? pruning = null, int trainSubset = 0)
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
+        if (trainSubset > 0)
+        {
+            // The same images for every --seed (subset seed 0), so seeds vary only the initialisation and the batches.
+            train = train.Subset(train.BalancedSubset(trainSubset, seed: 0), $"{train.Name} (balanced subset of {trainSubset})");
+        }
         progress.Info($"data: {train.Name} {train.Count} samples, {test.Name} {test.Count} samples, {train.Channels}×{train.Height}×{train.Width}, {train.NumClasses} classes");
         pruning ??= new PruneWhileTrainingOptions();
         pruning.Validate(options.Epochs, train.Count);
@@ -57,6 +62,7 @@ internal static class Workflows
                 ["weightDecay"] = options.WeightDecay.ToString("R"),
                 ["schedule"] = options.Schedule.ToString(),
                 ["augment"] = options.Augment.ToString(),
+                ["trainSamples"] = train.Count.ToString(),
                 ["parameters"] = cost.Parameters.ToString(),
                 ["flops"] = cost.Flops.ToString(),
                 ["pruneMeasure"] = pruning.Measure ?? "",

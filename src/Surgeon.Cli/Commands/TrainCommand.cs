@@ -19,6 +19,7 @@ internal static class TrainCommand
         var wd = new Option<double>("--weight-decay") { Description = "L2 weight decay.", DefaultValueFactory = _ => 1e-4 };
         var schedule = new Option<LrSchedule>("--schedule") { Description = "Learning-rate schedule: Constant, Cosine (to zero) or Step.", DefaultValueFactory = _ => LrSchedule.Cosine };
         var stepEpochs = new Option<int>("--step-epochs") { Description = "Step schedule: epochs between decays.", DefaultValueFactory = _ => 10 };
+        var subset = new Option<int>("--train-subset") { Description = "Train on a class-balanced subset of this many training images (the same images for every seed; 0 = all).", DefaultValueFactory = _ => 0 };
         var augment = new Option<bool>("--augment") { Description = "Augment training images: random crop with 4 pixels of zero padding and random horizontal flip." };
         var measure = new Option<string?>("--prune-measure") { Description = $"Prune while training with this importance measure: {string.Join(", ", Surgeon.Scoring.ImportanceMeasures.Names)}." };
         var target = new Option<double?>("--prune-target") { Description = "Fraction of filters (or weights) to remove in all, in [0, 1), e.g. 0.75." };
@@ -35,7 +36,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a model with SGD (momentum, weight decay, LR schedule), optionally pruning it early in training " +
             "(Lubana & Dick 2021), and save a checkpoint with its JSON sidecar plus the training dynamics (PATH.dynamics.csv, PATH.dynamics.png).")
         {
-            model, width, data, epochs, batch, lr, momentum, wd, schedule, stepEpochs, augment,
+            model, width, data, subset, epochs, batch, lr, momentum, wd, schedule, stepEpochs, augment,
             measure, target, rounds, start, structure, scoreSamples, dynamicsSamples, dynamicsEvery, output, seed, device, quiet,
         };
         command.SetAction(r => Program.Guard(() =>
@@ -55,6 +56,8 @@ internal static class TrainCommand
                 Augment = r.GetValue(augment),
             };
             options.Validate();
+            int subsetSize = r.GetValue(subset);
+            if (subsetSize < 0) throw new SurgeonException($"--train-subset must be 0 (all) or a positive count, got {subsetSize}");
             ModelRegistry.Describe(modelName);
             if (!ModelRegistry.Names.Contains(modelName, StringComparer.OrdinalIgnoreCase))
                 throw new SurgeonException($"unknown model '{modelName}': known models are {string.Join(", ", ModelRegistry.Names)}");
@@ -78,7 +81,7 @@ internal static class TrainCommand
             pruning.Validate(options.Epochs, int.MaxValue); // what does not depend on the data fails before it is loaded
             if (measureName is not null && pruning.Structured && modelName.Equals("mlpnet", StringComparison.OrdinalIgnoreCase))
                 throw new SurgeonException("mlpnet has no filters to remove; use --prune-structure weights (the default for mlpnet)");
-            var (_, info) = Workflows.TrainAndSave(modelName, r.GetValue(width), dataSpec, options, outPath, dev, progress, pruning);
+            var (_, info) = Workflows.TrainAndSave(modelName, r.GetValue(width), dataSpec, options, outPath, dev, progress, pruning, subsetSize);
             Console.WriteLine($"test accuracy {info.TestAccuracy:P2}, loss {info.TestLoss:F4}; {info.Notes["parameters"]} parameters, {info.Notes["flops"]} FLOPs; checkpoint {outPath}");
             return 0;
         }));

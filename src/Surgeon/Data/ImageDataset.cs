@@ -111,6 +111,49 @@ public sealed class ImageDataset
         return order[..count];
     }
 
+    /// <summary>
+    /// A reproducible class-balanced subset: <paramref name="count"/> indices, ⌊count/C⌋ per class (the remainder going
+    /// to the first classes), each class's share drawn by a seeded shuffle; returned in ascending order.
+    /// </summary>
+    public int[] BalancedSubset(int count, int seed)
+    {
+        if (count <= 0 || count > Count)
+            throw new SurgeonException($"a subset of {count} samples is not possible: dataset '{Name}' has {Count}");
+        var byClass = Enumerable.Range(0, NumClasses).Select(_ => new List<int>()).ToArray();
+        for (int i = 0; i < Count; i++) byClass[Labels[i]].Add(i);
+        var rng = new Random(seed);
+        var chosen = new List<int>(count);
+        for (int c = 0; c < NumClasses; c++)
+        {
+            int want = count / NumClasses + (c < count % NumClasses ? 1 : 0);
+            if (want > byClass[c].Count)
+                throw new SurgeonException(
+                    $"a class-balanced subset of {count} samples needs {want} of class {c}, but dataset '{Name}' has {byClass[c].Count}");
+            var members = byClass[c].ToArray();
+            rng.Shuffle(members);
+            chosen.AddRange(members[..want]);
+        }
+        chosen.Sort();
+        return chosen.ToArray();
+    }
+
+    /// <summary>A new dataset holding only the samples at <paramref name="indices"/> (same normalisation).</summary>
+    public ImageDataset Subset(int[] indices, string name)
+    {
+        int perImage = Channels * Height * Width;
+        var pixels = new byte[(long)indices.Length * perImage];
+        var labels = new byte[indices.Length];
+        for (int i = 0; i < indices.Length; i++)
+        {
+            int idx = indices[i];
+            if (idx < 0 || idx >= Count)
+                throw new ArgumentOutOfRangeException(nameof(indices), idx, $"index outside 0..{Count - 1}");
+            Array.Copy(Pixels, (long)idx * perImage, pixels, (long)i * perImage, perImage);
+            labels[i] = Labels[idx];
+        }
+        return new ImageDataset(name, pixels, labels, Channels, Height, Width, NumClasses, Means, Stds);
+    }
+
     /// <summary>Samples per class, for summaries and tests.</summary>
     public int[] ClassCounts()
     {

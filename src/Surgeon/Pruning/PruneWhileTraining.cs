@@ -112,7 +112,15 @@ public sealed class PruneWhileTraining
             if (round > 0 && measure is not null)
             {
                 string what = PruneRound(session, measure, scoreData, round);
-                log.Add(Record(session.Model, dynamicsData, epoch, session.Steps, trainData) with { Event = what });
+                // The test loss and accuracy of the just-pruned model, before any retraining: each measure's immediate damage.
+                var record = Record(session.Model, dynamicsData, epoch, session.Steps, trainData) with { Event = what };
+                if (test is not null)
+                {
+                    var pruned = Evaluator.Evaluate(session.Model, test, device: device);
+                    record = record with { TestLoss = pruned.Loss, TestAccuracy = pruned.Accuracy };
+                    what += $"; before retraining: test loss {pruned.Loss:F4}, test acc {pruned.Accuracy:P2}";
+                }
+                log.Add(record);
                 progress.Info($"after epoch {epoch}: {what}");
             }
             if (epoch == train.Epochs) break;

@@ -52,6 +52,8 @@ public static class DynamicsPlot
         AtomicFile.WriteVia(path, temp => multiplot.SavePng(temp, 1500, 800));
     }
 
+    private static bool IsPruningRecord(DynamicsRecord r) => r.Event.StartsWith("pruned", StringComparison.Ordinal);
+
     private static ScottPlot.Plot Build(IReadOnlyList<(string Label, IReadOnlyList<DynamicsRecord> Records)> runs,
         DynamicsQuantity quantity, string? title)
     {
@@ -60,13 +62,15 @@ public static class DynamicsPlot
         var plot = new ScottPlot.Plot();
         foreach (var group in runs.GroupBy(r => r.Label))
         {
+            // One point per epoch (its last finite value), and a second one at the same epoch for the record taken right
+            // after a pruning round, so the immediate effect of pruning shows as a vertical step.
             var perEpoch = group
-                .SelectMany(run => run.Records.GroupBy(r => r.Epoch).Select(e => (Epoch: e.Key,
+                .SelectMany(run => run.Records.GroupBy(r => (r.Epoch, AfterPruning: IsPruningRecord(r))).Select(e => (e.Key,
                     Value: e.Select(quantity.Value).LastOrDefault(double.IsFinite, double.NaN))))
                 .Where(p => double.IsFinite(p.Value))
-                .GroupBy(p => p.Epoch)
-                .OrderBy(g => g.Key)
-                .Select(g => (Epoch: (double)g.Key, Mean: g.Average(p => p.Value), Std: Std(g.Select(p => p.Value).ToList())))
+                .GroupBy(p => p.Key)
+                .OrderBy(g => g.Key.Epoch).ThenBy(g => g.Key.AfterPruning)
+                .Select(g => (Epoch: (double)g.Key.Epoch, Mean: g.Average(p => p.Value), Std: Std(g.Select(p => p.Value).ToList())))
                 .ToList();
             if (perEpoch.Count == 0) continue;
             double[] xs = perEpoch.Select(p => p.Epoch).ToArray();

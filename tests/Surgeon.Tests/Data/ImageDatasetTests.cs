@@ -18,6 +18,24 @@ public class ImageDatasetTests
     }
 
     [Fact]
+    public void BalancedSubset_TakesEqualSharesPerClass_Reproducibly_AndSubsetCopiesThoseImages()
+    {
+        // 60 one-pixel images, pixel = index, labels 0..2 with 30 / 20 / 10 members.
+        byte[] labels = Enumerable.Range(0, 60).Select(i => (byte)(i < 30 ? 0 : i < 50 ? 1 : 2)).ToArray();
+        var data = new ImageDataset("sixty", Enumerable.Range(0, 60).Select(i => (byte)i).ToArray(), labels, 1, 1, 1, 3, 0f, 1f);
+        var indices = data.BalancedSubset(20, seed: 4);
+        Assert.Equal(20, indices.Distinct().Count());
+        Assert.Equal([7, 7, 6], Enumerable.Range(0, 3).Select(c => indices.Count(i => labels[i] == c)).ToArray());
+        Assert.Equal(indices, data.BalancedSubset(20, seed: 4));
+        Assert.NotEqual(indices, data.BalancedSubset(20, seed: 5));
+        var subset = data.Subset(indices, "twenty");
+        Assert.Equal(indices.Select(i => (byte)i).ToArray(), subset.Pixels);
+        Assert.Equal(indices.Select(i => labels[i]).ToArray(), subset.Labels);
+        Assert.Contains("needs 11 of class 2", Assert.Throws<SurgeonException>(() => data.BalancedSubset(33, 0)).Message);
+        Assert.Contains("has 60", Assert.Throws<SurgeonException>(() => data.BalancedSubset(61, 0)).Message);
+    }
+
+    [Fact]
     public void SingleValueConstructor_AppliesToEveryChannel()
     {
         var data = new ImageDataset("grey", new byte[12], [0, 1], 3, 1, 2, 2, 0.3f, 0.6f);

@@ -80,6 +80,30 @@ public class PruneWhileTrainingTests
     }
 
     [Fact]
+    public void ThePruningRecord_CarriesTheTestLossOfTheJustPrunedModel()
+    {
+        // Pruned after the last epoch, so the returned model is exactly the one the pruning record describes.
+        var data = TestModels.RandomImages(48, 1, 8, 8, 3, seed: 8);
+        manual_seed(6);
+        var model = ModelRegistry.Create(new ModelSpec("vgg13", [1, 8, 8], 3, 0.125));
+        var log = new DynamicsLog();
+        var options = new PruneWhileTrainingOptions
+        {
+            Measure = "magnitude",
+            Schedule = new FilterPruningSchedule(0.5, Rounds: 1, StartEpoch: 2),
+            ScoreSamples = 16,
+            DynamicsSamples = 0,
+        };
+        var pruned = new PruneWhileTraining(Train with { Epochs = 2 }, options).Run(model, data, data, log);
+        var record = log.Records[^1];
+        Assert.StartsWith("pruned", record.Event);
+        var direct = Evaluator.Evaluate(pruned, data);
+        Assert.Equal(direct.Loss, record.TestLoss, 6);
+        Assert.Equal(direct.Accuracy, record.TestAccuracy);
+        Assert.NotEqual(log.Records[^2].TestLoss, record.TestLoss); // the epoch-2 record: before pruning
+    }
+
+    [Fact]
     public void ADriverRunTwice_StartsTheSecondRunUnpruned()
     {
         var data = TestModels.RandomImages(64, 1, 4, 4, 3, seed: 6);
