@@ -60,6 +60,7 @@ public static class DynamicsPlot
         if (runs.Count == 0)
             throw new SurgeonException("nothing to plot: no runs given");
         var plot = new ScottPlot.Plot();
+        int series = 0;
         foreach (var group in runs.GroupBy(r => r.Label))
         {
             // One point per epoch (its last finite value), and a second one at the same epoch for the record taken right
@@ -75,7 +76,7 @@ public static class DynamicsPlot
             if (perEpoch.Count == 0) continue;
             double[] xs = perEpoch.Select(p => p.Epoch).ToArray();
             double[] ys = perEpoch.Select(p => p.Mean).ToArray();
-            var scatter = plot.Add.Scatter(xs, ys);
+            var scatter = plot.Add.Scatter(xs, ys, SeriesColors.For(series++));
             scatter.LegendText = group.Key;
             if (group.Count() > 1)
             {

@@ -7,13 +7,20 @@ public static class SweepPlot
 {
     public static void Write(string path, SweepReport report, string title = "Accuracy vs sparsity")
     {
+        var plot = Build(report, title);
+        AtomicFile.WriteVia(path, temp => plot.SavePng(temp, 800, 500));
+    }
+
+    public static ScottPlot.Plot Build(SweepReport report, string title = "Accuracy vs sparsity")
+    {
         var plot = new ScottPlot.Plot();
+        int series = 0;
         foreach (var method in report.Methods)
         {
             var rows = report.Summary.Where(r => r.Method == method).OrderBy(r => r.Sparsity).ToList();
             double[] xs = rows.Select(r => r.Sparsity).ToArray();
             double[] ys = rows.Select(r => 100 * r.AccuracyMean).ToArray();
-            var scatter = plot.Add.Scatter(xs, ys);
+            var scatter = plot.Add.Scatter(xs, ys, SeriesColors.For(series++));
             scatter.LegendText = method;
             if (rows.Any(r => r.Seeds > 1))
             {
@@ -23,11 +30,12 @@ public static class SweepPlot
         }
         var dense = plot.Add.HorizontalLine(100 * report.Dense.Accuracy);
         dense.LinePattern = ScottPlot.LinePattern.Dashed;
+        dense.Color = SeriesColors.Reference;
         dense.LegendText = "dense";
         plot.Title(title);
         plot.XLabel("sparsity");
         plot.YLabel("test accuracy (%)");
         plot.ShowLegend(ScottPlot.Alignment.LowerLeft);
-        AtomicFile.WriteVia(path, temp => plot.SavePng(temp, 800, 500));
+        return plot;
     }
 }
