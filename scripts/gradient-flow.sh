@@ -2,8 +2,9 @@
 # The gradient-flow experiment of docs/gradient-flow.md (Lubana & Dick, ICLR 2021): conv models pruned early in training
 # (75 % of the filters removed after epoch 1) with magnitude, loss-preservation, GraSP and gradient-norm preservation;
 # training loss per epoch plotted per measure, final test accuracy as mean ± std over seeds.
-# Usage: scripts/gradient-flow.sh [DATA] [MODELS] [SEEDS] [EPOCHS] [WIDTH]
-#   defaults: fashion-mnist  vgg13,resnet20  0,1,2  10  0.25
+# Usage: scripts/gradient-flow.sh [DATA] [MODELS] [SEEDS] [EPOCHS] [WIDTH] [TRAIN_SUBSET]
+#   defaults: fashion-mnist  vgg13,resnet20  0,1,2  10  0.25  0 (0 = all training images; N = a class-balanced subset
+#   of N images, the same for every seed, to make a run shorter)
 # Finished runs (a checkpoint with its sidecar) are skipped, so the script can be stopped and rerun.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -12,15 +13,19 @@ models=${2:-vgg13,resnet20}
 seeds=${3:-0,1,2}
 epochs=${4:-10}
 width=${5:-0.25}
+subset=${6:-0}
 measures=(magnitude loss-preservation grasp gradient-norm)
-out=runs/gradient-flow/${data//[^a-zA-Z0-9-]/_}
+# One folder per setting, so runs of another width, length or subset are never taken for finished ones.
+tag=${data//[^a-zA-Z0-9-]/_}-w$width-e$epochs
+[[ $subset != 0 ]] && tag+=-n$subset
+out=runs/gradient-flow/$tag
 mkdir -p "$out"
 for model in ${models//,/ }; do
   for measure in "${measures[@]}"; do
     for seed in ${seeds//,/ }; do
       ckpt=$out/$model-$measure-s$seed.ckpt
       [[ -f $ckpt.json ]] && continue
-      ./surgeon train --model "$model" --width "$width" --data "$data" --epochs "$epochs" --seed "$seed" \
+      ./surgeon train --model "$model" --width "$width" --data "$data" --epochs "$epochs" --seed "$seed" --train-subset "$subset" \
         --prune-measure "$measure" --prune-target 0.75 --prune-rounds 1 --prune-start 1 --out "$ckpt" --quiet
     done
   done
