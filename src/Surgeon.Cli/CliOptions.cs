@@ -7,6 +7,13 @@ namespace Surgeon.Cli;
 /// <summary>Options shared by several commands, and parsing helpers that turn bad values into clear errors.</summary>
 internal static class CliOptions
 {
+    public static Option<int> RecalibrateBn() => new("--recalibrate-bn")
+    {
+        Description = "After pruning, re-estimate the BatchNorm running statistics on this many training samples (train-mode forward passes, " +
+            "no weight change); 0 = off. In a sweep the recalibrated accuracies are reported as separate methods, <method>+bn.",
+        DefaultValueFactory = _ => 0,
+    };
+
     public static Option<string?> Data(string description) => new("--data")
     {
         Description = description,

@@ -79,13 +79,14 @@ internal static class Workflows
 
     public static SweepReport SweepAndReport(nn.Module<Tensor, Tensor> model, CheckpointInfo info, string checkpointPath,
         string dataSpec, IReadOnlyList<PruningMethod> methods, IReadOnlyList<double> sparsities, IReadOnlyList<int> seeds,
-        PruningOptions options, string outDir, Device device, IProgressReporter progress)
+        PruningOptions options, string outDir, Device device, IProgressReporter progress, int recalibrateBnSamples = 0)
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
         EnsureDataFits(info, test);
         // Finished points go to points.jsonl at once; a rerun of the same sweep (same weights, data and options) skips them.
         var journal = new SweepJournal(Path.Combine(outDir, "points.jsonl"), $"{info.WeightsSha256}|{dataSpec}|{options}");
-        var done = journal.Load().Where(p => methods.Any(m => m.Name == p.Method) && sparsities.Contains(p.Sparsity) && seeds.Contains(p.Seed)).ToList();
+        var done = journal.Load().Where(p => methods.Any(m => m.Name == p.Method || m.Name + SweepRunner.RecalibratedSuffix == p.Method)
+            && sparsities.Contains(p.Sparsity) && seeds.Contains(p.Seed)).ToList();
         if (done.Count > 0)
             progress.Info($"resuming: {done.Count} point(s) already in {journal.Path}");
         var runner = new SweepRunner
@@ -101,6 +102,7 @@ internal static class Workflows
             Options = options,
             Device = device,
             Progress = progress,
+            RecalibrateBnSamples = recalibrateBnSamples,
         };
         var (dense, points) = runner.Run();
         var config = new Dictionary<string, string>
@@ -115,6 +117,7 @@ internal static class Workflows
             ["lambda"] = options.Lambda.ToString("R"),
             ["blockSize"] = options.BlockSize.ToString(),
             ["examplesPerSample"] = options.ExamplesPerSample.ToString(),
+            ["recalibrateBnSamples"] = recalibrateBnSamples.ToString(),
         };
         var report = new SweepReport(dense, points, config);
         foreach (var file in report.WriteAll(outDir))

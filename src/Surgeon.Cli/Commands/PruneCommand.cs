@@ -21,10 +21,11 @@ internal static class PruneCommand
         var seed = CliOptions.Seed("Seed of the Fisher sample and of randomised steps.");
         var device = CliOptions.Device();
         var quiet = CliOptions.Quiet();
+        var recalibrate = CliOptions.RecalibrateBn();
         var fisher = new PruningOptionSet();
         var command = new Command("prune", "One-shot pruning of a checkpoint to one sparsity; writes the pruned checkpoint (exact zeros) and prints accuracy before and after.")
         {
-            checkpoint, method, sparsity, output, data, seed, device, quiet,
+            checkpoint, method, sparsity, output, data, seed, recalibrate, device, quiet,
         };
         fisher.AddTo(command);
         command.SetAction(r => Program.Guard(() =>
@@ -34,6 +35,8 @@ internal static class PruneCommand
             SparsityTarget.Validate(s);
             var pruningMethod = PruningMethods.Get(r.GetValue(method)!);
             var options = fisher.Read(r);
+            int recalibrateSamples = r.GetValue(recalibrate);
+            if (recalibrateSamples < 0) throw new SurgeonException($"--recalibrate-bn must be 0 (off) or a number of samples, got {recalibrateSamples}");
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));
             var (model, info) = Checkpoint.Load(path, dev);
@@ -55,10 +58,25 @@ internal static class PruneCommand
             };
             using var masks = pruningMethod.Prune(context, s);
             var after = Evaluator.Evaluate(model, test, device: dev);
+            var saved = after; // what the written checkpoint scores: after recalibration when there is one
+            string recalibration = "";
+            if (recalibrateSamples > 0)
+            {
+                if (BatchNormRecalibration.Run(model, train, recalibrateSamples, context.Seed, device: dev) == 0)
+                {
+                    progress.Info($"--recalibrate-bn: {info.Architecture} has no BatchNorm layers, nothing to recalibrate");
+                }
+                else
+                {
+                    var recalibrated = Evaluator.Evaluate(model, test, device: dev);
+                    recalibration = $"; after BatchNorm recalibration on {recalibrateSamples:N0} samples {recalibrated.Accuracy:P2}, loss {recalibrated.Loss:F4}";
+                    saved = recalibrated;
+                }
+            }
             Checkpoint.Save(outPath, model, info with
             {
-                TestAccuracy = after.Accuracy,
-                TestLoss = after.Loss,
+                TestAccuracy = saved.Accuracy,
+                TestLoss = saved.Loss,
                 Sparsity = masks.Sparsity,
                 PruningMethod = pruningMethod.Name,
                 Dataset = dataSpec,
@@ -67,10 +85,11 @@ internal static class PruneCommand
                     ["prunedFrom"] = Path.GetFullPath(path),
                     ["pruneSeed"] = context.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     ["denseAccuracy"] = before.Accuracy.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+                    ["recalibrateBnSamples"] = recalibrateSamples.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 },
             });
             Workflows.PrintLayerTable(masks);
-            Console.WriteLine($"{pruningMethod.Name} at {masks.Sparsity:P2} sparsity: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}; wrote {outPath}");
+            Console.WriteLine($"{pruningMethod.Name} at {masks.Sparsity:P2} sparsity: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}{recalibration}; wrote {outPath}");
             return 0;
         }));
         return command;

@@ -22,10 +22,11 @@ internal static class SweepCommand
         var data = CliOptions.Data("Data for evaluation and gradients (default: the checkpoint's dataset).");
         var device = CliOptions.Device();
         var quiet = CliOptions.Quiet();
+        var recalibrate = CliOptions.RecalibrateBn();
         var fisher = new PruningOptionSet();
         var command = new Command("sweep", "One-shot pruning over a grid of methods × sparsities × seeds, each from the same dense weights; prints and writes the accuracy table.")
         {
-            checkpoint, methods, sparsities, seeds, outDir, data, device, quiet,
+            checkpoint, methods, sparsities, seeds, outDir, data, recalibrate, device, quiet,
         };
         fisher.AddTo(command);
         command.SetAction(r => Program.Guard(() =>
@@ -36,12 +37,14 @@ internal static class SweepCommand
             foreach (var s in sparsityList) SparsityTarget.Validate(s);
             var seedList = CliOptions.ParseInts(r.GetValue(seeds)!, "--seeds");
             var options = fisher.Read(r);
+            int recalibrateSamples = r.GetValue(recalibrate);
+            if (recalibrateSamples < 0) throw new SurgeonException($"--recalibrate-bn must be 0 (off) or a number of samples, got {recalibrateSamples}");
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));
             var (model, info) = Checkpoint.Load(path, dev);
             string folder = r.GetValue(outDir) ?? Workflows.DefaultRunsPath($"sweep-{Path.GetFileNameWithoutExtension(path)}");
             var report = Workflows.SweepAndReport(model, info, path, r.GetValue(data) ?? info.Dataset, methodList, sparsityList,
-                seedList, options, folder, dev, progress);
+                seedList, options, folder, dev, progress, recalibrateSamples);
             Workflows.PrintSweepTable(report, $"{info.Architecture} on {info.Dataset}: one-shot pruning, no fine-tuning");
             return 0;
         }));

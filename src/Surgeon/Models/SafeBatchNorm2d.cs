@@ -16,12 +16,12 @@ public sealed class SafeBatchNorm2d : nn.Module<Tensor, Tensor>
 {
     private static readonly Scalar OneInt64 = 1L.ToScalar(); // held for the process's lifetime, like HeldScalars
 
-    private readonly double eps, momentum;
+    private readonly double eps;
 
     public SafeBatchNorm2d(long features, double eps = 1e-5, double momentum = 0.1) : base(nameof(SafeBatchNorm2d))
     {
         this.eps = eps;
-        this.momentum = momentum;
+        Momentum = momentum;
         Features = features;
         // A model may be built inside a caller's dispose scope (e.g. while shrinking); its state must outlive it.
         weight = new Parameter(ones(features).DetachFromDisposeScope());
@@ -48,6 +48,12 @@ public sealed class SafeBatchNorm2d : nn.Module<Tensor, Tensor>
 
     public long Features { get; private init; }
 
+    /// <summary>
+    /// Weight of the current batch in the running statistics (0.1 by default). Settable so that
+    /// <see cref="Training.BatchNormRecalibration"/> can give batch t the weight 1/(t+1), a plain average over batches.
+    /// </summary>
+    public double Momentum { get; set; }
+
     public override Tensor forward(Tensor input)
     {
         if (input.dim() != 4 || input.shape[1] != Features)
@@ -55,6 +61,6 @@ public sealed class SafeBatchNorm2d : nn.Module<Tensor, Tensor>
         if (training)
             using (no_grad())
                 num_batches_tracked.add_(OneInt64, OneInt64);
-        return nn.functional.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps);
+        return nn.functional.batch_norm(input, running_mean, running_var, weight, bias, training, Momentum, eps);
     }
 }

@@ -24,12 +24,24 @@ public sealed class SweepRunner
     public IProgressReporter Progress { get; init; } = NullProgress.Instance;
     /// <summary>Points already computed (e.g. by an interrupted run): they are reported, not recomputed.</summary>
     public IReadOnlyCollection<SweepPoint> Done { get; init; } = [];
+    /// <summary>
+    /// When positive: after each point is evaluated, recalibrate the BatchNorm statistics on this many training samples
+    /// and evaluate again, reported as a separate method "&lt;method&gt;+bn" (no effect on models without BatchNorm).
+    /// </summary>
+    public int RecalibrateBnSamples { get; init; }
+
+    /// <summary>The suffix of the method name under which BN-recalibrated accuracies are reported.</summary>
+    public const string RecalibratedSuffix = "+bn";
+
     /// <summary>Called as soon as each new point is finished.</summary>
     public Action<SweepPoint>? OnPoint { get; init; }
 
     public (EvalResult Dense, List<SweepPoint> Points) Run()
     {
         foreach (var s in Sparsities) SparsityTarget.Validate(s);
+        bool recalibrate = RecalibrateBnSamples > 0 && BatchNormRecalibration.Layers(Model).Count > 0;
+        if (recalibrate && TrainData is null)
+            throw new SurgeonException("BatchNorm recalibration needs training data");
         var parameters = PrunableParameters.Discover(Model);
         var dense = Evaluator.Evaluate(Model, TestData, device: Device);
         var points = new List<SweepPoint>();
@@ -52,10 +64,13 @@ public sealed class SweepRunner
             {
                 foreach (double sparsity in Sparsities)
                 {
+                    string recalibrated = method.Name + RecalibratedSuffix;
                     var previous = Done.FirstOrDefault(p => p.Method == method.Name && p.Sparsity == sparsity && p.Seed == seed);
-                    if (previous is not null)
+                    var previousRecalibrated = Done.FirstOrDefault(p => p.Method == recalibrated && p.Sparsity == sparsity && p.Seed == seed);
+                    if (previous is not null && (!recalibrate || previousRecalibrated is not null))
                     {
                         points.Add(previous);
+                        if (recalibrate) points.Add(previousRecalibrated!);
                         task.Advance();
                         continue;
                     }
@@ -66,9 +81,19 @@ public sealed class SweepRunner
                     using (var masks = method.Prune(context, sparsity))
                         actual = masks.Sparsity;
                     var eval = Evaluator.Evaluate(Model, TestData, device: Device);
-                    var point = new SweepPoint(method.Name, sparsity, seed, actual, eval.Accuracy, eval.Loss, clock.Elapsed.TotalSeconds);
+                    var point = previous
+                        ?? new SweepPoint(method.Name, sparsity, seed, actual, eval.Accuracy, eval.Loss, clock.Elapsed.TotalSeconds);
                     points.Add(point);
-                    OnPoint?.Invoke(point);
+                    if (previous is null) OnPoint?.Invoke(point);
+                    if (recalibrate)
+                    {
+                        BatchNormRecalibration.Run(Model, TrainData!, RecalibrateBnSamples, seed, device: Device);
+                        var after = Evaluator.Evaluate(Model, TestData, device: Device);
+                        var recalibratedPoint = new SweepPoint(recalibrated, sparsity, seed, actual, after.Accuracy, after.Loss,
+                            clock.Elapsed.TotalSeconds);
+                        points.Add(recalibratedPoint);
+                        OnPoint?.Invoke(recalibratedPoint);
+                    }
                     task.Advance();
                 }
             }
