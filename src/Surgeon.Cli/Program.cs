@@ -15,6 +15,7 @@ public static class Program
             TrainCommand.Create(),
             EvalCommand.Create(),
             PruneCommand.Create(),
+            FinetuneCommand.Create(),
             SweepCommand.Create(),
             DemoCommand.Create(),
             DataCommand.Create(),
