@@ -10,6 +10,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["prune-wf"] = PruneBench.WoodFisher,
     ["prune-cbs"] = PruneBench.Cbs,
     ["cbs-u-vs-naive"] = CbsUpdateBench.Run,
+    ["swap-search"] = SwapSearchBench.Run,
     ["soak"] = SoakBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
