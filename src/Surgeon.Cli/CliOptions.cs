@@ -51,9 +51,11 @@ internal static class CliOptions
     {
         var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (parts.Length == 0) throw new SurgeonException($"{option} is empty");
-        return parts.Select(p => double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
+        var values = parts.Select(p => double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
             ? v
             : throw new SurgeonException($"{option}: '{p}' is not a number")).ToList();
+        if (values.Distinct().Count() != values.Count) throw new SurgeonException($"{option} lists a value twice");
+        return values;
     }
 
     public static IReadOnlyList<int> ParseInts(string text, string option)

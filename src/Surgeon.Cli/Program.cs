@@ -28,7 +28,7 @@ public static class Program
         {
             // One line naming the problem and where to look, instead of the full help text.
             string command = string.Join(' ', CommandPath(parsed.CommandResult));
-            Console.Error.WriteLine($"error: {parsed.Errors[0].Message} (see '{command} --help')");
+            Console.Error.WriteLine($"error: {OneLine(parsed.Errors[0].Message)} (see '{command} --help')");
             return 2;
         }
         return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
@@ -54,7 +54,13 @@ public static class Program
         }
         catch (SurgeonException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {OneLine(e.Message)}");
+            return 2;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            // A file or folder the user may not read or write: their setup, not a bug.
+            Console.Error.WriteLine($"error: {OneLine(e.Message)} (check its permissions)");
             return 2;
         }
         catch (Exception e)
@@ -64,5 +70,15 @@ public static class Program
                 : $"internal error: {e.GetType().Name}: {e.Message.Split('\n')[0]} (set SURGEON_DEBUG=1 for the stack trace)");
             return 1;
         }
+    }
+
+    /// <summary>A message on one line: line breaks (e.g. before System.CommandLine's suggestions) become ", " or " ".</summary>
+    private static string OneLine(string message)
+    {
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var sb = new System.Text.StringBuilder(lines.FirstOrDefault() ?? "");
+        for (int i = 1; i < lines.Length; i++)
+            sb.Append(lines[i - 1][^1] is '?' or ':' or '.' or ';' or ',' ? " " : ", ").Append(lines[i]);
+        return sb.ToString();
     }
 }

@@ -32,12 +32,25 @@ internal static class Workflows
         progress.Info($"model: {modelName} ({ModelRegistry.Describe(modelName)}), {PrunableParameters.TotalCount(PrunableParameters.Discover(model)):N0} prunable weights");
         // The dynamics (loss, accuracy, ‖θ‖², θᵀg, ‖g‖², θᵀHg, size) go beside the checkpoint: PATH.dynamics.csv/.png.
         string dynamicsCsv = outPath + ".dynamics.csv";
+        bool hadDynamics = File.Exists(dynamicsCsv);
+        string? newFolder = TopmostMissingFolder(outPath);
         var log = new DynamicsLog(dynamicsCsv);
         var driver = new PruneWhileTraining(options, pruning, device, progress)
         {
             AfterEpoch = s => progress.Info($"epoch {s.Epoch,3}: lr {s.LearningRate:G3}  train loss {s.TrainLoss:F4}  train acc {s.TrainAccuracy:P2}  test loss {s.TestLoss:F4}  test acc {s.TestAccuracy:P2}  ({s.Seconds:F1}s)"),
         };
-        model = driver.Run(model, train, test, log);
+        try
+        {
+            model = driver.Run(model, train, test, log);
+        }
+        catch (SurgeonException)
+        {
+            // A run that stops with an error (e.g. diverged) leaves no checkpoint, so no dynamics or new folders either.
+            if (!hadDynamics && File.Exists(dynamicsCsv)) File.Delete(dynamicsCsv);
+            if (newFolder is not null && Directory.Exists(newFolder) && !Directory.EnumerateFiles(newFolder, "*", SearchOption.AllDirectories).Any())
+                Directory.Delete(newFolder, recursive: true);
+            throw;
+        }
         if (model is IStructuredModel structured) spec = structured.Spec;
         DynamicsPlot.WritePanels(outPath + ".dynamics.png", [(pruning.Measure ?? modelName, log.Records)]);
         var eval = Evaluator.Evaluate(model, test, device: device);
@@ -123,6 +136,15 @@ internal static class Workflows
         foreach (var file in report.WriteAll(outDir))
             progress.Info($"wrote {file}");
         return report;
+    }
+
+    /// <summary>The outermost folder on the way to <paramref name="path"/> that does not exist yet (null when its folder exists).</summary>
+    private static string? TopmostMissingFolder(string path)
+    {
+        string? missing = null;
+        for (string? dir = Path.GetDirectoryName(Path.GetFullPath(path)); dir is not null && !Directory.Exists(dir); dir = Path.GetDirectoryName(dir))
+            missing = dir;
+        return missing;
     }
 
     public static void EnsureDataFits(CheckpointInfo info, ImageDataset data)

@@ -25,6 +25,8 @@ internal static class DemoCommand
             string folder = r.GetValue(outDir)!;
             var progress = new ConsoleProgress(r.GetValue(quiet));
             var options = new TrainOptions { Epochs = r.GetValue(epochs), Seed = r.GetValue(seed) };
+            options.Validate();
+            Surgeon.IO.AtomicFile.EnsureWritable(folder, isFolder: true);
             string ckpt = Path.Combine(folder, "mlpnet-digits.ckpt");
             var (model, info) = Workflows.TrainAndSave("mlpnet", 1.0, "digits", options, ckpt, TorchSharp.torch.CPU, progress);
             Console.WriteLine($"dense MLPNet: test accuracy {info.TestAccuracy:P2} on the 2,000 held-out digits; checkpoint {ckpt}");

@@ -26,15 +26,22 @@ internal static class PlotDynamicsCommand
         };
         command.SetAction(r => Program.Guard(() =>
         {
+            string path = r.GetValue(output)!;
+            if (!path.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+                throw new SurgeonException($"--out {path}: the plot is a PNG; give a file name ending in .png");
+            Surgeon.IO.AtomicFile.EnsureWritable(path);
             var loaded = new List<(string Label, IReadOnlyList<DynamicsRecord> Records)>();
             foreach (var pair in r.GetValue(runs)!)
             {
                 int eq = pair.IndexOf('=');
                 if (eq <= 0 || eq == pair.Length - 1)
                     throw new SurgeonException($"'{pair}' is not LABEL=PATH (e.g. grasp=runs/vgg-grasp-s0.ckpt.dynamics.csv)");
-                loaded.Add((pair[..eq], DynamicsLog.ReadCsv(pair[(eq + 1)..])));
+                var records = DynamicsLog.ReadCsv(pair[(eq + 1)..]);
+                if (records.Count == 0)
+                    throw new SurgeonException($"{pair[(eq + 1)..]} has a header but no records: the run stopped before its first one; drop it");
+                loaded.Add((pair[..eq], records));
             }
-            string q = r.GetValue(quantity)!, path = r.GetValue(output)!;
+            string q = r.GetValue(quantity)!;
             if (q.Equals("all", StringComparison.OrdinalIgnoreCase))
                 DynamicsPlot.WritePanels(path, loaded);
             else

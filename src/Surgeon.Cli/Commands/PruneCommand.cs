@@ -45,11 +45,14 @@ internal static class PruneCommand
             Workflows.EnsureDataFits(info, test);
             string outPath = r.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(path) ?? ".",
                 $"{Path.GetFileNameWithoutExtension(path)}-{pruningMethod.Name}-{s:0.###}.ckpt");
+            Surgeon.IO.AtomicFile.EnsureWritable(outPath);
+            var parameters = PrunableParameters.Discover(model);
+            SparsityTarget.PruneCount(s, PrunableParameters.TotalCount(parameters)); // rounds to zero weights: for every method alike
             var before = Evaluator.Evaluate(model, test, device: dev);
             var context = new PruningContext
             {
                 Model = model,
-                Parameters = PrunableParameters.Discover(model),
+                Parameters = parameters,
                 TrainData = train,
                 Seed = r.GetValue(seed),
                 Device = dev,

@@ -43,6 +43,7 @@ internal static class SweepCommand
             var progress = new ConsoleProgress(r.GetValue(quiet));
             var (model, info) = Checkpoint.Load(path, dev);
             string folder = r.GetValue(outDir) ?? Workflows.DefaultRunsPath($"sweep-{Path.GetFileNameWithoutExtension(path)}");
+            Surgeon.IO.AtomicFile.EnsureWritable(folder, isFolder: true);
             var report = Workflows.SweepAndReport(model, info, path, r.GetValue(data) ?? info.Dataset, methodList, sparsityList,
                 seedList, options, folder, dev, progress, recalibrateSamples);
             Workflows.PrintSweepTable(report, $"{info.Architecture} on {info.Dataset}: one-shot pruning, no fine-tuning");

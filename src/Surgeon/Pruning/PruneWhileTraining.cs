@@ -84,6 +84,16 @@ public sealed class PruneWhileTraining
         prune.Validate(train.Epochs, trainData.Count);
         if (prune.Measure is not null && prune.Structured && model is not IStructuredModel)
             throw new SurgeonException($"filter pruning needs a conv model with filter groups ({string.Join(", ", ModelRegistry.Names.Where(n => n != "mlpnet"))}); use --prune-structure weights for this model");
+        if (prune.Measure is not null && prune.Schedule is { Target: > 0 } schedule)
+        {
+            // A target that rounds to nothing is a mistake to report before training, not a silent no-op after it.
+            long units = prune.Structured
+                ? ((IStructuredModel)model).FilterGroups.Sum(g => (long)g.Channels)
+                : PrunableParameters.TotalCount(PrunableParameters.Discover(model));
+            if ((long)Math.Floor(schedule.FractionAt(1) * units + 1e-9) == 0)
+                throw new SurgeonException(
+                    $"--prune-target {schedule.Target} removes no {(prune.Structured ? "filters" : "weights")} of {units} in round 1 of {schedule.Rounds}; raise --prune-target or lower --prune-rounds");
+        }
         var measure = prune.Measure is null ? null : ImportanceMeasures.Create(prune.Measure);
         // Fixed, seeded samples, so successive scores and records compare like with like.
         var scoreData = measure is null

@@ -17,6 +17,9 @@ public interface IWeightUpdate
 /// <summary>A pruning method is a selection, optionally followed by an update: any selection can feed any update.</summary>
 public sealed record PruningMethod(string Name, string Description, ISelection Selection, IWeightUpdate? Update = null)
 {
+    /// <summary>The selection or the update uses the empirical Fisher (and so the training data).</summary>
+    public bool UsesFisher => Selection is Curvature.IUsesFisher || Update is Curvature.IUsesFisher;
+
     /// <summary>Selects, updates if the method has an update, and applies the mask so pruned weights are exact zeros.</summary>
     public MaskSet Prune(PruningContext context, double sparsity)
     {

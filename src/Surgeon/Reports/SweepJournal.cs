@@ -37,9 +37,19 @@ public sealed class SweepJournal(string path, string key)
     {
         string? dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        var bytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new Line(key, point), Json) + "\n");
+        // A line cut short by a kill mid-write has no newline: start a fresh line, or this point would be glued to it and lost.
+        var bytes = Encoding.UTF8.GetBytes((EndsMidLine() ? "\n" : "") + JsonSerializer.Serialize(new Line(key, point), Json) + "\n");
         using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
         stream.Write(bytes);
         stream.Flush(flushToDisk: true);
+    }
+
+    private bool EndsMidLine()
+    {
+        if (!File.Exists(path)) return false;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        if (stream.Length == 0) return false;
+        stream.Seek(-1, SeekOrigin.End);
+        return stream.ReadByte() != '\n';
     }
 }

@@ -1,3 +1,4 @@
+using Surgeon.Curvature;
 using Surgeon.Data;
 using Surgeon.Pruning;
 using Surgeon.Progress;
@@ -38,11 +39,15 @@ public sealed class SweepRunner
 
     public (EvalResult Dense, List<SweepPoint> Points) Run()
     {
-        foreach (var s in Sparsities) SparsityTarget.Validate(s);
+        // What would fail at some point fails before the first one, so a bad sweep leaves no partial results behind.
         bool recalibrate = RecalibrateBnSamples > 0 && BatchNormRecalibration.Layers(Model).Count > 0;
         if (recalibrate && TrainData is null)
             throw new SurgeonException("BatchNorm recalibration needs training data");
         var parameters = PrunableParameters.Discover(Model);
+        long weights = PrunableParameters.TotalCount(parameters);
+        foreach (var s in Sparsities) SparsityTarget.PruneCount(s, weights);
+        if (Methods.FirstOrDefault(m => m.UsesFisher) is { } fisherMethod)
+            FisherProvider.Check(new PruningContext { Model = Model, Parameters = parameters, TrainData = TrainData, Options = Options }, fisherMethod.Name);
         var dense = Evaluator.Evaluate(Model, TestData, device: Device);
         var points = new List<SweepPoint>();
         using var snapshot = new ModelSnapshot(Model);

@@ -13,7 +13,7 @@ namespace Surgeon.Selection;
 /// α_i = f(P) − f(P∖i), β_j = f(P∪j) − f(P), γ_ij = 2w_iF_ijw_j (a swap changes f by β_j − α_i − γ_ij).
 /// F products come from G (F·v = Gᵀ(Gv)/N); no d×d matrix is formed.
 /// </summary>
-public sealed class CbsSelection : ISelection
+public sealed class CbsSelection : ISelection, IUsesFisher
 {
     public Tensor SelectKeep(PruningContext context, double sparsity)
     {

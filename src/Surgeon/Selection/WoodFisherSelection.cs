@@ -10,7 +10,7 @@ namespace Surgeon.Selection;
 /// ρ_q = w_q² / (2[F_λ⁻¹]_qq) of each weight, the increase of the quadratic model when weight q alone is removed with its
 /// optimal compensating update; the k = ⌊s·d⌋ smallest are pruned globally.
 /// </summary>
-public sealed class WoodFisherSelection : ISelection
+public sealed class WoodFisherSelection : ISelection, IUsesFisher
 {
     public Tensor SelectKeep(PruningContext context, double sparsity)
     {

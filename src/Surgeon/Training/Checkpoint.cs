@@ -69,9 +69,13 @@ public static class Checkpoint
 
     public static CheckpointInfo ReadInfo(string path)
     {
+        if (Directory.Exists(path))
+            throw new SurgeonException($"{path} is a folder, not a checkpoint; give the weights file written by 'surgeon train' (e.g. {Path.Combine(path, "model.ckpt")})");
         if (!File.Exists(path))
             throw new SurgeonException($"checkpoint not found: {path}");
         string sidecar = SidecarPath(path);
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && File.Exists(path[..^5]) && !File.Exists(sidecar))
+            throw new SurgeonException($"{path} is the sidecar of a checkpoint; give the weights file {path[..^5]}");
         if (!File.Exists(sidecar))
             throw new SurgeonException($"{path} has no sidecar {Path.GetFileName(sidecar)}: is it a checkpoint written by 'surgeon train' or 'surgeon prune'?");
         CheckpointInfo? info;
@@ -101,6 +105,8 @@ public static class Checkpoint
         if (!string.Equals(actual, info.WeightsSha256, StringComparison.OrdinalIgnoreCase))
             throw new SurgeonException($"{path} is corrupt or was modified: its SHA-256 does not match the sidecar; re-create it");
         var model = ModelRegistry.Create(info.Spec);
+        // Names, dtypes and shapes are checked in C# first, so the message says which tensor does not fit and why.
+        WeightsFile.Verify(path, model, Describe(info.Spec));
         try
         {
             model.load(path, strict: true);
@@ -123,6 +129,10 @@ public static class Checkpoint
             if (!p.isfinite().all().item<bool>())
                 throw new SurgeonException($"{what}: parameter {name} contains NaN or infinite values; the model is unusable, retrain it");
     }
+
+    private static string Describe(ModelSpec spec) =>
+        $"{spec.Architecture} (width {spec.Width.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)}{(spec.Channels is null ? "" : $", channels {string.Join(',', spec.Channels)}")}, " +
+        $"{spec.InputShapeText} inputs, {spec.NumClasses} classes)";
 
     private static string Sha256(string path)
     {

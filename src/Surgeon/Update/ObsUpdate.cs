@@ -10,7 +10,7 @@ namespace Surgeon.Update;
 /// single-weight OBS updates of the pruned weights, scaled by c (<see cref="PruningOptions.UpdateScale"/>). Each term
 /// alone zeroes its own weight; together they do not exactly, so the mask is applied afterwards (pruned weights become 0).
 /// </summary>
-public sealed class ObsUpdate : IWeightUpdate
+public sealed class ObsUpdate : IWeightUpdate, IUsesFisher
 {
     public void Update(PruningContext context, Tensor keep)
     {

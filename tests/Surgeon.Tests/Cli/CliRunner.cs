@@ -9,6 +9,31 @@ internal static class CliRunner
 
     public static Result Run(string workingDirectory, params string[] args)
     {
+        using var p = Process.Start(StartInfo(workingDirectory, args))!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"surgeon {string.Join(' ', args)} did not finish in 3 minutes");
+        }
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts the CLI and returns at once (its output is read and dropped, so it never blocks on a full pipe);
+    /// the caller waits for it or kills it (<c>Kill(entireProcessTree: true)</c>) and disposes it.</summary>
+    public static Process Start(string workingDirectory, params string[] args)
+    {
+        var p = Process.Start(StartInfo(workingDirectory, args))!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    private static ProcessStartInfo StartInfo(string workingDirectory, string[] args)
+    {
         string dll = Path.Combine(AppContext.BaseDirectory, "Surgeon.Cli.dll");
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -20,14 +45,6 @@ internal static class CliRunner
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment.Remove("SURGEON_DEBUG");
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"surgeon {string.Join(' ', args)} did not finish in 3 minutes");
-        }
-        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+        return psi;
     }
 }

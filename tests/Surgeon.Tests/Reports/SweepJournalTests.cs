@@ -23,4 +23,18 @@ public class SweepJournalTests : IDisposable
         Assert.Single(new SweepJournal(path, "key-b").Load());
         Assert.Empty(new SweepJournal(Path.Combine(dir, "none.jsonl"), "key-a").Load());
     }
+
+    [Fact]
+    public void AnAppendAfterACutLine_StartsAFreshLine_SoThePointIsKept()
+    {
+        string path = Path.Combine(dir, "points.jsonl");
+        var journal = new SweepJournal(path, "k");
+        var p1 = new SweepPoint("mp", 0.5, 0, 0.5, 0.91, 0.3, 1.5);
+        var p2 = new SweepPoint("mp", 0.9, 0, 0.9, 0.71, 0.8, 1.0);
+        journal.Append(p1);
+        File.AppendAllText(path, "{\"key\":\"k\",\"point\":{\"meth"); // killed mid-write
+        journal.Append(p2);
+        Assert.Equal([p1, p2], journal.Load());
+        Assert.Equal(3, File.ReadAllLines(path).Length);
+    }
 }

@@ -1,0 +1,378 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Surgeon.Training;
+using TorchSharp;
+
+namespace Surgeon.Tests.Cli;
+
+/// <summary>
+/// Every command against every kind of bad input it can get, run as a child process (so a native abort would show as
+/// a crash): each must exit with 2, print one line "error: ..." naming the problem (no stack trace, no exception type)
+/// and leave nothing behind: the case's folder holds exactly what the setup put there.
+/// </summary>
+[Collection(CliCheckpointCollection.Name)]
+public class BadInputTests(CliCheckpointFixture fixture)
+{
+    // Placeholders in the arguments: {work} the case's folder (outputs go to {work}/out, which must not exist afterwards),
+    // {ckpt} the good checkpoint, {data} a small 28×28 IDX folder, {small} a 6×6 one, {csv}/{png} the checkpoint's dynamics.
+    public static TheoryData<string, string, string[]> Cases => new()
+    {
+        // eval: checkpoints that are missing, of another format, truncated, bit-flipped, of another shape, NaN/Inf.
+        { "", "checkpoint not found", ["eval", "-c", "{work}/missing.ckpt"] },
+        { "", "is a folder, not a checkpoint", ["eval", "-c", "{work}"] },
+        { "png-no-sidecar", "has no sidecar", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "png-rehashed", "not a valid TorchSharp weights file", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "text-rehashed", "not a valid TorchSharp weights file", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "truncated", "SHA-256 does not match", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "truncated-rehashed", "the file is truncated", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "bitflip", "SHA-256 does not match", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "sidecar-garbage", "is not a valid checkpoint sidecar", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "sidecar-format", "unknown checkpoint format", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "", "is the sidecar of a checkpoint", ["eval", "-c", "{ckpt}.json"] },
+        { "sidecar-width", "needs 80×784", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "sidecar-classes", "needs 5×20", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "sidecar-vgg13", "holds the weights of another model than the vgg13", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "sidecar-arch", "unknown model 'mlp9000'", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "nan", "SHA-256 does not match", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "nan-rehashed", "contains NaN or infinite values", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "inf-rehashed", "contains NaN or infinite values", ["eval", "-c", "{work}/bad.ckpt"] },
+        // eval: data folders that are truncated, have a bad magic number, are empty, missing, a file, or of another shape.
+        { "data-truncated", "truncated IDX file", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "data-magic", "bad magic number", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "data-no-files", "no training images file", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "data-zero", "the dataset is empty", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "", "data folder not found", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "", "is a file; give the folder", ["eval", "-c", "{ckpt}", "--data", "{png}"] },
+        { "", "unknown dataset 'imagenet'", ["eval", "-c", "{ckpt}", "--data", "imagenet"] },
+        { "", "expects 1×28×28 inputs", ["eval", "-c", "{ckpt}", "--data", "{small}"] },
+        { "", "unknown device 'tpu'", ["eval", "-c", "{ckpt}", "--device", "tpu"] },
+
+        // prune: sparsity out of range or rounding to zero weights, unknown method, more Fisher samples than data, bad outputs.
+        { "", "sparsity must be in [0, 1)", ["prune", "-c", "{ckpt}", "-s", "1", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "sparsity must be in [0, 1)", ["prune", "-c", "{ckpt}", "-s", "-0.1", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "sparsity must be in [0, 1)", ["prune", "-c", "{ckpt}", "-s", "NaN", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "rounds to zero weights", ["prune", "-c", "{ckpt}", "-s", "1e-9", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "rounds to zero weights", ["prune", "-c", "{ckpt}", "-m", "lmp", "-s", "1e-9", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "Cannot parse argument 'half'", ["prune", "-c", "{ckpt}", "-s", "half", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "unknown pruning method 'magic'", ["prune", "-c", "{ckpt}", "-m", "magic", "-s", "0.5", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "has only 8000", ["prune", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--fisher-samples", "9000", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "has only 200", ["prune", "-c", "{ckpt}", "-m", "cbs", "-s", "0.5", "--fisher-samples", "300", "--data", "{data}", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "--lambda must be positive", ["prune", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--lambda", "0", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "--fisher-samples must be ≥ 1", ["prune", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--fisher-samples", "0", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "it is a folder; give a file name", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "{work}", "-q"] },
+        { "file", "is a file, not a folder", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "{work}/file.txt/p.ckpt", "-q"] },
+        { "", "does not accept new files", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "/proc/surgeon-p.ckpt", "-q"] },
+        { "truncated-rehashed", "the file is truncated", ["prune", "-c", "{work}/bad.ckpt", "-s", "0.5", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "sidecar-width", "needs 80×784", ["prune", "-c", "{work}/bad.ckpt", "-s", "0.5", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "nan-rehashed", "contains NaN or infinite values", ["prune", "-c", "{work}/bad.ckpt", "-s", "0.5", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "data-magic", "bad magic number", ["prune", "-c", "{ckpt}", "-s", "0.5", "--data", "{work}/data", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "expects 1×28×28 inputs", ["prune", "-c", "{ckpt}", "-s", "0.5", "--data", "{small}", "-o", "{work}/out/p.ckpt", "-q"] },
+
+        // sweep: the same, and errors that used to surface only after some points were written.
+        { "", "sparsity must be in [0, 1)", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5,1.5", "-o", "{work}/out", "-q"] },
+        { "", "rounds to zero weights", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5,1e-9", "-o", "{work}/out", "-q"] },
+        { "", "--sparsities lists a value twice", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5,0.5", "-o", "{work}/out", "-q"] },
+        { "", "has only 8000", ["sweep", "-c", "{ckpt}", "-m", "mp,wf", "-s", "0.5", "--fisher-samples", "9000", "-o", "{work}/out", "-q"] },
+        { "", "unknown pruning method 'magic'", ["sweep", "-c", "{ckpt}", "-m", "mp,magic", "-s", "0.5", "-o", "{work}/out", "-q"] },
+        { "", "method 'mp' is listed twice", ["sweep", "-c", "{ckpt}", "-m", "mp,mp", "-s", "0.5", "-o", "{work}/out", "-q"] },
+        { "", "--seeds: 'x' is not a whole number", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "--seeds", "0,x", "-o", "{work}/out", "-q"] },
+        { "file", "it is a file; give a folder", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "-o", "{work}/file.txt", "-q"] },
+        { "bitflip", "SHA-256 does not match", ["sweep", "-c", "{work}/bad.ckpt", "-m", "mp", "-s", "0.5", "-o", "{work}/out", "-q"] },
+        { "sidecar-vgg13", "holds the weights of another model", ["sweep", "-c", "{work}/bad.ckpt", "-m", "mp", "-s", "0.5", "-o", "{work}/out", "-q"] },
+        { "inf-rehashed", "contains NaN or infinite values", ["sweep", "-c", "{work}/bad.ckpt", "-m", "mp", "-s", "0.5", "-o", "{work}/out", "-q"] },
+        { "data-truncated", "truncated IDX file", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "--data", "{work}/data", "-o", "{work}/out", "-q"] },
+
+        // train: unknown names, contradictory options, impossible sizes, bad data, divergence.
+        { "", "unknown model 'magic'", ["train", "--model", "magic", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "unknown importance measure 'magic'", ["train", "--prune-measure", "magic", "--prune-target", "0.5", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "needs both a measure (--prune-measure) and a target", ["train", "--prune-target", "0.5", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "--prune-rounds only applies when pruning while training", ["train", "--prune-rounds", "2", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "--prune-structure weights", ["train", "--prune-measure", "magnitude", "--prune-target", "0.5", "--prune-structure", "filters", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "--prune-target must be in [0, 1)", ["train", "--prune-measure", "magnitude", "--prune-target", "1.5", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "removes no weights", ["train", "--data", "{data}", "--epochs", "1", "--prune-measure", "magnitude", "--prune-target", "1e-9", "--score-samples", "50", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "raise --epochs", ["train", "--epochs", "2", "--prune-measure", "magnitude", "--prune-target", "0.5", "--prune-start", "3", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "--score-samples must be in 1..200", ["train", "--data", "{data}", "--epochs", "1", "--prune-measure", "magnitude", "--prune-target", "0.5", "--score-samples", "300", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "has 8000", ["train", "--train-subset", "9000", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "width multiplier must be positive", ["train", "--width", "0", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "--epochs must be ≥ 0", ["train", "--epochs", "-1", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "--batch-size must be ≥ 1", ["train", "--batch-size", "0", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "Did you mean one of the following? Constant, Cosine, Step", ["train", "--schedule", "fast", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "training diverged", ["train", "--data", "{data}", "--epochs", "1", "--lr", "1e6", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "data-zero", "the dataset is empty", ["train", "--data", "{work}/data", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "data-magic", "bad magic number", ["train", "--data", "{work}/data", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "it is a folder; give a file name", ["train", "--data", "{data}", "--epochs", "1", "-o", "{work}", "-q"] },
+
+        // demo, data, plot-dynamics.
+        { "", "unknown pruning method 'magic'", ["demo", "-m", "magic", "-o", "{work}/out", "-q"] },
+        { "", "--epochs must be ≥ 0", ["demo", "--epochs", "-1", "-o", "{work}/out", "-q"] },
+        { "file", "it is a file; give a folder", ["demo", "--epochs", "1", "-o", "{work}/file.txt", "-q"] },
+        { "data-magic", "bad magic number", ["data", "info", "--data", "{work}/data"] },
+        { "cifar-truncated", "not a whole number of 3073-byte CIFAR-10 records", ["data", "info", "--data", "cifar10:{work}/cifar"] },
+        { "", "0.json not found", ["data", "import-digits", "--from", "{work}/npm", "-o", "{work}/out"] },
+        { "npm-garbage", "0.json is not valid JSON", ["data", "import-digits", "--from", "{work}/npm", "-o", "{work}/out"] },
+        { "", "dynamics file not found", ["plot-dynamics", "-o", "{work}/out/d.png", "a={work}/missing.csv"] },
+        { "", "is not a dynamics CSV written by surgeon", ["plot-dynamics", "-o", "{work}/out/d.png", "a={png}"] },
+        { "", "is not a dynamics CSV written by surgeon", ["plot-dynamics", "-o", "{work}/out/d.png", "a={ckpt}.json"] },
+        { "csv-cut", "expected 14 cells, found", ["plot-dynamics", "-o", "{work}/out/d.png", "a={work}/bad.csv"] },
+        { "csv-header-only", "has a header but no records", ["plot-dynamics", "-o", "{work}/out/d.png", "a={work}/bad.csv"] },
+        { "csv-garbage-cell", "bad.csv:3:", ["plot-dynamics", "-o", "{work}/out/d.png", "a={work}/bad.csv"] },
+        { "", "unknown dynamics quantity 'speed'", ["plot-dynamics", "-q", "speed", "-o", "{work}/out/d.png", "a={csv}"] },
+        { "", "is not LABEL=PATH", ["plot-dynamics", "-o", "{work}/out/d.png", "{csv}"] },
+        { "", "give a file name ending in .png", ["plot-dynamics", "-o", "{work}/out/d.txt", "a={csv}"] },
+    };
+
+    /// <summary>Files a user may not read (chmod 000). Root reads them anyway, so these run only for other users.</summary>
+    public static TheoryData<string, string, string[]> UnreadableCases => new()
+    {
+        { "unreadable-weights", "denied", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "unreadable-sidecar", "denied", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "unreadable-data", "denied", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "unreadable-csv", "denied", ["plot-dynamics", "-o", "{work}/out/d.png", "a={work}/bad.csv"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void BadInput_OneClearLine_ExitCode2_NothingLeftBehind(string setup, string phrase, string[] args) =>
+        RunCase(setup, phrase, args);
+
+    [NotRootTheory]
+    [MemberData(nameof(UnreadableCases))]
+    public void UnreadableInput_OneClearLine_ExitCode2(string setup, string phrase, string[] args) =>
+        RunCase(setup, phrase, args);
+
+    private void RunCase(string setup, string phrase, string[] args)
+    {
+        string work = fixture.NewWorkFolder();
+        Prepare(setup, work);
+        var before = CliCheckpointFixture.Snapshot(work);
+        var good = CliCheckpointFixture.Snapshot(fixture.Good);
+        var expanded = args.Select(a => a
+            .Replace("{work}", work).Replace("{ckpt}", fixture.Checkpoint).Replace("{data}", fixture.Data)
+            .Replace("{small}", fixture.SmallData).Replace("{csv}", fixture.DynamicsCsv).Replace("{png}", fixture.Png)).ToArray();
+
+        var r = CliRunner.Run(work, expanded);
+
+        AssertCleanError(r, phrase);
+        Assert.False(Directory.Exists(Path.Combine(work, "out")), "the output folder was created");
+        Assert.Equal(before, CliCheckpointFixture.Snapshot(work)); // no partial output, no temporary files
+        Assert.Equal(good, CliCheckpointFixture.Snapshot(fixture.Good));
+        Assert.False(File.Exists("/proc/surgeon-p.ckpt"));
+    }
+
+    internal static void AssertCleanError(CliRunner.Result r, string phrase)
+    {
+        string all = $"exit code {r.ExitCode}\nstderr:\n{r.Stderr}\nstdout:\n{r.Stdout}";
+        Assert.True(r.ExitCode == 2, all);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, "expected one line on stderr: " + all);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(phrase, lines[0]);
+        Assert.DoesNotContain("   at ", r.Stderr);
+        Assert.DoesNotContain("Exception", r.Stderr);
+        Assert.Equal("", r.Stdout);
+    }
+
+    /// <summary>Puts the bad input of <paramref name="setup"/> into <paramref name="work"/>.</summary>
+    private void Prepare(string setup, string work)
+    {
+        string bad = Path.Combine(work, "bad.ckpt"), data = Path.Combine(work, "data"), csv = Path.Combine(work, "bad.csv");
+        byte[] weights = File.ReadAllBytes(fixture.Checkpoint);
+        string sidecar = File.ReadAllText(fixture.Sidecar);
+        switch (setup)
+        {
+            case "":
+                break;
+            case "file":
+                File.WriteAllText(Path.Combine(work, "file.txt"), "a file, not a folder\n");
+                break;
+            case "png-no-sidecar":
+                File.Copy(fixture.Png, bad);
+                break;
+            case "png-rehashed":
+                WriteCheckpoint(bad, File.ReadAllBytes(fixture.Png), sidecar, rehash: true);
+                break;
+            case "text-rehashed":
+                WriteCheckpoint(bad, "just some text\n"u8.ToArray(), sidecar, rehash: true);
+                break;
+            case "truncated":
+                WriteCheckpoint(bad, weights[..(weights.Length / 2)], sidecar, rehash: false);
+                break;
+            case "truncated-rehashed":
+                WriteCheckpoint(bad, weights[..(weights.Length / 2)], sidecar, rehash: true);
+                break;
+            case "bitflip":
+                var flipped = (byte[])weights.Clone();
+                flipped[flipped.Length / 2] ^= 0x10;
+                WriteCheckpoint(bad, flipped, sidecar, rehash: false);
+                break;
+            case "sidecar-garbage":
+                WriteCheckpoint(bad, weights, "{ not json", rehash: false);
+                break;
+            case "sidecar-format":
+                WriteCheckpoint(bad, weights, Edit(sidecar, j => j["format"] = "surgeon-checkpoint/99"), rehash: false);
+                break;
+            case "sidecar-width":
+                WriteCheckpoint(bad, weights, Edit(sidecar, j => j["width"] = 2.0), rehash: false);
+                break;
+            case "sidecar-classes":
+                WriteCheckpoint(bad, weights, Edit(sidecar, j => j["numClasses"] = 5), rehash: false);
+                break;
+            case "sidecar-vgg13":
+                WriteCheckpoint(bad, weights, Edit(sidecar, j => j["architecture"] = "vgg13"), rehash: false);
+                break;
+            case "sidecar-arch":
+                WriteCheckpoint(bad, weights, Edit(sidecar, j => j["architecture"] = "mlp9000"), rehash: false);
+                break;
+            case "nan":
+                WriteWithWeight(bad, float.NaN);
+                File.WriteAllText(bad + ".json", sidecar); // the old hash: the SHA-256 check catches it first
+                break;
+            case "nan-rehashed":
+                WriteWithWeight(bad, float.NaN);
+                break;
+            case "inf-rehashed":
+                WriteWithWeight(bad, float.PositiveInfinity);
+                break;
+            case "data-truncated":
+                CopyFolder(fixture.Data, data);
+                var images = File.ReadAllBytes(Path.Combine(data, "train-images-idx3-ubyte.gz"));
+                var raw = Gunzip(images);
+                File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte.gz"), raw[..(raw.Length / 2)]);
+                break;
+            case "data-magic":
+                CopyFolder(fixture.Data, data);
+                File.Copy(fixture.Png, Path.Combine(data, "t10k-labels-idx1-ubyte.gz"), overwrite: true);
+                break;
+            case "data-no-files":
+                Directory.CreateDirectory(data);
+                File.WriteAllText(Path.Combine(data, "README"), "no IDX files here\n");
+                break;
+            case "data-zero":
+                CopyFolder(fixture.Data, data);
+                Surgeon.Data.IdxFile.Write(Path.Combine(data, "train-images-idx3-ubyte.gz"), new([0, 28, 28], []), gzip: true);
+                Surgeon.Data.IdxFile.Write(Path.Combine(data, "train-labels-idx1-ubyte.gz"), new([0], []), gzip: true);
+                break;
+            case "cifar-truncated":
+                string cifar = Directory.CreateDirectory(Path.Combine(work, "cifar")).FullName;
+                for (int i = 1; i <= 5; i++)
+                    File.WriteAllBytes(Path.Combine(cifar, $"data_batch_{i}.bin"), new byte[2 * 3073]);
+                File.WriteAllBytes(Path.Combine(cifar, "test_batch.bin"), new byte[3073 + 1000]);
+                break;
+            case "npm-garbage":
+                Directory.CreateDirectory(Path.Combine(work, "npm"));
+                File.WriteAllText(Path.Combine(work, "npm", "0.json"), "{\"data\": [0.1, 0.2");
+                break;
+            case "csv-cut":
+                string full = File.ReadAllText(fixture.DynamicsCsv);
+                File.WriteAllText(csv, full[..(full.IndexOf('\n', full.IndexOf('\n') + 1) + 12)]);
+                break;
+            case "csv-header-only":
+                File.WriteAllText(csv, File.ReadLines(fixture.DynamicsCsv).First() + "\n");
+                break;
+            case "csv-garbage-cell":
+                var lines = File.ReadAllLines(fixture.DynamicsCsv);
+                lines[2] = "1,abc" + lines[2][lines[2].IndexOf(',', 2)..];
+                File.WriteAllLines(csv, lines);
+                break;
+            case "unreadable-weights":
+                WriteCheckpoint(bad, weights, sidecar, rehash: false);
+                MakeUnreadable(bad);
+                break;
+            case "unreadable-sidecar":
+                WriteCheckpoint(bad, weights, sidecar, rehash: false);
+                MakeUnreadable(bad + ".json");
+                break;
+            case "unreadable-data":
+                CopyFolder(fixture.Data, data);
+                MakeUnreadable(Path.Combine(data, "train-labels-idx1-ubyte.gz"));
+                break;
+            case "unreadable-csv":
+                File.Copy(fixture.DynamicsCsv, csv);
+                MakeUnreadable(csv);
+                break;
+            default:
+                throw new ArgumentException($"unknown setup '{setup}'", nameof(setup));
+        }
+    }
+
+    /// <summary>Writes weights and a sidecar; with <paramref name="rehash"/> the sidecar's SHA-256 is that of the new
+    /// weights, so the checks after the hash are the ones exercised.</summary>
+    private static void WriteCheckpoint(string path, byte[] weights, string sidecar, bool rehash)
+    {
+        File.WriteAllBytes(path, weights);
+        if (rehash)
+            sidecar = Edit(sidecar, j => j["weightsSha256"] = Convert.ToHexString(SHA256.HashData(weights)).ToLowerInvariant());
+        File.WriteAllText(path + ".json", sidecar);
+    }
+
+    /// <summary>The good checkpoint with one weight replaced, saved the way surgeon saves (so the hash is valid).</summary>
+    private void WriteWithWeight(string path, float value)
+    {
+        var (model, info) = Checkpoint.Load(fixture.Checkpoint);
+        using (model)
+        {
+            using (torch.no_grad())
+            {
+                var first = model.parameters().First();
+                using var v = torch.tensor(value);
+                first[0, 0] = v;
+            }
+            Checkpoint.Save(path, model, info);
+        }
+    }
+
+    private static void MakeUnreadable(string path)
+    {
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(path, UnixFileMode.None);
+    }
+
+    private static string Edit(string json, Action<JsonObject> edit)
+    {
+        var node = JsonNode.Parse(json)!.AsObject();
+        edit(node);
+        return node.ToJsonString();
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (string f in Directory.GetFiles(from))
+            File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
+    }
+
+    private static byte[] Gunzip(byte[] gz)
+    {
+        using var input = new System.IO.Compression.GZipStream(new MemoryStream(gz), System.IO.Compression.CompressionMode.Decompress);
+        using var output = new MemoryStream();
+        input.CopyTo(output);
+        return output.ToArray();
+    }
+}
+
+/// <summary>A theory skipped when running as root (or anyone else whom chmod 000 does not stop from reading).</summary>
+public sealed class NotRootTheoryAttribute : TheoryAttribute
+{
+    private static readonly Lazy<bool> PermissionsBind = new(() =>
+    {
+        if (OperatingSystem.IsWindows()) return false;
+        string probe = Path.Combine(Path.GetTempPath(), $"surgeon-perm-{Guid.NewGuid():N}");
+        File.WriteAllText(probe, "x");
+        try
+        {
+            File.SetUnixFileMode(probe, UnixFileMode.None);
+            try { File.ReadAllText(probe); return false; }
+            catch (UnauthorizedAccessException) { return true; }
+        }
+        finally
+        {
+            File.Delete(probe);
+        }
+    });
+
+    public NotRootTheoryAttribute()
+    {
+        if (!PermissionsBind.Value)
+            Skip = $"running as {Environment.UserName}, whom chmod 000 does not stop from reading (or not on Unix)";
+    }
+}

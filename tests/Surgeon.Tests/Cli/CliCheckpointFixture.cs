@@ -1,0 +1,66 @@
+using Surgeon.Data;
+
+namespace Surgeon.Tests.Cli;
+
+/// <summary>
+/// What the child-process CLI tests share, made once: a tiny trained MLPNet checkpoint on the embedded digits (one
+/// epoch on 500 images, with its sidecar, dynamics CSV and PNG) and two small IDX folders (28×28 and 6×6 images).
+/// Tests read these and copy them before corrupting anything.
+/// </summary>
+public sealed class CliCheckpointFixture : IDisposable
+{
+    public CliCheckpointFixture()
+    {
+        Directory.CreateDirectory(Good);
+        var r = CliRunner.Run(Root, "train", "--epochs", "1", "--train-subset", "500", "--dynamics-samples", "0", "--seed", "1",
+            "--out", Checkpoint, "--quiet");
+        if (r.ExitCode != 0)
+            throw new InvalidOperationException($"training the fixture checkpoint failed: {r.Stderr}");
+        WriteIdxFolder(Data, side: 28, train: 200, test: 80);
+        WriteIdxFolder(SmallData, side: 6, train: 64, test: 32);
+    }
+
+    public string Root { get; } = Directory.CreateTempSubdirectory("cli-fixture-").FullName;
+    public string Good => Path.Combine(Root, "good");
+    public string Checkpoint => Path.Combine(Good, "m.ckpt");
+    public string Sidecar => Checkpoint + ".json";
+    public string DynamicsCsv => Checkpoint + ".dynamics.csv";
+    public string Png => Checkpoint + ".dynamics.png";
+    /// <summary>1×28×28 images, 4 classes, 200 train / 80 test: fits the checkpoint, and is small.</summary>
+    public string Data => Path.Combine(Good, "data");
+    /// <summary>1×6×6 images: does not fit the checkpoint.</summary>
+    public string SmallData => Path.Combine(Good, "small");
+
+    /// <summary>A fresh, empty folder for one test case.</summary>
+    public string NewWorkFolder() => Directory.CreateDirectory(Path.Combine(Root, "case-" + Guid.NewGuid().ToString("N")[..12])).FullName;
+
+    /// <summary>Every file and folder below <paramref name="folder"/> with its size, to compare before and after a run.</summary>
+    public static IReadOnlyList<string> Snapshot(string folder) =>
+        Directory.GetFileSystemEntries(folder, "*", SearchOption.AllDirectories)
+            .Select(p => $"{Path.GetRelativePath(folder, p)} {(File.Exists(p) ? new FileInfo(p).Length : -1)}")
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+    public static void WriteIdxFolder(string folder, int side, int train, int test)
+    {
+        var a = TestModels.RandomImages(train, 1, side, side, 4, seed: 1);
+        var b = TestModels.RandomImages(test, 1, side, side, 4, seed: 2);
+        IdxFile.Write(Path.Combine(folder, "train-images-idx3-ubyte.gz"), new IdxArray([a.Count, side, side], a.Pixels), gzip: true);
+        IdxFile.Write(Path.Combine(folder, "train-labels-idx1-ubyte.gz"), new IdxArray([a.Count], a.Labels), gzip: true);
+        IdxFile.Write(Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), new IdxArray([b.Count, side, side], b.Pixels), gzip: true);
+        IdxFile.Write(Path.Combine(folder, "t10k-labels-idx1-ubyte.gz"), new IdxArray([b.Count], b.Labels), gzip: true);
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Root, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class CliCheckpointCollection : ICollectionFixture<CliCheckpointFixture>
+{
+    public const string Name = "cli-checkpoint";
+}

@@ -1,0 +1,99 @@
+using System.Text.Json;
+
+namespace Surgeon.Tests.Cli;
+
+/// <summary>
+/// A sweep killed mid-way (the whole process tree, as a crash or a power cut would) and rerun gives the same reports as
+/// an uninterrupted run, computes no point twice, and leaves no temporary file behind.
+/// </summary>
+[Collection(CliCheckpointCollection.Name)]
+public class SweepResumeTests(CliCheckpointFixture fixture)
+{
+    private static readonly string[] Sparsities = ["0.3", "0.5", "0.7", "0.8", "0.9", "0.95"];
+    private static readonly string[] Methods = ["mp", "wf"];
+    private static readonly int[] Seeds = [0, 1];
+
+    private string[] Sweep(string outDir) =>
+        ["sweep", "-c", fixture.Checkpoint, "--methods", string.Join(',', Methods), "--sparsities", string.Join(',', Sparsities),
+         "--seeds", string.Join(',', Seeds), "--fisher-samples", "200", "--out-dir", outDir];
+
+    [Fact]
+    public void KilledSweep_Resumes_ToTheSameReport_WithNoPointComputedTwice()
+    {
+        string work = fixture.NewWorkFolder();
+        string interrupted = Path.Combine(work, "interrupted"), uninterrupted = Path.Combine(work, "uninterrupted");
+        string journal = Path.Combine(interrupted, "points.jsonl");
+        int total = Methods.Length * Sparsities.Length * Seeds.Length;
+
+        // Start, wait for the first finished points, kill the process tree.
+        int killedPid;
+        using (var p = CliRunner.Start(work, Sweep(interrupted)))
+        {
+            killedPid = p.Id;
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while (JournalLines(journal) < 2)
+            {
+                Assert.False(p.HasExited, $"the sweep exited (code {(p.HasExited ? p.ExitCode : 0)}) before it could be killed");
+                Assert.True(DateTime.UtcNow < deadline, "no point was journaled within 2 minutes");
+                Thread.Sleep(20);
+            }
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+        int before = ParsedPoints(journal).Count;
+        Assert.InRange(before, 2, total - 1); // the kill landed mid-way
+        Assert.False(File.Exists(Path.Combine(interrupted, "sweep.md")), "the sweep finished before the kill");
+        // A kill during an atomic write leaves the temporary file of the dead process; the rerun must clear it.
+        string stale = Path.Combine(interrupted, $".sweep.tmp-{killedPid}-{Guid.NewGuid():N}.md");
+        File.WriteAllText(stale, "| sparsity | half a tab");
+
+        var resumed = CliRunner.Run(work, Sweep(interrupted));
+        Assert.True(resumed.ExitCode == 0, resumed.Stderr);
+        Assert.Contains($"resuming: {before} point(s) already in", resumed.Stderr);
+        var full = CliRunner.Run(work, Sweep(uninterrupted));
+        Assert.True(full.ExitCode == 0, full.Stderr);
+
+        // The same reports, table and points; the per-point seconds differ by nature and are left out.
+        foreach (string file in new[] { "sweep.md", "summary.csv" })
+            Assert.Equal(File.ReadAllText(Path.Combine(uninterrupted, file)), File.ReadAllText(Path.Combine(interrupted, file)));
+        Assert.Equal(WithoutSeconds(Path.Combine(uninterrupted, "sweep.csv")), WithoutSeconds(Path.Combine(interrupted, "sweep.csv")));
+        Assert.Equal(full.Stdout, resumed.Stdout);
+
+        // Every point journaled exactly once, with the uninterrupted run's results.
+        var points = ParsedPoints(journal);
+        Assert.Equal(total, points.Count);
+        Assert.Equal(total, points.Select(p => p.Key).Distinct().Count());
+        var reference = ParsedPoints(Path.Combine(uninterrupted, "points.jsonl")).ToDictionary(p => p.Key, p => p.Result);
+        foreach (var (key, result) in points)
+            Assert.Equal(reference[key], result);
+
+        Assert.False(File.Exists(stale));
+        Assert.Empty(Directory.GetFiles(work, "*.tmp-*", SearchOption.AllDirectories));
+    }
+
+    private static int JournalLines(string path)
+    {
+        if (!File.Exists(path)) return 0;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Count(c => c == '\n');
+    }
+
+    /// <summary>The journal's whole lines as (method|sparsity|seed, accuracy|loss|actual sparsity); a line cut by the kill is skipped.</summary>
+    private static List<(string Key, string Result)> ParsedPoints(string path)
+    {
+        var points = new List<(string, string)>();
+        foreach (string line in File.ReadAllLines(path))
+        {
+            JsonElement point;
+            try { point = JsonDocument.Parse(line).RootElement.GetProperty("point"); }
+            catch (JsonException) { continue; }
+            points.Add(($"{point.GetProperty("method")}|{point.GetProperty("sparsity")}|{point.GetProperty("seed")}",
+                $"{point.GetProperty("accuracy")}|{point.GetProperty("loss")}|{point.GetProperty("actualSparsity")}"));
+        }
+        return points;
+    }
+
+    private static List<string> WithoutSeconds(string csv) =>
+        File.ReadLines(csv).Select(l => l[..l.LastIndexOf(',')]).ToList();
+}
