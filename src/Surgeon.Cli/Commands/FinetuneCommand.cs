@@ -73,6 +73,7 @@ internal static class FinetuneCommand
                 schedule.Validate();
             }
             string outPath = r.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(path) ?? ".", $"{Path.GetFileNameWithoutExtension(path)}-ft.ckpt");
+            Surgeon.IO.AtomicFile.EnsureWritable(outPath);
             var before = Evaluator.Evaluate(model, test, device: dev);
             var driver = new GradualPruning(options, dev, progress)
             {

@@ -68,6 +68,17 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "data-magic", "bad magic number", ["prune", "-c", "{ckpt}", "-s", "0.5", "--data", "{work}/data", "-o", "{work}/out/p.ckpt", "-q"] },
         { "", "expects 1×28×28 inputs", ["prune", "-c", "{ckpt}", "-s", "0.5", "--data", "{small}", "-o", "{work}/out/p.ckpt", "-q"] },
 
+        // finetune: the same checkpoint problems, contradictory or out-of-range schedule options, divergence.
+        { "", "checkpoint not found", ["finetune", "-c", "{work}/missing.ckpt", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "nan-rehashed", "contains NaN or infinite values", ["finetune", "-c", "{work}/bad.ckpt", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "", "needs both --method and --sparsity", ["finetune", "-c", "{ckpt}", "-m", "wf", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "", "sparsity must be in [0, 1)", ["finetune", "-c", "{ckpt}", "-m", "mp", "-s", "1.5", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "", "unknown pruning method 'magic'", ["finetune", "-c", "{ckpt}", "-m", "magic", "-s", "0.5", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "", "the schedule needs at least one step", ["finetune", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "--prune-steps", "0", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "", "has only 200", ["finetune", "-c", "{ckpt}", "--data", "{data}", "--epochs", "1", "-m", "wf", "-s", "0.5", "--fisher-samples", "300", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "", "training diverged", ["finetune", "-c", "{ckpt}", "--data", "{data}", "--epochs", "1", "--lr", "1e6", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "", "it is a folder; give a file name", ["finetune", "-c", "{ckpt}", "--epochs", "1", "-o", "{work}", "-q"] },
+
         // sweep: the same, and errors that used to surface only after some points were written.
         { "", "sparsity must be in [0, 1)", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5,1.5", "-o", "{work}/out", "-q"] },
         { "", "rounds to zero weights", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5,1e-9", "-o", "{work}/out", "-q"] },
