@@ -12,12 +12,7 @@ public class CliTests : IDisposable
     private string TinyData()
     {
         string data = Path.Combine(dir, "data");
-        var train = TestModels.RandomImages(200, 1, 6, 6, 4, seed: 1);
-        var test = TestModels.RandomImages(80, 1, 6, 6, 4, seed: 2);
-        IdxFile.Write(Path.Combine(data, "train-images-idx3-ubyte.gz"), new IdxArray([train.Count, 6, 6], train.Pixels), gzip: true);
-        IdxFile.Write(Path.Combine(data, "train-labels-idx1-ubyte.gz"), new IdxArray([train.Count], train.Labels), gzip: true);
-        IdxFile.Write(Path.Combine(data, "t10k-images-idx3-ubyte.gz"), new IdxArray([test.Count, 6, 6], test.Pixels), gzip: true);
-        IdxFile.Write(Path.Combine(data, "t10k-labels-idx1-ubyte.gz"), new IdxArray([test.Count], test.Labels), gzip: true);
+        CliCheckpointFixture.WriteIdxFolder(data, side: 6, train: 200, test: 80);
         return data;
     }
 
