@@ -38,41 +38,12 @@ internal static class SwapSearchBench
                 double fast = clock.Elapsed.TotalSeconds;
                 var eager = new SwapSearch(fisher, w, start);
                 clock.Restart();
-                int eagerSwaps = EagerIterate(eager, fisher, w, epsilon, 10, 20);
+                int eagerSwaps = eager.IterateApplyingEachSwap(epsilon, 10, 20);
                 double slow = clock.Elapsed.TotalSeconds;
                 bool same = swaps == eagerSwaps && deferred.Pruned.SequenceEqual(eager.Pruned);
                 Console.WriteLine($"N = {n,5:N0}, sparsity {sparsity:0.0}: {swaps,4} swaps; deferred {fast,7:F2} s, every swap applied {slow,7:F2} s, " +
                     $"{slow / fast,6:F1}× faster; same swaps: {same}");
             }
         }
-    }
-
-    /// <summary>The iteration written the plain way (as in the tests): public α, β, F_ij, and Swap applying u at once.</summary>
-    private static int EagerIterate(SwapSearch search, EmpiricalFisher fisher, double[] w, double epsilon, int rho, int tau)
-    {
-        int d = w.Length;
-        var inP = Enumerable.Range(0, d).Where(i => search.Pruned[i]).OrderByDescending(search.Alpha).ThenBy(i => i).ToArray();
-        var outP = Enumerable.Range(0, d).Where(i => !search.Pruned[i]).OrderBy(search.Beta).ThenBy(i => i).ToArray();
-        int swaps = 0, failures = 0;
-        for (int r = 0; r < inP.Length && failures < tau; r++)
-        {
-            int i = inP[r];
-            if (!search.Pruned[i]) continue;
-            bool accepted = false;
-            for (int s = Math.Max(0, r - rho); s <= Math.Min(outP.Length - 1, r + rho) && !accepted; s++)
-            {
-                int j = outP[s];
-                if (search.Pruned[j]) continue;
-                double change = search.Beta(j) - search.Alpha(i) - 2 * w[i] * fisher.Entry(i, j) * w[j];
-                if (change <= -epsilon)
-                {
-                    search.Swap(i, j, change);
-                    accepted = true;
-                    swaps++;
-                }
-            }
-            if (!accepted) failures++;
-        }
-        return swaps;
     }
 }

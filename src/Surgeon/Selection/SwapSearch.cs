@@ -131,6 +131,38 @@ public sealed class SwapSearch
         return swaps;
     }
 
+    /// <summary>
+    /// The same iteration written the plain way, through the public α, β, F_ij and <see cref="Swap"/> (which applies
+    /// each swap to all of u at once): the reference that the tests and the swap-search benchmark hold
+    /// <see cref="Iterate"/> to (same swaps accepted), not meant for real use (one pass over G per swap).
+    /// </summary>
+    public int IterateApplyingEachSwap(double epsilon, int rho, int tau)
+    {
+        var inP = Enumerable.Range(0, w.Length).Where(i => Pruned[i]).OrderByDescending(Alpha).ThenBy(i => i).ToArray();
+        var outP = Enumerable.Range(0, w.Length).Where(i => !Pruned[i]).OrderBy(Beta).ThenBy(i => i).ToArray();
+        int swaps = 0, failures = 0;
+        for (int r = 0; r < inP.Length && failures < tau; r++)
+        {
+            int i = inP[r];
+            if (!Pruned[i]) continue;
+            bool accepted = false;
+            for (int s = Math.Max(0, r - rho); s <= Math.Min(outP.Length - 1, r + rho) && !accepted; s++)
+            {
+                int j = outP[s];
+                if (Pruned[j]) continue;
+                double change = Beta(j) - Alpha(i) - 2 * w[i] * fisher.Entry(i, j) * w[j];
+                if (change <= -epsilon)
+                {
+                    Swap(i, j, change);
+                    accepted = true;
+                    swaps++;
+                }
+            }
+            if (!accepted) failures++;
+        }
+        return swaps;
+    }
+
     /// <summary>Moves i out of P and j into P, updating u and f.</summary>
     public void Swap(int i, int j, double change)
     {

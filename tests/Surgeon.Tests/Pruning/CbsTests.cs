@@ -23,38 +23,6 @@ public class CbsTests(ITestOutputHelper output)
         return (new EmpiricalFisher(g, lambda, blocks), w);
     }
 
-    /// <summary>
-    /// The iteration written the plain way, through the public α, β, F_ij and Swap (which applies every swap to u at
-    /// once): the deferred updates of <see cref="SwapSearch.Iterate"/> must accept exactly the same swaps.
-    /// </summary>
-    private static int EagerIterate(SwapSearch search, EmpiricalFisher fisher, double[] w, double epsilon, int rho, int tau)
-    {
-        int d = w.Length;
-        var inP = Enumerable.Range(0, d).Where(i => search.Pruned[i]).OrderByDescending(search.Alpha).ThenBy(i => i).ToArray();
-        var outP = Enumerable.Range(0, d).Where(i => !search.Pruned[i]).OrderBy(search.Beta).ThenBy(i => i).ToArray();
-        int swaps = 0, failures = 0;
-        for (int r = 0; r < inP.Length && failures < tau; r++)
-        {
-            int i = inP[r];
-            if (!search.Pruned[i]) continue;
-            bool accepted = false;
-            for (int s = Math.Max(0, r - rho); s <= Math.Min(outP.Length - 1, r + rho) && !accepted; s++)
-            {
-                int j = outP[s];
-                if (search.Pruned[j]) continue;
-                double change = search.Beta(j) - search.Alpha(i) - 2 * w[i] * fisher.Entry(i, j) * w[j];
-                if (change <= -epsilon)
-                {
-                    search.Swap(i, j, change);
-                    accepted = true;
-                    swaps++;
-                }
-            }
-            if (!accepted) failures++;
-        }
-        return swaps;
-    }
-
     [Theory]
     [InlineData(0)]
     [InlineData(64)]
@@ -68,7 +36,7 @@ public class CbsTests(ITestOutputHelper output)
         for (int it = 0; it < 5; it++)
         {
             int a = deferred.Iterate(epsilon: 1e-9, rho: 10, tau: 20);
-            int b = EagerIterate(eager, fisher, w, epsilon: 1e-9, rho: 10, tau: 20);
+            int b = eager.IterateApplyingEachSwap(epsilon: 1e-9, rho: 10, tau: 20);
             Assert.Equal(b, a);
             Assert.Equal(eager.Pruned, deferred.Pruned);
             Assert.Equal(eager.F, deferred.F, 1e-9);
