@@ -15,12 +15,8 @@ internal static class FinetuneCommand
     public static Command Create()
     {
         var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Checkpoint to fine-tune (pruned: its zeros are held) or to prune gradually.", Required = true };
-        var epochs = new Option<int>("--epochs") { Description = "Training epochs in all (pruning steps and fine-tuning).", DefaultValueFactory = _ => 5 };
-        var batch = new Option<int>("--batch-size") { Description = "Mini-batch size.", DefaultValueFactory = _ => 64 };
-        var lr = new Option<double>("--lr") { Description = "Initial learning rate of SGD (fine-tuning usually starts lower than training).", DefaultValueFactory = _ => 0.01 };
-        var momentum = new Option<double>("--momentum") { Description = "SGD momentum.", DefaultValueFactory = _ => 0.9 };
-        var wd = new Option<double>("--weight-decay") { Description = "L2 weight decay.", DefaultValueFactory = _ => 1e-4 };
-        var lrSchedule = new Option<LrSchedule>("--lr-schedule") { Description = "Learning-rate schedule: Constant, Cosine (to zero) or Step.", DefaultValueFactory = _ => LrSchedule.Cosine };
+        var sgd = new SgdOptionSet(5, "Training epochs in all (pruning steps and fine-tuning).",
+            0.01, "Initial learning rate of SGD (fine-tuning usually starts lower than training).", "--lr-schedule");
         var method = new Option<string?>("--method", "-m") { Description = $"Prune gradually with this method ({string.Join(", ", PruningMethods.Known.Select(m => m.Name))}); omit to fine-tune only." };
         var sparsity = new Option<double?>("--sparsity", "-s") { Description = "Final sparsity s_f of gradual pruning, in [0, 1)." };
         var initial = new Option<double>("--initial-sparsity") { Description = "Sparsity s_i of the first pruning step (at step 0).", DefaultValueFactory = _ => 0.0 };
@@ -35,22 +31,14 @@ internal static class FinetuneCommand
         var command = new Command("finetune", "Fine-tune a checkpoint with SGD, holding its pruned weights at exactly zero; with --method and --sparsity, " +
             "first prune it gradually on the polynomial schedule s_t = s_f + (s_i − s_f)(1 − t/T)³ every f steps (Zhu & Gupta), then fine-tune on.")
         {
-            checkpoint, epochs, batch, lr, momentum, wd, lrSchedule, method, sparsity, initial, steps, every, output, data, seed, device, quiet,
+            checkpoint, method, sparsity, initial, steps, every, output, data, seed, device, quiet,
         };
+        sgd.AddTo(command);
         fisher.AddTo(command);
         command.SetAction(r => Program.Guard(() =>
         {
             string path = r.GetValue(checkpoint)!;
-            var options = new TrainOptions
-            {
-                Epochs = r.GetValue(epochs),
-                BatchSize = r.GetValue(batch),
-                LearningRate = r.GetValue(lr),
-                Momentum = r.GetValue(momentum),
-                WeightDecay = r.GetValue(wd),
-                Schedule = r.GetValue(lrSchedule),
-                Seed = r.GetValue(seed),
-            };
+            var options = sgd.Read(r, r.GetValue(seed));
             options.Validate();
             string? methodName = r.GetValue(method);
             double? finalSparsity = r.GetValue(sparsity);

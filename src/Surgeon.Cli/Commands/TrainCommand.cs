@@ -12,13 +12,7 @@ internal static class TrainCommand
         var model = new Option<string>("--model") { Description = $"Architecture: {string.Join(", ", ModelRegistry.Names)}.", DefaultValueFactory = _ => "mlpnet" };
         var width = new Option<double>("--width") { Description = "Width multiplier of the hidden layers (MLPNet) or of every layer's channels (conv models).", DefaultValueFactory = _ => 1.0 };
         var data = CliOptions.Data("Training data: digits (embedded, default), fashion-mnist, cifar10:PATH, cifar100:PATH, or a folder of IDX files.");
-        var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 20 };
-        var batch = new Option<int>("--batch-size") { Description = "Mini-batch size.", DefaultValueFactory = _ => 64 };
-        var lr = new Option<double>("--lr") { Description = "Initial learning rate of SGD.", DefaultValueFactory = _ => 0.05 };
-        var momentum = new Option<double>("--momentum") { Description = "SGD momentum.", DefaultValueFactory = _ => 0.9 };
-        var wd = new Option<double>("--weight-decay") { Description = "L2 weight decay.", DefaultValueFactory = _ => 1e-4 };
-        var schedule = new Option<LrSchedule>("--schedule") { Description = "Learning-rate schedule: Constant, Cosine (to zero) or Step.", DefaultValueFactory = _ => LrSchedule.Cosine };
-        var stepEpochs = new Option<int>("--step-epochs") { Description = "Step schedule: epochs between decays.", DefaultValueFactory = _ => 10 };
+        var sgd = new SgdOptionSet(20, "Training epochs.", 0.05, "Initial learning rate of SGD.", "--schedule");
         var subset = new Option<int>("--train-subset") { Description = "Train on a class-balanced subset of this many training images (the same images for every seed; 0 = all).", DefaultValueFactory = _ => 0 };
         var augment = new Option<bool>("--augment") { Description = "Augment training images: random crop with 4 pixels of zero padding and random horizontal flip." };
         var measure = new Option<string?>("--prune-measure") { Description = $"Prune while training with this importance measure: {string.Join(", ", Surgeon.Scoring.ImportanceMeasures.Names)}." };
@@ -36,25 +30,15 @@ internal static class TrainCommand
         var command = new Command("train", "Train a model with SGD (momentum, weight decay, LR schedule), optionally pruning it early in training " +
             "(Lubana & Dick 2021), and save a checkpoint with its JSON sidecar plus the training dynamics (PATH.dynamics.csv, PATH.dynamics.png).")
         {
-            model, width, data, subset, epochs, batch, lr, momentum, wd, schedule, stepEpochs, augment,
+            model, width, data, subset, augment,
             measure, target, rounds, start, structure, scoreSamples, dynamicsSamples, dynamicsEvery, output, seed, device, quiet,
         };
+        sgd.AddTo(command);
         command.SetAction(r => Program.Guard(() =>
         {
             string dataSpec = r.GetValue(data) ?? "digits";
             string modelName = r.GetValue(model)!;
-            var options = new TrainOptions
-            {
-                Epochs = r.GetValue(epochs),
-                BatchSize = r.GetValue(batch),
-                LearningRate = r.GetValue(lr),
-                Momentum = r.GetValue(momentum),
-                WeightDecay = r.GetValue(wd),
-                Schedule = r.GetValue(schedule),
-                StepEpochs = r.GetValue(stepEpochs),
-                Seed = r.GetValue(seed),
-                Augment = r.GetValue(augment),
-            };
+            var options = sgd.Read(r, r.GetValue(seed)) with { Augment = r.GetValue(augment) };
             options.Validate();
             int subsetSize = r.GetValue(subset);
             if (subsetSize < 0) throw new SurgeonException($"--train-subset must be 0 (all) or a positive count, got {subsetSize}");
