@@ -86,7 +86,7 @@ public sealed class GradualPruning(TrainOptions train, Device? device = null, IP
                 Options = Options,
             };
             using var chosen = Method.Prune(context, target);
-            foreach (var cached in context.Cache.Values.OfType<IDisposable>()) cached.Dispose();
+            context.ReleaseCache();
             MaskSet next;
             using (var scope = NewDisposeScope())
                 next = new MaskSet(parameters, chosen.Keep.logical_and(current.Keep));

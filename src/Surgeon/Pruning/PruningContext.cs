@@ -21,6 +21,13 @@ public sealed class PruningContext
     public PruningOptions Options { get; init; } = new();
     public Dictionary<string, object> Cache { get; } = [];
 
+    /// <summary>Disposes what the methods cached (the empirical Fisher and its factors) and empties the cache.</summary>
+    public void ReleaseCache()
+    {
+        foreach (var cached in Cache.Values.OfType<IDisposable>()) cached.Dispose();
+        Cache.Clear();
+    }
+
     public ImageDataset RequireTrainData(string method) =>
         TrainData ?? throw new SurgeonException($"method '{method}' needs training data; pass --data");
 }

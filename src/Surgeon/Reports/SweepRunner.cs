@@ -102,8 +102,7 @@ public sealed class SweepRunner
                     task.Advance();
                 }
             }
-            foreach (var cached in context.Cache.Values.OfType<IDisposable>())
-                cached.Dispose();
+            context.ReleaseCache();
         }
         snapshot.Restore();
         return (dense, points);
