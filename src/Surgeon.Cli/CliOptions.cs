@@ -14,6 +14,14 @@ internal static class CliOptions
         DefaultValueFactory = _ => 0,
     };
 
+    public static Option<string> Prunable() => new("--prunable")
+    {
+        Description = "Which weights may be pruned: paper = the CBS/WoodFisher papers' set (ResNet: the 18 (or 54) block-internal 3×3 convolutions " +
+            "only; other models: every Linear and Conv2d weight), all = every Linear and Conv2d weight. Sparsity is a fraction of this set.",
+        DefaultValueFactory = _ => "paper",
+        HelpName = "paper|all",
+    };
+
     public static Option<string?> Data(string description) => new("--data")
     {
         Description = description,

@@ -92,12 +92,16 @@ internal static class Workflows
 
     public static SweepReport SweepAndReport(nn.Module<Tensor, Tensor> model, CheckpointInfo info, string checkpointPath,
         string dataSpec, IReadOnlyList<PruningMethod> methods, IReadOnlyList<double> sparsities, IReadOnlyList<int> seeds,
-        PruningOptions options, string outDir, Device device, IProgressReporter progress, int recalibrateBnSamples = 0)
+        PruningOptions options, string outDir, Device device, IProgressReporter progress, int recalibrateBnSamples = 0,
+        PrunableSet prunable = PrunableSet.Paper)
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
         EnsureDataFits(info, test);
         // Finished points go to points.jsonl at once; a rerun of the same sweep (same weights, data and options) skips them.
-        var journal = new SweepJournal(Path.Combine(outDir, "points.jsonl"), $"{info.WeightsSha256}|{dataSpec}|{options}");
+        // The prunable set joins the key only where it changes the weights (ResNet), so journals of other models stay valid.
+        string key = $"{info.WeightsSha256}|{dataSpec}|{options}";
+        if (!PrunableParameters.SameInBoth(model)) key += $"|prunable={prunable}";
+        var journal = new SweepJournal(Path.Combine(outDir, "points.jsonl"), key);
         var done = journal.Load().Where(p => methods.Any(m => m.Name == p.Method || m.Name + SweepRunner.RecalibratedSuffix == p.Method)
             && sparsities.Contains(p.Sparsity) && seeds.Contains(p.Seed)).ToList();
         if (done.Count > 0)
@@ -116,6 +120,7 @@ internal static class Workflows
             Device = device,
             Progress = progress,
             RecalibrateBnSamples = recalibrateBnSamples,
+            Prunable = prunable,
         };
         var (dense, points) = runner.Run();
         var config = new Dictionary<string, string>
@@ -131,6 +136,7 @@ internal static class Workflows
             ["blockSize"] = options.BlockSize.ToString(),
             ["examplesPerSample"] = options.ExamplesPerSample.ToString(),
             ["recalibrateBnSamples"] = recalibrateBnSamples.ToString(),
+            ["prunable"] = prunable.ToString().ToLowerInvariant(),
         };
         var report = new SweepReport(dense, points, config);
         foreach (var file in report.WriteAll(outDir))

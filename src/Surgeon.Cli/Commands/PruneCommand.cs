@@ -22,11 +22,22 @@ internal static class PruneCommand
         var device = CliOptions.Device();
         var quiet = CliOptions.Quiet();
         var recalibrate = CliOptions.RecalibrateBn();
+        var prunable = CliOptions.Prunable();
         var fisher = new PruningOptionSet();
-        var command = new Command("prune", "One-shot pruning of a checkpoint to one sparsity; writes the pruned checkpoint (exact zeros) and prints accuracy before and after.")
+        var schedule = new Option<string>("--schedule")
         {
-            checkpoint, method, sparsity, output, data, seed, recalibrate, device, quiet,
+            Description = "one-shot: prune once, no training (the default); gradual: prune on the polynomial schedule s_t = s_f + (s_i − s_f)(1 − t/T)³ " +
+                "while fine-tuning with SGD (the options --epochs, --lr, --initial-sparsity, --prune-steps, --prune-every, … apply), as surgeon finetune -m -s does.",
+            DefaultValueFactory = _ => "one-shot",
+            HelpName = "one-shot|gradual",
         };
+        var gradual = new GradualOptionSet();
+        var command = new Command("prune", "Prune a checkpoint to one sparsity, in one shot (no training) or gradually while fine-tuning; writes the pruned checkpoint " +
+            "(exact zeros) and prints accuracy before and after.")
+        {
+            checkpoint, method, sparsity, output, data, seed, prunable, schedule, recalibrate, device, quiet,
+        };
+        gradual.AddTo(command);
         fisher.AddTo(command);
         command.SetAction(r => Program.Guard(() =>
         {
@@ -34,6 +45,32 @@ internal static class PruneCommand
             double s = r.GetValue(sparsity);
             SparsityTarget.Validate(s);
             var pruningMethod = PruningMethods.Get(r.GetValue(method)!);
+            string scheduleName = r.GetValue(schedule)!.Trim().ToLowerInvariant();
+            if (scheduleName is not ("one-shot" or "gradual"))
+                throw new SurgeonException($"unknown --schedule '{r.GetValue(schedule)}': use one-shot or gradual");
+            if (scheduleName == "gradual")
+            {
+                if (r.GetResult(recalibrate) is { Implicit: false })
+                    throw new SurgeonException("--recalibrate-bn applies to one-shot pruning only (gradual pruning trains, which keeps the BatchNorm statistics current)");
+                var run = new GradualRun
+                {
+                    CheckpointPath = path,
+                    Method = pruningMethod,
+                    FinalSparsity = s,
+                    DataSpec = r.GetValue(data),
+                    OutPath = r.GetValue(output),
+                    DefaultOutName = $"{Path.GetFileNameWithoutExtension(path)}-gradual-{pruningMethod.Name}-{s:0.###}.ckpt",
+                    Prunable = r.GetValue(prunable),
+                    Training = gradual.Training(r, r.GetValue(seed)),
+                    Fisher = fisher.Read(r),
+                    DeviceName = r.GetValue(device)!,
+                    Quiet = r.GetValue(quiet),
+                };
+                return run.Execute(r, gradual);
+            }
+            if (gradual.Given(r).FirstOrDefault() is { } trainingOption)
+                throw new SurgeonException($"{trainingOption} applies to --schedule gradual only; one-shot pruning does not train");
+            var prunableSet = PrunableParameters.ParseSet(r.GetValue(prunable)!);
             var options = fisher.Read(r);
             int recalibrateSamples = r.GetValue(recalibrate);
             if (recalibrateSamples < 0) throw new SurgeonException($"--recalibrate-bn must be 0 (off) or a number of samples, got {recalibrateSamples}");
@@ -46,7 +83,7 @@ internal static class PruneCommand
             string outPath = r.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(path) ?? ".",
                 $"{Path.GetFileNameWithoutExtension(path)}-{pruningMethod.Name}-{s:0.###}.ckpt");
             Surgeon.IO.AtomicFile.EnsureWritable(outPath);
-            var parameters = PrunableParameters.Discover(model);
+            var parameters = PrunableParameters.Discover(model, prunableSet);
             SparsityTarget.PruneCount(s, PrunableParameters.TotalCount(parameters)); // rounds to zero weights: for every method alike
             var before = Evaluator.Evaluate(model, test, device: dev);
             var context = new PruningContext
@@ -88,6 +125,7 @@ internal static class PruneCommand
                     ["prunedFrom"] = Path.GetFullPath(path),
                     ["pruneSeed"] = context.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     ["denseAccuracy"] = before.Accuracy.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+                    ["prunable"] = prunableSet.ToString().ToLowerInvariant(),
                     ["recalibrateBnSamples"] = recalibrateSamples.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 },
             });

@@ -15,9 +15,11 @@ internal sealed class SgdOptionSet(int defaultEpochs, string epochsDescription, 
     private readonly Option<LrSchedule> schedule = new(scheduleName) { Description = "Learning-rate schedule: Constant, Cosine (to zero) or Step.", DefaultValueFactory = _ => LrSchedule.Cosine };
     private readonly Option<int> stepEpochs = new("--step-epochs") { Description = "Step schedule: epochs between decays.", DefaultValueFactory = _ => 10 };
 
+    public IReadOnlyList<Option> Options => [epochs, batch, lr, momentum, wd, schedule, stepEpochs];
+
     public void AddTo(Command command)
     {
-        foreach (Option o in new Option[] { epochs, batch, lr, momentum, wd, schedule, stepEpochs })
+        foreach (var o in Options)
             command.Options.Add(o);
     }
 

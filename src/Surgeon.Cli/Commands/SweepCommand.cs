@@ -23,10 +23,11 @@ internal static class SweepCommand
         var device = CliOptions.Device();
         var quiet = CliOptions.Quiet();
         var recalibrate = CliOptions.RecalibrateBn();
+        var prunable = CliOptions.Prunable();
         var fisher = new PruningOptionSet();
         var command = new Command("sweep", "One-shot pruning over a grid of methods × sparsities × seeds, each from the same dense weights; prints and writes the accuracy table.")
         {
-            checkpoint, methods, sparsities, seeds, outDir, data, recalibrate, device, quiet,
+            checkpoint, methods, sparsities, seeds, outDir, data, prunable, recalibrate, device, quiet,
         };
         fisher.AddTo(command);
         command.SetAction(r => Program.Guard(() =>
@@ -37,6 +38,7 @@ internal static class SweepCommand
             foreach (var s in sparsityList) SparsityTarget.Validate(s);
             var seedList = CliOptions.ParseInts(r.GetValue(seeds)!, "--seeds");
             var options = fisher.Read(r);
+            var prunableSet = PrunableParameters.ParseSet(r.GetValue(prunable)!);
             int recalibrateSamples = r.GetValue(recalibrate);
             if (recalibrateSamples < 0) throw new SurgeonException($"--recalibrate-bn must be 0 (off) or a number of samples, got {recalibrateSamples}");
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
@@ -45,7 +47,7 @@ internal static class SweepCommand
             string folder = r.GetValue(outDir) ?? Workflows.DefaultRunsPath($"sweep-{Path.GetFileNameWithoutExtension(path)}");
             Surgeon.IO.AtomicFile.EnsureWritable(folder, isFolder: true);
             var report = Workflows.SweepAndReport(model, info, path, r.GetValue(data) ?? info.Dataset, methodList, sparsityList,
-                seedList, options, folder, dev, progress, recalibrateSamples);
+                seedList, options, folder, dev, progress, recalibrateSamples, prunableSet);
             Workflows.PrintSweepTable(report, $"{info.Architecture} on {info.Dataset}: one-shot pruning, no fine-tuning");
             return 0;
         }));

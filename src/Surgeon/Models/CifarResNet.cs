@@ -14,7 +14,7 @@ namespace Surgeon.Models;
 /// block's conv2 and the stage's projection shortcut) — non-removable, because the blocks add into it — followed by
 /// "layer{s}.{b}.conv1", the block-internal channels, which are removed.
 /// </summary>
-public sealed class CifarResNet : nn.Module<Tensor, Tensor>, IStructuredModel
+public sealed class CifarResNet : nn.Module<Tensor, Tensor>, IStructuredModel, Pruning.IHasPaperPrunableSet
 {
     internal static readonly int[] StageWidths = [16, 32, 64];
 
@@ -86,6 +86,14 @@ public sealed class CifarResNet : nn.Module<Tensor, Tensor>, IStructuredModel
 
     public nn.Module<Tensor, Tensor> Shrink(IReadOnlyDictionary<string, long[]> keep) =>
         StructuredShrink.Shrink(this, Spec, layout, keep);
+
+    /// <summary>The papers' set: the two 3×3 convolutions inside each basic block ("layer{s}.{b}.conv1/conv2").</summary>
+    public bool IsPaperPrunable(string layerName)
+    {
+        var parts = layerName.Split('.');
+        return parts.Length == 3 && parts[0].StartsWith("layer", StringComparison.Ordinal) && int.TryParse(parts[1], out _)
+            && parts[2] is "conv1" or "conv2";
+    }
 
     public override Tensor forward(Tensor input)
     {

@@ -22,6 +22,8 @@ public sealed class GradualPruning(TrainOptions train, Device? device = null, IP
     public PruningMethod? Method { get; init; }
     public PolynomialSparsitySchedule? Schedule { get; init; }
     public PruningOptions Options { get; init; } = new();
+    /// <summary>Which weights the method prunes (and which zeros are held).</summary>
+    public PrunableSet Prunable { get; init; } = PrunableSet.All;
     /// <summary>Called after each epoch with its statistics and the current sparsity.</summary>
     public Action<EpochStats, double>? AfterEpoch { get; init; }
 
@@ -31,7 +33,7 @@ public sealed class GradualPruning(TrainOptions train, Device? device = null, IP
         if ((Method is null) != (Schedule is null))
             throw new SurgeonException("gradual pruning needs both a method and a schedule (or neither, to fine-tune only)");
         Schedule?.Validate();
-        var parameters = PrunableParameters.Discover(model);
+        var parameters = PrunableParameters.Discover(model, Prunable);
         MaskSet mask;
         using (var scope = NewDisposeScope())
             mask = new MaskSet(parameters, PrunableParameters.Flatten(parameters).ne(HeldZero).detach());

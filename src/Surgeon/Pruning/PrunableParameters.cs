@@ -13,12 +13,17 @@ public sealed record PrunableParameter(string Name, Parameter Weight)
 
 public static class PrunableParameters
 {
-    /// <summary>The prunable weights of <paramref name="model"/>, in module order (the order every flat vector uses).</summary>
-    public static IReadOnlyList<PrunableParameter> Discover(nn.Module model)
+    /// <summary>
+    /// The prunable weights of <paramref name="model"/>, in module order (the order every flat vector uses): every
+    /// Linear and Conv2d weight, or with <see cref="PrunableSet.Paper"/> the subset the model names as the papers' set.
+    /// </summary>
+    public static IReadOnlyList<PrunableParameter> Discover(nn.Module model, PrunableSet set = PrunableSet.All)
     {
         var result = new List<PrunableParameter>();
+        var paper = set == PrunableSet.Paper ? model as IHasPaperPrunableSet : null;
         foreach (var (name, module) in model.named_modules())
         {
+            if (paper is not null && !paper.IsPaperPrunable(name)) continue;
             Parameter? weight = module switch
             {
                 Linear l => l.weight,
@@ -32,6 +37,18 @@ public static class PrunableParameters
             throw new SurgeonException("the model has no prunable (Linear or Conv2d) weights");
         return result;
     }
+
+    /// <summary>Parses a prunable-set name: paper or all.</summary>
+    public static PrunableSet ParseSet(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "paper" => PrunableSet.Paper,
+        "all" => PrunableSet.All,
+        _ => throw new SurgeonException($"unknown prunable set '{text}': use paper (the CBS/WoodFisher papers' layers) or all (every Linear and Conv2d weight)"),
+    };
+
+    /// <summary>Whether the two sets name the same weights in <paramref name="model"/> (true for models without a paper subset).</summary>
+    public static bool SameInBoth(nn.Module model) => model is not IHasPaperPrunableSet
+        || Discover(model, PrunableSet.Paper).Count == Discover(model, PrunableSet.All).Count;
 
     public static long TotalCount(IReadOnlyList<PrunableParameter> parameters) => parameters.Sum(p => p.Count);
 

@@ -31,6 +31,9 @@ public sealed class SweepRunner
     /// </summary>
     public int RecalibrateBnSamples { get; init; }
 
+    /// <summary>Which weights the methods prune (sparsity is a fraction of this set).</summary>
+    public PrunableSet Prunable { get; init; } = PrunableSet.All;
+
     /// <summary>The suffix of the method name under which BN-recalibrated accuracies are reported.</summary>
     public const string RecalibratedSuffix = "+bn";
 
@@ -43,7 +46,7 @@ public sealed class SweepRunner
         bool recalibrate = RecalibrateBnSamples > 0 && BatchNormRecalibration.Layers(Model).Count > 0;
         if (recalibrate && TrainData is null)
             throw new SurgeonException("BatchNorm recalibration needs training data");
-        var parameters = PrunableParameters.Discover(Model);
+        var parameters = PrunableParameters.Discover(Model, Prunable);
         long weights = PrunableParameters.TotalCount(parameters);
         foreach (var s in Sparsities) SparsityTarget.PruneCount(s, weights);
         if (Methods.FirstOrDefault(m => m.UsesFisher) is { } fisherMethod)

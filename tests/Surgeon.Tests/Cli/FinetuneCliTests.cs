@@ -48,6 +48,13 @@ public class FinetuneCliTests : IDisposable
         Assert.InRange(info.Sparsity, 0.8 - 1e-9, 0.8 + 0.01);
         Assert.Equal("gradual mp", info.PruningMethod);
 
+        // prune --schedule gradual is the same run as finetune -m -s: the same weights, byte for byte.
+        string viaPrune = Path.Combine(dir, "g2.ckpt");
+        r = CliRunner.Run(dir, "prune", "-c", dense, "--schedule", "gradual", "--epochs", "3", "-m", "mp", "-s", "0.8",
+            "--initial-sparsity", "0.3", "--prune-steps", "8", "--prune-every", "2", "--out", viaPrune, "--quiet");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(File.ReadAllBytes(gradual), File.ReadAllBytes(viaPrune));
+
         r = CliRunner.Run(dir, "finetune", "-c", dense, "-m", "mp", "--out", Path.Combine(dir, "x.ckpt"));
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("--sparsity", r.Stderr);
