@@ -15,7 +15,7 @@ public static class ExportFormats
 {
     private static readonly ExportFormat[] Formats =
     [
-        new("onnx", "ONNX inference graph (opset 13), BatchNorm folded, runs in ONNX Runtime", OnnxExport.Write),
+        new("onnx", "ONNX inference graph (opset 13, BatchNorm folded where exact) for ONNX Runtime and other tools", OnnxExport.Write),
     ];
 
     public static IReadOnlyList<ExportFormat> Known => Formats;
