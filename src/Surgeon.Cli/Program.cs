@@ -20,6 +20,7 @@ public static class Program
             DemoCommand.Create(),
             DataCommand.Create(),
             PlotDynamicsCommand.Create(),
+            ExportCommand.Create(),
         };
         root.Options.Add(new System.CommandLine.Help.HelpOption { Recursive = true });
         root.SetAction(_ => { Console.Error.WriteLine("error: no command given; run 'surgeon --help' to see the commands"); return 2; });

@@ -48,6 +48,9 @@ public sealed class SafeBatchNorm2d : nn.Module<Tensor, Tensor>
 
     public long Features { get; private init; }
 
+    /// <summary>The ε added to the running variance (read by ONNX export, which folds the norm into a conv).</summary>
+    public double Eps => eps;
+
     /// <summary>
     /// Weight of the current batch in the running statistics (0.1 by default). Settable so that
     /// <see cref="Training.BatchNormRecalibration"/> can give batch t the weight 1/(t+1), a plain average over batches.

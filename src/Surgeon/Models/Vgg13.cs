@@ -55,6 +55,9 @@ public sealed class Vgg13 : nn.Module<Tensor, Tensor>, IStructuredModel
 
     public ModelSpec Spec { get; }
 
+    /// <summary>Whether a 2×2 max-pool follows conv i (skipped once the map is 1 pixel high or wide); read by ONNX export.</summary>
+    internal IReadOnlyList<bool> PoolAfter => poolAfter;
+
     public IReadOnlyList<FilterGroup> FilterGroups => layout.FilterGroups();
 
     public nn.Module<Tensor, Tensor> Shrink(IReadOnlyDictionary<string, long[]> keep) =>

@@ -1,0 +1,62 @@
+using System.Globalization;
+using Surgeon.IO;
+using Surgeon.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Surgeon.Export.Onnx;
+
+/// <summary>
+/// A registry model as an ONNX inference graph: input "input" [batch, C, H, W] (batch symbolic), output "logits"
+/// [batch, classes], float32 weights as initializers. The graph is the model's eval-mode forward: BatchNorms use their
+/// running statistics (folded into the neighbouring conv or linear where that is exact), whatever mode the module is
+/// in. Pruned weights are exported as the zeros they are; a filter-pruned model exports at its smaller size.
+/// </summary>
+public static class OnnxExport
+{
+    /// <summary>Opset 13 has every operator used here in its current form, and ONNX Runtime 1.8 and later run it.</summary>
+    public const long OpsetVersion = 13;
+
+    /// <summary>IR version 7 is the one that goes with opset 13 (ONNX 1.8).</summary>
+    public const long IrVersion = 7;
+
+    public const string InputName = "input", OutputName = "logits";
+
+    public static OnnxModel Build(nn.Module<Tensor, Tensor> model, ModelSpec spec)
+    {
+        if (spec.InputShape.Length != 3)
+            throw new SurgeonException($"ONNX export needs a C×H×W input shape, got {spec.InputShapeText}");
+        var g = new OnnxGraphBuilder(InputName);
+        using (no_grad())
+        {
+            string logits = model switch
+            {
+                MLPNet mlp => MlpNetGraph.Emit(g, mlp, spec),
+                Vgg13 vgg => Vgg13Graph.Emit(g, vgg),
+                MobileNetV1 mobileNet => MobileNetV1Graph.Emit(g, mobileNet),
+                CifarResNet resNet => CifarResNetGraph.Emit(g, resNet),
+                _ => throw new SurgeonException($"ONNX export does not know the {model.GetType().Name} model; it exports {string.Join(", ", ModelRegistry.Names)}"),
+            };
+            var input = new OnnxValueInfo(InputName, [OnnxDim.Symbolic("batch"), spec.InputShape[0], spec.InputShape[1], spec.InputShape[2]]);
+            var output = new OnnxValueInfo(OutputName, [OnnxDim.Symbolic("batch"), spec.NumClasses]);
+            var graph = g.Build(spec.Architecture, input, logits, output);
+            string version = typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "0";
+            return new OnnxModel(graph, IrVersion, OpsetVersion, "surgeon", version, Describe(spec));
+        }
+    }
+
+    /// <summary>Writes the model's ONNX file atomically (a temporary file renamed over <paramref name="path"/>).</summary>
+    public static ExportResult Write(nn.Module<Tensor, Tensor> model, ModelSpec spec, string path)
+    {
+        var onnx = Build(model, spec);
+        AtomicFile.Write(path, stream => OnnxWriter.Write(onnx, stream));
+        long weights = onnx.Graph.Initializers.Sum(t => (long)t.Data.Length);
+        return new ExportResult(path, new FileInfo(path).Length,
+            $"ONNX opset {OpsetVersion}, {onnx.Graph.Nodes.Count} nodes, {weights.ToString("N0", CultureInfo.InvariantCulture)} weights");
+    }
+
+    private static string Describe(ModelSpec spec) =>
+        $"{spec.Architecture}, width {spec.Width.ToString("G4", CultureInfo.InvariantCulture)}" +
+        (spec.Channels is null ? "" : $", channels {string.Join(',', spec.Channels)}") +
+        $", {spec.InputShapeText} inputs, {spec.NumClasses} classes; BatchNorm in inference mode";
+}
