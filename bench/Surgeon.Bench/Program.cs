@@ -12,6 +12,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["cbs-u-vs-naive"] = CbsUpdateBench.Run,
     ["swap-search"] = SwapSearchBench.Run,
     ["soak"] = SoakBench.Run,
+    ["scale"] = ScaleBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

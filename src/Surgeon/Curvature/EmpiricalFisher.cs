@@ -151,7 +151,7 @@ public sealed class EmpiricalFisher : IDisposable
         long needed = (long)samples * examplesPerSample;
         var indices = data.RandomSubset((int)needed, seed);
         int m = examplesPerSample;
-        int batchExamples = Math.Max(m, 256 / m * m);   // whole groups per batch
+        int batchExamples = GradientBatchExamples(d, m);
         int batches = (int)((needed + batchExamples - 1) / batchExamples);
         var g = empty([samples, d], ScalarType.Float32, device);
         try
@@ -175,6 +175,20 @@ public sealed class EmpiricalFisher : IDisposable
             g.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Bytes of per-sample gradient rows one batch may hold (the rows are B×d float32).</summary>
+    public const long GradientBatchBytes = 256L << 20;
+
+    /// <summary>
+    /// Examples per batch of per-sample gradients: 256, or fewer where 256 rows of d weights would exceed
+    /// <see cref="GradientBatchBytes"/> (MobileNet-V1's 3.2M weights: 20), in whole groups of m.
+    /// </summary>
+    public static int GradientBatchExamples(long d, int m)
+    {
+        long fit = Math.Max(1, GradientBatchBytes / (4 * d));
+        int examples = (int)Math.Min(256, fit);
+        return Math.Max(m, examples / m * m);
     }
 
     /// <summary>

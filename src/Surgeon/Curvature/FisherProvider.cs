@@ -28,6 +28,10 @@ public static class FisherProvider
             return (EmpiricalFisher)cached;
         var data = context.RequireTrainData(method);
         var o = context.Options;
+        var estimate = CurvatureMemory.Estimate(context.Model, context.Parameters, data.SampleShape, o.FisherSamples,
+            o.ExamplesPerSample, EmpiricalFisher.MakeBlocks(context.Parameters, o.BlockSize));
+        context.Progress.Info($"empirical Fisher: estimated peak memory {estimate.Peak / 1048576.0:N0} MiB above the model and data " +
+            $"(G {estimate.G / 1048576.0:N0} MiB)");
         var fisher = EmpiricalFisher.FromData(context.Model, context.Parameters, data, o.FisherSamples, o.ExamplesPerSample,
             context.Seed, o.Lambda, o.BlockSize, context.Device, context.Progress);
         context.Cache[CacheKey] = fisher;

@@ -162,11 +162,16 @@ public static class PerSampleGradients
                 : autograd.grad([loss], usable.Select(c => c.Output).ToList(), allow_unused: true);
 
             long b = inputs.shape[0];
-            var blocks = new Tensor?[parameters.Count];
+            var offsets = new long[parameters.Count];
+            for (int i = 1; i < parameters.Count; i++) offsets[i] = offsets[i - 1] + parameters[i - 1].Count;
+            // Each layer's rows go straight into the result, and its unfolded input and product are freed before the
+            // next layer's: the batch needs B×d plus one layer's work, not B×d twice plus every layer's unfold.
+            var result = zeros([b, PrunableParameters.TotalCount(parameters)], parameters[0].Weight.dtype, inputs.device);
             for (int k = 0; k < usable.Count; k++)
             {
                 var call = usable[k];
                 if (gradOutputs[k] is not { } gradOut || gradOut.Handle == IntPtr.Zero) continue;
+                using var layerScope = NewDisposeScope();
                 var layer = layers[call.ParameterIndex]!;
                 var contribution = layer switch
                 {
@@ -175,13 +180,10 @@ public static class PerSampleGradients
                     _ => null,
                 };
                 if (contribution is null) return null;
-                var existing = blocks[call.ParameterIndex];
-                blocks[call.ParameterIndex] = existing is null ? contribution : existing.add(contribution);
+                // A layer called more than once adds up its calls' contributions.
+                result.narrow(1, offsets[call.ParameterIndex], parameters[call.ParameterIndex].Count).add_(contribution);
             }
-            var parts = new List<Tensor>(parameters.Count);
-            for (int i = 0; i < parameters.Count; i++)
-                parts.Add(blocks[i] ?? zeros([b, parameters[i].Count], parameters[i].Weight.dtype, inputs.device));
-            return cat(parts, 1).detach().MoveToOuterDisposeScope();
+            return result.MoveToOuterDisposeScope();
         }
         finally
         {

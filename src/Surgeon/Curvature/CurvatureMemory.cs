@@ -1,0 +1,88 @@
+using Surgeon.Pruning;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Surgeon.Curvature;
+
+/// <summary>
+/// The memory that pruning with the empirical Fisher needs on top of what the process already holds, phase by phase:
+/// G (N×d float32) is written batch by batch while the per-sample gradients are computed, then stays; the factors of the
+/// Fisher blocks are cached beside it; CBS-U works on one block at a time. The peak is G plus the largest phase.
+/// </summary>
+/// <param name="G">The per-sample gradients, 4·N·d.</param>
+/// <param name="GradientBatch">One batch of per-sample gradients: its B×d rows, the activations the forward keeps for B
+/// examples (the outputs of every layer, held once by autograd and once by the hooks) and the largest layer's unfolded
+/// input and product.</param>
+/// <param name="Factors">The cached float64 Cholesky factors, 8·min(N, L)² per block.</param>
+/// <param name="FactorTransient">Building the largest factor (its Gram matrix in float32 and float64) and the N×4,096
+/// float64 column chunks of diag(F_λ⁻¹).</param>
+/// <param name="UpdateTransient">CBS-U on the largest block: its kept and pruned columns gathered (float32) and the kept
+/// ones in float64, 12·N·L.</param>
+public sealed record CurvatureMemory(long G, long GradientBatch, long Factors, long FactorTransient, long UpdateTransient)
+{
+    public long Peak => G + Math.Max(GradientBatch, Factors + Math.Max(FactorTransient, UpdateTransient));
+
+    /// <param name="sampleShape">One input's shape, C×H×W.</param>
+    /// <param name="n">Fisher samples N.</param>
+    /// <param name="m">Examples per Fisher sample.</param>
+    public static CurvatureMemory Estimate(nn.Module<Tensor, Tensor> model, IReadOnlyList<PrunableParameter> parameters,
+        IReadOnlyList<int> sampleShape, int n, int m, IReadOnlyList<FisherBlock> blocks)
+    {
+        long d = PrunableParameters.TotalCount(parameters);
+        int batch = EmpiricalFisher.GradientBatchExamples(d, m);
+        var (activations, largestUnfold) = Footprint(model, parameters, sampleShape);
+        double gradientBatch = 4.0 * batch * d + 2.0 * batch * activations + 2.0 * batch * largestUnfold;
+        double factors = 0, largest = 0, largestBlock = 0;
+        foreach (var b in blocks)
+        {
+            double size = Math.Min(n, b.Length);
+            factors += 8 * size * size;
+            largest = Math.Max(largest, size);
+            largestBlock = Math.Max(largestBlock, b.Length);
+        }
+        double factorTransient = 12 * largest * largest + 16.0 * n * Math.Min(4096, largestBlock);
+        double update = 12.0 * n * largestBlock;
+        return new CurvatureMemory(4L * n * d, (long)gradientBatch, (long)factors, (long)factorTransient, (long)update);
+    }
+
+    /// <summary>
+    /// Bytes per example of every leaf module's output in one forward pass, and of the largest unfolded conv input among
+    /// the prunable layers (C_in·k²·positions, float32), found by running one zero input through the model with hooks.
+    /// </summary>
+    private static (double Activations, double LargestUnfold) Footprint(nn.Module<Tensor, Tensor> model,
+        IReadOnlyList<PrunableParameter> parameters, IReadOnlyList<int> sampleShape)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var prunable = parameters.Select(p => p.Weight.Handle).ToHashSet();
+        double activations = 0, unfold = 0;
+        var removers = new List<Action>();
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            foreach (var (_, module) in model.named_modules())
+            {
+                if (module.children().Any() || module is not nn.Module<Tensor, Tensor> leaf) continue;
+                var handle = leaf.register_forward_hook((_, input, output) =>
+                {
+                    activations += 4.0 * output.numel();
+                    if (module is TorchSharp.Modules.Conv2d conv && prunable.Contains(conv.weight!.Handle))
+                    {
+                        long patch = conv.weight!.shape[1] * conv.weight.shape[2] * conv.weight.shape[3] * conv.groups;
+                        unfold = Math.Max(unfold, 4.0 * patch * output.shape[2] * output.shape[3]);
+                    }
+                    return output;
+                });
+                removers.Add(handle.remove);
+            }
+            model.call(zeros([1, .. sampleShape.Select(s => (long)s)]));
+        }
+        finally
+        {
+            foreach (var remove in removers) remove();
+            model.train(wasTraining);
+        }
+        return (activations, unfold);
+    }
+}
