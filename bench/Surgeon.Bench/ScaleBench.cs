@@ -52,8 +52,13 @@ internal static class ScaleBench
                     Seed = 0,
                     Options = new PruningOptions
                     {
-                        FisherSamples = setup.N, Lambda = setup.Lambda, BlockSize = setup.BlockSize, CbsCandidates = cbsOptions.Candidates,
-                        CbsLossSamples = cbsOptions.LossSamples, CbsMaxIterations = cbsOptions.Iterations, CbsRelativeEpsilon = true,
+                        FisherSamples = setup.N,
+                        Lambda = setup.Lambda,
+                        BlockSize = setup.BlockSize,
+                        CbsCandidates = cbsOptions.Candidates,
+                        CbsLossSamples = cbsOptions.LossSamples,
+                        CbsMaxIterations = cbsOptions.Iterations,
+                        CbsRelativeEpsilon = true,
                     },
                 };
                 using var snapshot = new Training.ModelSnapshot(model);
