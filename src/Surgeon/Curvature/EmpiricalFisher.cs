@@ -346,12 +346,12 @@ public sealed class EmpiricalFisher : IDisposable
         if (IsWoodbury(b))
         {
             matrix = gb.matmul(gb.t()).to(ScalarType.Float64);
-            matrix.diagonal().add_(HeldScalars.Of(N * Lambda));
+            matrix.diagonal().add_(HeldScalars.Of(N * Lambda), HeldScalars.One);
         }
         else
         {
             matrix = gb.t().matmul(gb).to(ScalarType.Float64).div_(HeldScalars.Of(N));
-            matrix.diagonal().add_(HeldScalars.Of(Lambda));
+            matrix.diagonal().add_(HeldScalars.Of(Lambda), HeldScalars.One);
         }
         var (l, info) = linalg.cholesky_ex(matrix);
         if (info.max().item<int>() != 0)
@@ -429,7 +429,7 @@ public sealed class EmpiricalFisher : IDisposable
                         long len = Math.Min(ColumnChunk, b.Length - c);
                         var gc = G.narrow(1, b.Offset + c, len).to(ScalarType.Float64);
                         var w = linalg.solve_triangular(l, gc, upper: false);
-                        result.narrow(0, b.Offset + c, len).copy_(w.Squared().sum(dim: 0).neg_().add_(HeldScalars.One).div_(HeldScalars.Of(Lambda)));
+                        result.narrow(0, b.Offset + c, len).copy_(w.Squared().sum(dim: 0).neg_().add_(HeldScalars.One, HeldScalars.One).div_(HeldScalars.Of(Lambda)));
                     }
                 }
                 else

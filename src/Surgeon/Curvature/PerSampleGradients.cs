@@ -1,3 +1,4 @@
+using Surgeon.Numerics;
 using Surgeon.Pruning;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -181,7 +182,7 @@ public static class PerSampleGradients
                 };
                 if (contribution is null) return null;
                 // A layer called more than once adds up its calls' contributions.
-                result.narrow(1, offsets[call.ParameterIndex], parameters[call.ParameterIndex].Count).add_(contribution);
+                result.narrow(1, offsets[call.ParameterIndex], parameters[call.ParameterIndex].Count).add_(contribution, HeldScalars.One);
             }
             return result.MoveToOuterDisposeScope();
         }

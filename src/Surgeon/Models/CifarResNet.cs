@@ -133,7 +133,7 @@ public sealed class CifarResNet : nn.Module<Tensor, Tensor>, IStructuredModel, P
             var x = nn.functional.relu(bn1.call(conv1.call(input)));
             x = bn2.call(conv2.call(x));
             var residual = shortcut is null ? input : shortcut.call(input);
-            return nn.functional.relu(x.add(residual)).MoveToOuterDisposeScope();
+            return nn.functional.relu(x.add(residual, HeldScalars.One)).MoveToOuterDisposeScope();
         }
     }
 }

@@ -53,7 +53,7 @@ public static class FilterScores
                 if (values.dim() < 1 || values.shape[0] != group.Channels)
                     throw new SurgeonException(
                         $"parameter '{name}' is [{string.Join(", ", values.shape)}] but filter group '{group.Name}' has {group.Channels} channels");
-                total.add_(PerChannel(values.detach().to_type(ScalarType.Float64).reshape(group.Channels, -1), aggregation));
+                total.add_(PerChannel(values.detach().to_type(ScalarType.Float64).reshape(group.Channels, -1), aggregation), HeldScalars.One);
             }
             result.Add(new GroupScores(group, total.data<double>().ToArray()));
         }

@@ -30,7 +30,7 @@ public sealed class FisherMeasure : IImportanceMeasure
             using var scope = NewDisposeScope();
             var (x, y) = samples.Batch(b);
             if (x.dtype != dtype) x = x.to_type(dtype);
-            squares.add_(PerSampleGradients.Compute(model, parameters, x, y).Squared().sum(dim: 0));
+            squares.add_(PerSampleGradients.Compute(model, parameters, x, y).Squared().sum(dim: 0), HeldScalars.One);
         }
         squares.div_(HeldScalars.Of(samples.SampleCount));
 

@@ -29,7 +29,7 @@ public static class LossGradients
             var loss = SummedLoss(model, data, b, temperature);
             var grads = autograd.grad([loss], parameters.ToList(), allow_unused: true);
             for (int i = 0; i < sums.Length; i++)
-                if (IsDefined(grads[i])) sums[i].add_(grads[i]);
+                if (IsDefined(grads[i])) sums[i].add_(grads[i], HeldScalars.One);
         }
         return Average(sums, data.SampleCount);
     }
@@ -61,12 +61,12 @@ public static class LossGradients
             {
                 if (!IsDefined(grads[i]) || !grads[i].requires_grad) continue; // constant in θ: no curvature term
                 var term = grads[i].mul(vector[i].detach().to_type(grads[i].dtype)).sum();
-                z = z is null ? term : z.add(term);
+                z = z is null ? term : z.add(term, HeldScalars.One);
             }
             if (z is null) continue;
             var hv = autograd.grad([z], parameters.ToList(), allow_unused: true);
             for (int i = 0; i < sums.Length; i++)
-                if (IsDefined(hv[i])) sums[i].add_(hv[i]);
+                if (IsDefined(hv[i])) sums[i].add_(hv[i], HeldScalars.One);
         }
         return Average(sums, data.SampleCount);
     }

@@ -214,7 +214,7 @@ public sealed class SwapSearch
         var column = fisher.G.select(1, t).to(ScalarType.Float64).mul(scale);   // not mul_: .to() of a float64 G is G itself
         if (pending.TryGetValue(b, out var z))
         {
-            z.add_(column);
+            z.add_(column, HeldScalars.One);
         }
         else
         {
