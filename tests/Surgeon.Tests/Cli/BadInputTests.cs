@@ -137,6 +137,17 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "", "unknown dynamics quantity 'speed'", ["plot-dynamics", "-q", "speed", "-o", "{work}/out/d.png", "a={csv}"] },
         { "", "is not LABEL=PATH", ["plot-dynamics", "-o", "{work}/out/d.png", "{csv}"] },
         { "", "give a file name ending in .png", ["plot-dynamics", "-o", "{work}/out/d.txt", "a={csv}"] },
+        // export: missing, folder or corrupt checkpoint, unknown or missing format, unwritable output.
+        { "", "checkpoint not found", ["export", "-f", "onnx", "-c", "{work}/missing.ckpt", "-o", "{work}/out/m.onnx"] },
+        { "", "is a folder, not a checkpoint", ["export", "-f", "onnx", "-c", "{work}", "-o", "{work}/out/m.onnx"] },
+        { "bitflip", "SHA-256 does not match", ["export", "-f", "onnx", "-c", "{work}/bad.ckpt", "-o", "{work}/out/m.onnx"] },
+        { "", "unknown export format 'tflite': known formats are onnx", ["export", "-f", "tflite", "-c", "{ckpt}", "-o", "{work}/out/m.onnx"] },
+        // The format is checked before the checkpoint, so a wrong format is named even when the checkpoint is missing too.
+        { "", "unknown export format 'safetensors'", ["export", "-f", "safetensors", "-c", "{work}/missing.ckpt", "-o", "{work}/out/m.onnx"] },
+        { "", "Option '--format' is required", ["export", "-c", "{ckpt}", "-o", "{work}/out/m.onnx"] },
+        { "", "it is a folder; give a file name", ["export", "-f", "onnx", "-c", "{ckpt}", "-o", "{work}"] },
+        { "file", "is a file, not a folder", ["export", "-f", "onnx", "-c", "{ckpt}", "-o", "{work}/file.txt/m.onnx"] },
+        { "", "does not accept new files", ["export", "-f", "onnx", "-c", "{ckpt}", "-o", "/proc/surgeon-m.onnx"] },
     };
 
     /// <summary>Files a user may not read (chmod 000). Root reads them anyway, so these run only for other users.</summary>
@@ -174,7 +185,8 @@ public class BadInputTests(CliCheckpointFixture fixture)
         Assert.False(Directory.Exists(Path.Combine(work, "out")), "the output folder was created");
         Assert.Equal(before, CliCheckpointFixture.Snapshot(work)); // no partial output, no temporary files
         Assert.Equal(good, CliCheckpointFixture.Snapshot(fixture.Good));
-        Assert.False(File.Exists("/proc/surgeon-p.ckpt"));
+        foreach (var path in expanded.Where(a => a.StartsWith("/proc/", StringComparison.Ordinal)))
+            Assert.False(File.Exists(path), $"{path} was created");
     }
 
     internal static void AssertCleanError(CliRunner.Result r, string phrase)
