@@ -17,13 +17,16 @@ internal static class ScaleBench
 {
     private sealed record Setup(string Architecture, PrunableSet Set, int BlockSize, int N, double Lambda);
 
-    public static void Run()
+    private static readonly Setup ResNet20 = new("resnet20", PrunableSet.Paper, -1, 1000, 1e-5);
+    private static readonly Setup MobileNet = new("mobilenet-v1", PrunableSet.All, 10_000, 64, 1e-5);
+
+    public static void Run() => Run([ResNet20, MobileNet]);
+
+    /// <summary>MobileNet-V1 alone (its runs are the ones whose per-weight bookkeeping matters).</summary>
+    public static void RunMobileNet() => Run([MobileNet]);
+
+    private static void Run(Setup[] setups)
     {
-        Setup[] setups =
-        [
-            new("resnet20", PrunableSet.Paper, -1, 1000, 1e-5),
-            new("mobilenet-v1", PrunableSet.All, 10_000, 64, 1e-5),
-        ];
         // CBS-S's start and search are cut short here (4 starts scored on 256 samples, at most 10 iterations): they cost
         // time, not memory; the paper's values are 50 starts, 5,000 samples, 100 iterations.
         var cbsOptions = new { Candidates = 4, LossSamples = 256, Iterations = 10 };
@@ -39,39 +42,46 @@ internal static class ScaleBench
             {
                 var parameters = PrunableParameters.Discover(model, setup.Set);
                 var blocks = EmpiricalFisher.MakeBlocks(parameters, setup.BlockSize);
-                var estimate = CurvatureMemory.Estimate(model, parameters, [3, 32, 32], setup.N, 1, blocks);
+                var pruning = PruningMethods.Get(method);
+                var options = new PruningOptions
+                {
+                    FisherSamples = setup.N,
+                    Lambda = setup.Lambda,
+                    BlockSize = setup.BlockSize,
+                    CbsCandidates = cbsOptions.Candidates,
+                    CbsLossSamples = cbsOptions.LossSamples,
+                    CbsMaxIterations = cbsOptions.Iterations,
+                    CbsRelativeEpsilon = true,
+                };
+                var estimate = CurvatureMemory.Estimate(model, parameters, [3, 32, 32], setup.N, 1, blocks,
+                    pruning.FisherBookkeepingBytesPerWeight, pruning.LossEvaluationExamples(options));
                 GC.Collect();
                 Measure.TrimNativeHeap();
                 double baseline = Measure.CurrentRssMiB();
                 Measure.ResetPeakRss();
+                var phases = new PhaseMemoryProgress(baseline);
                 var context = new PruningContext
                 {
                     Model = model,
                     Parameters = parameters,
                     TrainData = data,
                     Seed = 0,
-                    Options = new PruningOptions
-                    {
-                        FisherSamples = setup.N,
-                        Lambda = setup.Lambda,
-                        BlockSize = setup.BlockSize,
-                        CbsCandidates = cbsOptions.Candidates,
-                        CbsLossSamples = cbsOptions.LossSamples,
-                        CbsMaxIterations = cbsOptions.Iterations,
-                        CbsRelativeEpsilon = true,
-                    },
+                    Progress = phases,
+                    Options = options,
                 };
                 using var snapshot = new Training.ModelSnapshot(model);
                 var clock = Stopwatch.StartNew();
-                using (PruningMethods.Get(method).Prune(context, 0.7)) { }
+                using (pruning.Prune(context, 0.7)) { }
                 double seconds = clock.Elapsed.TotalSeconds;
-                double measured = Measure.PeakRssMiB() - baseline;
+                var phasePeaks = phases.Peaks().ToList();
+                double measured = phasePeaks.Max(p => p.PeakMiB);
                 context.ReleaseCache();
                 snapshot.Restore();
                 double est = estimate.Peak / 1048576.0;
                 Console.WriteLine($"{setup.Architecture,-13} {method,-6} {setup.N,5} {PrunableParameters.TotalCount(parameters),10:N0} {blocks.Count,6} {seconds,8:F1} {baseline,12:F0} {est,12:F0} {measured,12:F0} {measured / est,17:F2}");
                 Console.WriteLine($"    estimate MiB: G {estimate.G / 1048576.0:F0}, gradient batch {estimate.GradientBatch / 1048576.0:F0}, factors {estimate.Factors / 1048576.0:F0}, " +
-                    $"factor work {estimate.FactorTransient / 1048576.0:F0}, CBS-U work {estimate.UpdateTransient / 1048576.0:F0}");
+                    $"factor work {estimate.FactorTransient / 1048576.0:F0}, CBS-U work {estimate.UpdateTransient / 1048576.0:F0}, bookkeeping {estimate.Bookkeeping / 1048576.0:F0}, loss forward {estimate.LossEvaluation / 1048576.0:F0}");
+                Console.WriteLine("    measured peak MiB by phase: " + string.Join("; ", phasePeaks.Select(p => $"{p.Phase} {p.PeakMiB:F0}")));
             }
         }
     }

@@ -13,16 +13,24 @@ namespace Surgeon.Cli;
 /// <summary>The steps that several commands share: train and save, sweep and report, print tables.</summary>
 internal static class Workflows
 {
+    /// <summary>
+    /// The class-balanced subset of <paramref name="count"/> training images that --train-subset asks for (0 = all). The
+    /// same images for every --seed (subset seed 0), so seeds vary only the initialisation and the batches, and
+    /// fine-tuning with the same count sees the images the model was trained on.
+    /// </summary>
+    public static ImageDataset TrainSubset(ImageDataset train, int count)
+    {
+        if (count < 0) throw new SurgeonException($"--train-subset must be 0 (all) or a positive count, got {count}");
+        if (count == 0) return train;
+        return train.Subset(train.BalancedSubset(count, seed: 0), $"{train.Name} (balanced subset of {count})");
+    }
+
     public static (nn.Module<Tensor, Tensor> Model, CheckpointInfo Info) TrainAndSave(string modelName, double width,
         string dataSpec, TrainOptions options, string outPath, Device device, IProgressReporter progress,
         PruneWhileTrainingOptions? pruning = null, int trainSubset = 0)
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
-        if (trainSubset > 0)
-        {
-            // The same images for every --seed (subset seed 0), so seeds vary only the initialisation and the batches.
-            train = train.Subset(train.BalancedSubset(trainSubset, seed: 0), $"{train.Name} (balanced subset of {trainSubset})");
-        }
+        train = TrainSubset(train, trainSubset);
         progress.Info($"data: {train.Name} {train.Count} samples, {test.Name} {test.Count} samples, {train.Channels}×{train.Height}×{train.Width}, {train.NumClasses} classes");
         pruning ??= new PruneWhileTrainingOptions();
         pruning.Validate(options.Epochs, train.Count);

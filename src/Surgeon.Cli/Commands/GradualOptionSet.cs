@@ -15,11 +15,12 @@ internal sealed class GradualOptionSet
     private readonly Option<double> initial = new("--initial-sparsity") { Description = "Sparsity s_i of the first pruning step (at step 0).", DefaultValueFactory = _ => 0.0 };
     private readonly Option<long?> steps = new("--prune-steps") { Description = "T: the schedule s_t = s_f + (s_i − s_f)(1 − t/T)³ reaches s_f at optimiser step T (default: half of all steps)." };
     private readonly Option<long?> every = new("--prune-every") { Description = "f: prune every f optimiser steps (default: T/10, at least 1)." };
+    private readonly Option<int> subset = new("--train-subset") { Description = "Train on the class-balanced subset of this many training images that train --train-subset uses (0 = all).", DefaultValueFactory = _ => 0 };
 
     public void AddTo(Command command)
     {
         sgd.AddTo(command);
-        foreach (Option o in new Option[] { initial, steps, every })
+        foreach (Option o in new Option[] { initial, steps, every, subset })
             command.Options.Add(o);
     }
 
@@ -29,6 +30,14 @@ internal sealed class GradualOptionSet
         var options = sgd.Read(r, seed);
         options.Validate();
         return options;
+    }
+
+    /// <summary>The --train-subset count (0 = every training image).</summary>
+    public int TrainSubset(ParseResult r)
+    {
+        int count = r.GetValue(subset);
+        if (count < 0) throw new SurgeonException($"--train-subset must be 0 (all) or a positive count, got {count}");
+        return count;
     }
 
     /// <summary>The schedule to <paramref name="finalSparsity"/> over a run of <paramref name="totalSteps"/> optimiser steps, validated.</summary>
@@ -42,5 +51,5 @@ internal sealed class GradualOptionSet
 
     /// <summary>The names of these options that the command line gives explicitly.</summary>
     public IEnumerable<string> Given(ParseResult r) =>
-        sgd.Options.Concat([initial, steps, every]).Where(o => r.GetResult(o) is { Implicit: false }).Select(o => o.Name);
+        sgd.Options.Concat([initial, steps, every, subset]).Where(o => r.GetResult(o) is { Implicit: false }).Select(o => o.Name);
 }

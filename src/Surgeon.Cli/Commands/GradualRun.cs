@@ -33,6 +33,7 @@ internal sealed class GradualRun
             throw new SurgeonException("gradual pruning needs both --method and --sparsity; give neither to fine-tune only");
         if (FinalSparsity is { } sf) SparsityTarget.Validate(sf);
         if (Prunable is not null) PrunableParameters.ParseSet(Prunable); // a bad --prunable fails before the checkpoint loads
+        int subsetCount = gradual.TrainSubset(r);
         var dev = CliOptions.ParseDevice(DeviceName);
         var progress = new ConsoleProgress(Quiet);
         var (model, info) = Checkpoint.Load(CheckpointPath, dev);
@@ -40,6 +41,7 @@ internal sealed class GradualRun
         var prunableSet = PrunableParameters.ParseSet(Prunable ?? info.Notes.GetValueOrDefault("prunable") ?? "paper");
         string dataSpec = DataSpec ?? info.Dataset;
         var (train, test) = DatasetCatalog.Load(dataSpec);
+        train = Workflows.TrainSubset(train, subsetCount);
         Workflows.EnsureDataFits(info, test);
         long totalSteps = (long)Training.Epochs * ((train.Count + Training.BatchSize - 1) / Training.BatchSize);
         var schedule = FinalSparsity is { } target ? gradual.Schedule(r, target, totalSteps) : null;
@@ -70,6 +72,7 @@ internal sealed class GradualRun
                 ["finetuneEpochs"] = Training.Epochs.ToString(inv),
                 ["finetuneLr"] = Training.LearningRate.ToString("R", inv),
                 ["finetuneSeed"] = Training.Seed.ToString(inv),
+                ["finetuneTrainImages"] = train.Count.ToString(inv),
                 ["prunable"] = prunableSet.ToString().ToLowerInvariant(),
                 ["gradualSchedule"] = schedule is null ? "none" : $"s_i {schedule.Initial.ToString("R", inv)}, s_f {schedule.Final.ToString("R", inv)}, T {schedule.Steps}, f {schedule.Every}",
             },

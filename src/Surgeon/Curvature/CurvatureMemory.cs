@@ -18,15 +18,23 @@ namespace Surgeon.Curvature;
 /// float64 column chunks of diag(F_λ⁻¹).</param>
 /// <param name="UpdateTransient">CBS-U on the largest block: its kept and pruned columns gathered (float32) and the kept
 /// ones in float64, 12·N·L.</param>
-public sealed record CurvatureMemory(long G, long GradientBatch, long Factors, long FactorTransient, long UpdateTransient)
+/// <param name="Bookkeeping">The method's per-weight arrays beside the Fisher (<see cref="IUsesFisher.BookkeepingBytesPerWeight"/>
+/// times d); they live from the selection to the end of the update, so they add to the factor and update work.</param>
+/// <param name="LossEvaluation">A forward pass of the method's real-loss batch (CBS-S) in eval mode: every layer's output
+/// for that many examples, as the forward holds them until it returns.</param>
+public sealed record CurvatureMemory(long G, long GradientBatch, long Factors, long FactorTransient, long UpdateTransient,
+    long Bookkeeping = 0, long LossEvaluation = 0)
 {
-    public long Peak => G + Math.Max(GradientBatch, Factors + Math.Max(FactorTransient, UpdateTransient));
+    public long Peak => G + Math.Max(GradientBatch, Factors + Bookkeeping + Math.Max(Math.Max(FactorTransient, UpdateTransient), LossEvaluation));
 
     /// <param name="sampleShape">One input's shape, C×H×W.</param>
     /// <param name="n">Fisher samples N.</param>
     /// <param name="m">Examples per Fisher sample.</param>
+    /// <param name="bookkeepingBytesPerWeight">What the pruning method holds per weight beside the Fisher (0: the Fisher alone).</param>
+    /// <param name="lossEvaluationExamples">Examples in the largest forward pass the method runs beside the Fisher.</param>
     public static CurvatureMemory Estimate(nn.Module<Tensor, Tensor> model, IReadOnlyList<PrunableParameter> parameters,
-        IReadOnlyList<int> sampleShape, int n, int m, IReadOnlyList<FisherBlock> blocks)
+        IReadOnlyList<int> sampleShape, int n, int m, IReadOnlyList<FisherBlock> blocks, int bookkeepingBytesPerWeight = 0,
+        int lossEvaluationExamples = 0)
     {
         long d = PrunableParameters.TotalCount(parameters);
         int batch = EmpiricalFisher.GradientBatchExamples(d, m);
@@ -42,7 +50,8 @@ public sealed record CurvatureMemory(long G, long GradientBatch, long Factors, l
         }
         double factorTransient = 12 * largest * largest + 16.0 * n * Math.Min(4096, largestBlock);
         double update = 12.0 * n * largestBlock;
-        return new CurvatureMemory(4L * n * d, (long)gradientBatch, (long)factors, (long)factorTransient, (long)update);
+        return new CurvatureMemory(4L * n * d, (long)gradientBatch, (long)factors, (long)factorTransient, (long)update,
+            (long)bookkeepingBytesPerWeight * d, (long)(lossEvaluationExamples * activations));
     }
 
     /// <summary>

@@ -2,8 +2,18 @@ using Surgeon.Pruning;
 
 namespace Surgeon.Curvature;
 
-/// <summary>Marks a selection or update that uses the empirical Fisher (through <see cref="FisherProvider"/>).</summary>
-public interface IUsesFisher;
+/// <summary>A selection or update that uses the empirical Fisher (through <see cref="FisherProvider"/>).</summary>
+public interface IUsesFisher
+{
+    /// <summary>
+    /// Bytes per prunable weight that this step holds at its peak beside G and the factors (flattened weights, diagonals,
+    /// scores, masks, sort orders), for the memory estimate (<see cref="CurvatureMemory"/>).
+    /// </summary>
+    int BookkeepingBytesPerWeight { get; }
+
+    /// <summary>Examples in one forward pass that this step runs beside the Fisher (CBS-S scores masks by real loss), 0 if none.</summary>
+    int LossEvaluationExamples(PruningOptions options);
+}
 
 /// <summary>
 /// The empirical Fisher of a pruning context, built once from the dense model and the context's seed and options,
@@ -12,6 +22,7 @@ public interface IUsesFisher;
 public static class FisherProvider
 {
     private const string CacheKey = "empirical-fisher";
+    private const string EstimateKey = "empirical-fisher-estimate";
 
     /// <summary>Fails now, with the message <see cref="For"/> would give later, when the context's Fisher cannot be built
     /// (too few training samples, not enough memory); computes nothing.</summary>
@@ -22,16 +33,38 @@ public static class FisherProvider
             o.Lambda, o.BlockSize);
     }
 
-    public static EmpiricalFisher For(PruningContext context, string method)
+    /// <summary>
+    /// The context's Fisher, built now if it is not cached yet, after printing the memory estimate for a method whose
+    /// steps hold <paramref name="bookkeepingBytesPerWeight"/> bytes per weight beside it and run forward passes of
+    /// <paramref name="lossEvaluationExamples"/> examples. When the Fisher is cached
+    /// already (a sweep's later method) and this method needs more than the estimate printed, the larger one is printed.
+    /// </summary>
+    public static EmpiricalFisher Prepare(PruningContext context, string method, int bookkeepingBytesPerWeight = 0,
+        int lossEvaluationExamples = 0)
     {
-        if (context.Cache.TryGetValue(CacheKey, out var cached))
-            return (EmpiricalFisher)cached;
         var data = context.RequireTrainData(method);
         var o = context.Options;
         var estimate = CurvatureMemory.Estimate(context.Model, context.Parameters, data.SampleShape, o.FisherSamples,
-            o.ExamplesPerSample, EmpiricalFisher.MakeBlocks(context.Parameters, o.BlockSize));
-        context.Progress.Info($"empirical Fisher: estimated peak memory {estimate.Peak / 1048576.0:N0} MiB above the model and data " +
-            $"(G {estimate.G / 1048576.0:N0} MiB)");
+            o.ExamplesPerSample, EmpiricalFisher.MakeBlocks(context.Parameters, o.BlockSize), bookkeepingBytesPerWeight,
+            lossEvaluationExamples);
+        bool cached = context.Cache.ContainsKey(CacheKey);
+        if (!cached || (context.Cache.TryGetValue(EstimateKey, out var printed) && estimate.Peak > (long)printed))
+        {
+            context.Progress.Info($"{method}: estimated peak memory {estimate.Peak / 1048576.0:N0} MiB above the model and data " +
+                $"(G {estimate.G / 1048576.0:N0} MiB, per-weight bookkeeping {estimate.Bookkeeping / 1048576.0:N0} MiB" +
+                (estimate.LossEvaluation > 0 ? $", loss forward passes {estimate.LossEvaluation / 1048576.0:N0} MiB)" : ")"));
+            context.Cache[EstimateKey] = estimate.Peak;
+        }
+        return cached ? (EmpiricalFisher)context.Cache[CacheKey] : Build(context, data);
+    }
+
+    /// <summary>The context's Fisher (built with a method-blind estimate when no <see cref="Prepare"/> came first).</summary>
+    public static EmpiricalFisher For(PruningContext context, string method) =>
+        context.Cache.TryGetValue(CacheKey, out var cached) ? (EmpiricalFisher)cached : Prepare(context, method, 0);
+
+    private static EmpiricalFisher Build(PruningContext context, Data.ImageDataset data)
+    {
+        var o = context.Options;
         var fisher = EmpiricalFisher.FromData(context.Model, context.Parameters, data, o.FisherSamples, o.ExamplesPerSample,
             context.Seed, o.Lambda, o.BlockSize, context.Device, context.Progress);
         context.Cache[CacheKey] = fisher;

@@ -20,11 +20,22 @@ public sealed record PruningMethod(string Name, string Description, ISelection S
     /// <summary>The selection or the update uses the empirical Fisher (and so the training data).</summary>
     public bool UsesFisher => Selection is Curvature.IUsesFisher || Update is Curvature.IUsesFisher;
 
+    /// <summary>Bytes per weight the selection and the update hold beside the Fisher, summed: the selection's arrays may
+    /// still be alive (or awaiting collection) while the update runs.</summary>
+    public int FisherBookkeepingBytesPerWeight =>
+        ((Selection as Curvature.IUsesFisher)?.BookkeepingBytesPerWeight ?? 0) + ((Update as Curvature.IUsesFisher)?.BookkeepingBytesPerWeight ?? 0);
+
+    /// <summary>The largest forward pass (in examples) the selection or the update runs beside the Fisher.</summary>
+    public int LossEvaluationExamples(PruningOptions options) => Math.Max(
+        (Selection as Curvature.IUsesFisher)?.LossEvaluationExamples(options) ?? 0,
+        (Update as Curvature.IUsesFisher)?.LossEvaluationExamples(options) ?? 0);
+
     /// <summary>Selects, updates if the method has an update, and applies the mask so pruned weights are exact zeros.</summary>
     public MaskSet Prune(PruningContext context, double sparsity)
     {
         SparsityTarget.Validate(sparsity);
         using var scope = NewDisposeScope();
+        if (UsesFisher) Curvature.FisherProvider.Prepare(context, Name, FisherBookkeepingBytesPerWeight, LossEvaluationExamples(context.Options));
         var keep = Selection.SelectKeep(context, sparsity);
         Update?.Update(context, keep);
         var masks = new MaskSet(context.Parameters, keep);

@@ -15,6 +15,17 @@ namespace Surgeon.Selection;
 /// </summary>
 public sealed class CbsSelection : ISelection, IUsesFisher
 {
+    /// <summary>
+    /// The flattened weights as float32 and float64 tensors and a double[] (20); the start, best and search masks and
+    /// the final keep mask as bool[] and tensor (5); the search's diag F, u (16), its ranking buffers (12); while u is
+    /// first computed, F·v's float64 input, its float32 copy, the result and its float64 copy and array (32): 85, and
+    /// the randomised starts' index arrays awaiting collection, rounded up to 96.
+    /// </summary>
+    public int BookkeepingBytesPerWeight => 96;
+
+    /// <summary>The real loss of a mask is evaluated in batches of up to <see cref="Evaluator.DefaultBatchSize"/>.</summary>
+    public int LossEvaluationExamples(PruningOptions options) => Math.Min(Evaluator.DefaultBatchSize, options.CbsLossSamples);
+
     public Tensor SelectKeep(PruningContext context, double sparsity)
     {
         var o = context.Options;

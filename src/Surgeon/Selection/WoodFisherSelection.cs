@@ -12,6 +12,12 @@ namespace Surgeon.Selection;
 /// </summary>
 public sealed class WoodFisherSelection : ISelection, IUsesFisher
 {
+    /// <summary>diag(F_λ⁻¹) cached in float64 (8); the saliency's flattened weights in float32 and float64, w² and
+    /// 2·diag (4 + 8 + 8 + 8); then the sort's values and indices (16) beside the saliency: 36 at the peak, rounded up.</summary>
+    public int BookkeepingBytesPerWeight => 40;
+
+    public int LossEvaluationExamples(PruningOptions options) => 0;
+
     public Tensor SelectKeep(PruningContext context, double sparsity)
     {
         using var scope = NewDisposeScope();

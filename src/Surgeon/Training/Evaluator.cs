@@ -9,7 +9,10 @@ public sealed record EvalResult(double Accuracy, double Loss, int Samples);
 /// <summary>Top-1 accuracy and mean cross-entropy over a dataset (eval mode, no gradients).</summary>
 public static class Evaluator
 {
-    public static EvalResult Evaluate(nn.Module<Tensor, Tensor> model, ImageDataset data, int batchSize = 500,
+    /// <summary>Examples per forward pass unless the caller says otherwise.</summary>
+    public const int DefaultBatchSize = 500;
+
+    public static EvalResult Evaluate(nn.Module<Tensor, Tensor> model, ImageDataset data, int batchSize = DefaultBatchSize,
         Device? device = null, IReadOnlyList<int>? indices = null)
     {
         int n = indices?.Count ?? data.Count;

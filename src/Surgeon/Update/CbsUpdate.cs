@@ -13,6 +13,12 @@ namespace Surgeon.Update;
 /// </summary>
 public sealed class CbsUpdate : IWeightUpdate, IUsesFisher
 {
+    /// <summary>The keep mask (1), the weights in float32 and float64 (12), the updated copy (8) and its float32 (4): 25;
+    /// each block's index lists are at most one layer's, rounded up to 32.</summary>
+    public int BookkeepingBytesPerWeight => 32;
+
+    public int LossEvaluationExamples(PruningOptions options) => 0;
+
     public void Update(PruningContext context, Tensor keep)
     {
         using var scope = NewDisposeScope();

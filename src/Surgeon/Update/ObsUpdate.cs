@@ -12,6 +12,12 @@ namespace Surgeon.Update;
 /// </summary>
 public sealed class ObsUpdate : IWeightUpdate, IUsesFisher
 {
+    /// <summary>The keep mask and the pruned mask (2), diag(F_λ⁻¹) (8), the weights in float32 and float64 (12), w/diag,
+    /// its zeros and the masked coefficients (24), F_λ⁻¹ times them and the scaled δw (16): 62, rounded up.</summary>
+    public int BookkeepingBytesPerWeight => 64;
+
+    public int LossEvaluationExamples(PruningOptions options) => 0;
+
     public void Update(PruningContext context, Tensor keep)
     {
         using var scope = NewDisposeScope();

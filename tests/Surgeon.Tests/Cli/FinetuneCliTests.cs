@@ -55,6 +55,23 @@ public class FinetuneCliTests : IDisposable
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal(File.ReadAllBytes(gradual), File.ReadAllBytes(viaPrune));
 
+        // --train-subset fine-tunes on the class-balanced subset train --train-subset uses; negative counts are refused.
+        string onSubset = Path.Combine(dir, "sub.ckpt");
+        r = CliRunner.Run(dir, "finetune", "-c", pruned, "--epochs", "1", "--train-subset", "60", "--out", onSubset, "--quiet");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string TrainImages(string path)
+        {
+            var (model, info) = Checkpoint.Load(path);
+            model.Dispose();
+            return info.Notes["finetuneTrainImages"];
+        }
+        Assert.Equal("60", TrainImages(onSubset));
+        Assert.Equal("200", TrainImages(tuned));
+        r = CliRunner.Run(dir, "finetune", "-c", pruned, "--train-subset", "-5", "--out", Path.Combine(dir, "neg.ckpt"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--train-subset", r.Stderr);
+        Assert.False(File.Exists(Path.Combine(dir, "neg.ckpt")));
+
         r = CliRunner.Run(dir, "finetune", "-c", dense, "-m", "mp", "--out", Path.Combine(dir, "x.ckpt"));
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("--sparsity", r.Stderr);

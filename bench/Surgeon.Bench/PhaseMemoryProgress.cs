@@ -1,0 +1,58 @@
+using Surgeon.Progress;
+
+namespace Surgeon.Bench;
+
+/// <summary>
+/// A progress reporter that attributes the peak resident set to the phase that reached it: at every task start and end
+/// it reads the peak since the previous event (VmHWM), charges it to the phase that was running, and resets the peak.
+/// Phases are named by the task descriptions the library reports (per-sample gradients, factorisation, CBS-S, ...).
+/// </summary>
+internal sealed class PhaseMemoryProgress(double baselineMiB) : IProgressReporter
+{
+    private readonly Stack<string> running = new();
+    private readonly Dictionary<string, double> peaks = [];
+    private readonly List<string> order = [];
+
+    public IProgressTask Start(string description, double total)
+    {
+        Charge();
+        running.Push(Phase(description));
+        return new Task(this);
+    }
+
+    public void Info(string message) { }
+
+    /// <summary>Peak MiB above the baseline per phase, in the order the phases first ran.</summary>
+    public IEnumerable<(string Phase, double PeakMiB)> Peaks()
+    {
+        Charge();
+        return order.Select(p => (p, peaks[p]));
+    }
+
+    private void Charge()
+    {
+        string phase = running.Count > 0 ? running.Peek() : "between phases";
+        double peak = Measure.PeakRssMiB() - baselineMiB;
+        if (!peaks.TryGetValue(phase, out double old)) { order.Add(phase); old = double.NegativeInfinity; }
+        peaks[phase] = Math.Max(old, peak);
+        Measure.ResetPeakRss();
+    }
+
+    /// <summary>The description up to its first colon or comma: "CBS-S: iteration 3, …" and "CBS-S: scoring …" stay apart.</summary>
+    private static string Phase(string description)
+    {
+        int cut = description.IndexOfAny([',', '(']);
+        return (cut > 0 ? description[..cut] : description).Trim();
+    }
+
+    private sealed class Task(PhaseMemoryProgress owner) : IProgressTask
+    {
+        public string Description { set { } }
+        public void Advance(double amount = 1) { }
+        public void Dispose()
+        {
+            owner.Charge();
+            owner.running.Pop();
+        }
+    }
+}
