@@ -13,6 +13,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["swap-search"] = SwapSearchBench.Run,
     ["soak"] = SoakBench.Run,
     ["scale"] = ScaleBench.Run,
+    ["speedup"] = SpeedupBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)
