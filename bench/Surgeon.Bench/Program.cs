@@ -14,6 +14,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["soak"] = SoakBench.Run,
     ["scale"] = ScaleBench.Run,
     ["scale-mobilenet"] = ScaleBench.RunMobileNet,
+    ["speedup"] = SpeedupBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

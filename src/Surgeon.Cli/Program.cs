@@ -21,6 +21,8 @@ public static class Program
             DataCommand.Create(),
             PlotDynamicsCommand.Create(),
             ExportCommand.Create(),
+            BenchModelCommand.Create(),
+            ReportCommand.Create(),
         };
         root.Options.Add(new System.CommandLine.Help.HelpOption { Recursive = true });
         root.SetAction(_ => { Console.Error.WriteLine("error: no command given; run 'surgeon --help' to see the commands"); return 2; });

@@ -175,7 +175,8 @@ internal static class Workflows
         var table = new Table().Border(TableBorder.Rounded);
         table.AddColumn("sparsity");
         foreach (var m in report.Methods) table.AddColumn(new TableColumn(m).RightAligned());
-        table.AddRow(new[] { "dense" }.Concat(report.Methods.Select(_ => $"{100 * report.Dense.Accuracy:F2}")).ToArray());
+        if (report.Dense is { } dense)
+            table.AddRow(new[] { "dense" }.Concat(report.Methods.Select(_ => $"{100 * dense.Accuracy:F2}")).ToArray());
         foreach (double s in report.Sparsities)
             table.AddRow(new[] { s.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) }
                 .Concat(report.Methods.Select(m => report.Cell(m, s))).ToArray());

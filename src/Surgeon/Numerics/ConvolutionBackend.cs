@@ -19,6 +19,29 @@ public static class ConvolutionBackend
     /// <summary>True when oneDNN convolutions are off (false if this libtorch does not export the setter).</summary>
     public static bool DisableOneDnn() => Disabled.Value;
 
+    /// <summary>
+    /// Runs <paramref name="action"/> with oneDNN convolutions on, then turns them off again: for inference timing only,
+    /// since oneDNN's outputs are right (only its input gradients are not). The switch is process-wide, so nothing may
+    /// compute convolution gradients on another thread meanwhile. Runs the action as it is when the switch is missing.
+    /// </summary>
+    public static void RunWithOneDnn(Action action)
+    {
+        if (!DisableOneDnn())
+        {
+            action();
+            return;
+        }
+        SetUserEnabledMkldnn(GlobalContext(), true);
+        try
+        {
+            action();
+        }
+        finally
+        {
+            SetUserEnabledMkldnn(GlobalContext(), false);
+        }
+    }
+
     private static bool DisableOnce()
     {
         using (zeros(1)) { } // make sure TorchSharp has loaded libtorch

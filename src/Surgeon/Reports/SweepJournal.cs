@@ -17,20 +17,26 @@ public sealed class SweepJournal(string path, string key)
 
     public string Path => path;
 
-    public IReadOnlyList<SweepPoint> Load()
+    public IReadOnlyList<SweepPoint> Load() =>
+        File.Exists(path) ? ReadAll(path).Where(l => l.Key == key).Select(l => l.Point).ToList() : [];
+
+    /// <summary>
+    /// Every readable line of the journal at <paramref name="journalPath"/> with its key, in file order (a line cut short
+    /// by a crash is skipped). <see cref="Load"/> keeps the lines of one key; a report rebuilt from the file picks its own.
+    /// </summary>
+    public static IReadOnlyList<(string Key, SweepPoint Point)> ReadAll(string journalPath)
     {
-        var points = new List<SweepPoint>();
-        if (!File.Exists(path)) return points;
-        foreach (var text in File.ReadLines(path))
+        var lines = new List<(string, SweepPoint)>();
+        foreach (var text in File.ReadLines(journalPath))
         {
             if (string.IsNullOrWhiteSpace(text)) continue;
             Line? line;
             try { line = JsonSerializer.Deserialize<Line>(text, Json); }
             catch (JsonException) { continue; } // a line cut short by a crash
-            if (line?.Point is not null && line.Key == key)
-                points.Add(line.Point);
+            if (line?.Point is not null && line.Key is not null)
+                lines.Add((line.Key, line.Point));
         }
-        return points;
+        return lines;
     }
 
     public void Append(SweepPoint point)

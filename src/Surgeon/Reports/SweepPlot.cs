@@ -5,13 +5,15 @@ namespace Surgeon.Reports;
 /// <summary>Accuracy against sparsity, one line per method with ±std error bars (ScottPlot, rendered headless to PNG).</summary>
 public static class SweepPlot
 {
-    public static void Write(string path, SweepReport report, string title = "Accuracy vs sparsity")
+    public const string DefaultTitle = "Accuracy vs sparsity";
+
+    public static void Write(string path, SweepReport report, string title = DefaultTitle)
     {
         var plot = Build(report, title);
         AtomicFile.WriteVia(path, temp => plot.SavePng(temp, 800, 500));
     }
 
-    public static ScottPlot.Plot Build(SweepReport report, string title = "Accuracy vs sparsity")
+    public static ScottPlot.Plot Build(SweepReport report, string title = DefaultTitle)
     {
         var plot = new ScottPlot.Plot();
         int series = 0;
@@ -28,10 +30,13 @@ public static class SweepPlot
                 bars.Color = scatter.Color;
             }
         }
-        var dense = plot.Add.HorizontalLine(100 * report.Dense.Accuracy);
-        dense.LinePattern = ScottPlot.LinePattern.Dashed;
-        dense.Color = SeriesColors.Reference;
-        dense.LegendText = "dense";
+        if (report.Dense is { } denseResult)
+        {
+            var dense = plot.Add.HorizontalLine(100 * denseResult.Accuracy);
+            dense.LinePattern = ScottPlot.LinePattern.Dashed;
+            dense.Color = SeriesColors.Reference;
+            dense.LegendText = "dense";
+        }
         plot.Title(title);
         plot.XLabel("sparsity");
         plot.YLabel("test accuracy (%)");

@@ -7,12 +7,15 @@ using Surgeon.Training;
 namespace Surgeon.Reports;
 
 /// <summary>The results of a sweep as a Markdown table, CSV and JSON (all written atomically).</summary>
-public sealed class SweepReport(EvalResult dense, IReadOnlyList<SweepPoint> points, IReadOnlyDictionary<string, string> config)
+/// <param name="dense">The unpruned model's test result; null when it is not known (a report rebuilt from a sweep's
+/// points.jsonl alone, which records only the pruned points): the table then has no dense row and the plot no dense line.</param>
+public sealed class SweepReport(EvalResult? dense, IReadOnlyList<SweepPoint> points, IReadOnlyDictionary<string, string> config)
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public EvalResult Dense => dense;
+    public EvalResult? Dense => dense;
     public IReadOnlyList<SweepPoint> Points => points;
+    public IReadOnlyDictionary<string, string> Config => config;
     public IReadOnlyList<SweepSummary> Summary { get; } = SweepSummary.Aggregate(points);
 
     public IReadOnlyList<string> Methods => points.Select(p => p.Method).Distinct().ToList();
@@ -24,7 +27,8 @@ public sealed class SweepReport(EvalResult dense, IReadOnlyList<SweepPoint> poin
         var sb = new StringBuilder();
         sb.Append("| sparsity | ").AppendJoin(" | ", Methods).Append(" |\n");
         sb.Append("|---|").Append(string.Concat(Methods.Select(_ => "---|"))).Append('\n');
-        sb.Append("| dense | ").AppendJoin(" | ", Methods.Select(_ => (100 * dense.Accuracy).ToString("F2", Inv))).Append(" |\n");
+        if (dense is not null)
+            sb.Append("| dense | ").AppendJoin(" | ", Methods.Select(_ => (100 * dense.Accuracy).ToString("F2", Inv))).Append(" |\n");
         foreach (double s in Sparsities)
         {
             sb.Append("| ").Append(s.ToString("0.###", Inv)).Append(" | ");
@@ -61,13 +65,13 @@ public sealed class SweepReport(EvalResult dense, IReadOnlyList<SweepPoint> poin
     public string ToJson() => JsonSerializer.Serialize(new
     {
         config,
-        dense = new { accuracy = dense.Accuracy, loss = dense.Loss },
+        dense = dense is null ? null : new { accuracy = dense.Accuracy, loss = dense.Loss },
         summary = Summary,
         points,
-    }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
+    }, new JsonSerializerOptions(SweepResults.Json) { WriteIndented = true }); // NaN (an unknown dense loss) as "NaN"
 
     /// <summary>Writes sweep.md, sweep.csv, summary.csv, sweep.json and sweep.png into <paramref name="folder"/>.</summary>
-    public IReadOnlyList<string> WriteAll(string folder)
+    public IReadOnlyList<string> WriteAll(string folder, string plotTitle = SweepPlot.DefaultTitle)
     {
         Directory.CreateDirectory(folder);
         var written = new List<string>();
@@ -82,7 +86,7 @@ public sealed class SweepReport(EvalResult dense, IReadOnlyList<SweepPoint> poin
         Text("summary.csv", ToSummaryCsv());
         Text("sweep.json", ToJson());
         string png = Path.Combine(folder, "sweep.png");
-        SweepPlot.Write(png, this);
+        SweepPlot.Write(png, this, plotTitle);
         written.Add(png);
         return written;
     }

@@ -148,6 +148,37 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "", "it is a folder; give a file name", ["export", "-f", "onnx", "-c", "{ckpt}", "-o", "{work}"] },
         { "file", "is a file, not a folder", ["export", "-f", "onnx", "-c", "{ckpt}", "-o", "{work}/file.txt/m.onnx"] },
         { "", "does not accept new files", ["export", "-f", "onnx", "-c", "{ckpt}", "-o", "/proc/surgeon-m.onnx"] },
+        // bench-model: missing, corrupt or incomparable checkpoints (checked on the sidecars first), bad timing settings.
+        { "", "checkpoint not found", ["bench-model", "--dense", "{work}/missing.ckpt", "--pruned", "{ckpt}", "-o", "{work}/out", "-q"] },
+        { "", "checkpoint not found", ["bench-model", "--dense", "{ckpt}", "--pruned", "{work}/missing.ckpt", "-o", "{work}/out", "-q"] },
+        { "bitflip", "SHA-256 does not match", ["bench-model", "--dense", "{ckpt}", "--pruned", "{work}/bad.ckpt", "-o", "{work}/out", "-q"] },
+        { "sidecar-vgg13", "holds a mlpnet but", ["bench-model", "--dense", "{ckpt}", "--pruned", "{work}/bad.ckpt", "-o", "{work}/out", "-q"] },
+        { "sidecar-classes", "predicts 10 classes but", ["bench-model", "--dense", "{ckpt}", "--pruned", "{work}/bad.ckpt", "-o", "{work}/out", "-q"] },
+        { "", "Option '--pruned' is required", ["bench-model", "--dense", "{ckpt}", "-o", "{work}/out"] },
+        { "", "--batch-sizes: 0 is not a batch size in 1..4096", ["bench-model", "--dense", "{ckpt}", "--pruned", "{ckpt}", "-b", "1,0", "-o", "{work}/out", "-q"] },
+        { "", "--batch-sizes: 'x' is not a whole number", ["bench-model", "--dense", "{ckpt}", "--pruned", "{ckpt}", "-b", "1,x", "-o", "{work}/out", "-q"] },
+        { "", "--batch-sizes lists a value twice", ["bench-model", "--dense", "{ckpt}", "--pruned", "{ckpt}", "-b", "64,64", "-o", "{work}/out", "-q"] },
+        { "", "--runs must be ≥ 1", ["bench-model", "--dense", "{ckpt}", "--pruned", "{ckpt}", "--runs", "0", "-o", "{work}/out", "-q"] },
+        { "", "--warmup must be ≥ 0", ["bench-model", "--dense", "{ckpt}", "--pruned", "{ckpt}", "--warmup", "-1", "-o", "{work}/out", "-q"] },
+        { "", "--threads must be ≥ 1", ["bench-model", "--dense", "{ckpt}", "--pruned", "{ckpt}", "--threads", "0", "-o", "{work}/out", "-q"] },
+        { "", "unknown runtime 'tensorrt'", ["bench-model", "--dense", "{ckpt}", "--pruned", "{ckpt}", "--runtimes", "onnx,tensorrt", "-o", "{work}/out", "-q"] },
+        { "file", "it is a file; give a folder", ["bench-model", "--dense", "{ckpt}", "--pruned", "{ckpt}", "-o", "{work}/file.txt", "-q"] },
+        // report layers / sweep: missing or corrupt inputs, sweeps that cannot share one table, bad options.
+        { "", "checkpoint not found", ["report", "layers", "-c", "{work}/missing.ckpt", "-o", "{work}/out"] },
+        { "nan-rehashed", "contains NaN or infinite values", ["report", "layers", "-c", "{work}/bad.ckpt", "-o", "{work}/out"] },
+        { "", "unknown --format 'html'", ["report", "layers", "-c", "{ckpt}", "--format", "html", "-o", "{work}/out"] },
+        { "file", "it is a file; give a folder", ["report", "layers", "-c", "{ckpt}", "-o", "{work}/file.txt"] },
+        { "", "Required command was not provided", ["report"] },
+        { "", "sweep results not found", ["report", "sweep", "{work}/missing", "-o", "{work}/out"] },
+        { "sweep-empty", "holds neither sweep.json nor points.jsonl", ["report", "sweep", "{work}/sweep", "-o", "{work}/out"] },
+        { "sweep-garbage", "is not a sweep.json written by 'surgeon sweep'", ["report", "sweep", "{work}/sweep", "-o", "{work}/out"] },
+        { "", "is neither a sweep.json nor a points.jsonl", ["report", "sweep", "{csv}", "-o", "{work}/out"] },
+        { "sweep-journal", "both hold mp at sparsity 0.5 (seed 0)", ["report", "sweep", "{work}/s.jsonl", "{work}/s.jsonl", "-o", "{work}/out"] },
+        { "sweep-two-dense", "dense accuracy of 95.00 % but", ["report", "sweep", "{work}/a", "{work}/b", "-o", "{work}/out"] },
+        { "sweep-two-dense", "one of the merged sweeps", ["report", "sweep", "{work}/a", "{work}/b", "-o", "{work}/a"] },
+        { "sweep-journal", "--dense-accuracy must be a fraction in [0, 1]", ["report", "sweep", "{work}/s.jsonl", "--dense-accuracy", "97", "-o", "{work}/out"] },
+        { "", "is not LABEL=PATH", ["report", "sweep", "mp=", "-o", "{work}/out"] },
+        { "file", "it is a file; give a folder", ["report", "sweep", "{csv}", "-o", "{work}/file.txt"] },
     };
 
     /// <summary>Files a user may not read (chmod 000). Root reads them anyway, so these run only for other users.</summary>
@@ -319,6 +350,23 @@ public class BadInputTests(CliCheckpointFixture fixture)
             case "unreadable-csv":
                 File.Copy(fixture.DynamicsCsv, csv);
                 MakeUnreadable(csv);
+                break;
+            case "sweep-empty":
+                Directory.CreateDirectory(Path.Combine(work, "sweep"));
+                break;
+            case "sweep-garbage":
+                Directory.CreateDirectory(Path.Combine(work, "sweep"));
+                File.WriteAllText(Path.Combine(work, "sweep", "sweep.json"), "{ not json");
+                break;
+            case "sweep-journal":
+                File.WriteAllText(Path.Combine(work, "s.jsonl"), Reports.SweepFiles.Journal());
+                break;
+            case "sweep-two-dense":
+                foreach (var (folder, method, dense) in new[] { ("a", "mp", 0.95), ("b", "wf", 0.90) })
+                {
+                    Directory.CreateDirectory(Path.Combine(work, folder));
+                    File.WriteAllText(Path.Combine(work, folder, "sweep.json"), Reports.SweepFiles.ReportJson(method, dense));
+                }
                 break;
             default:
                 throw new ArgumentException($"unknown setup '{setup}'", nameof(setup));

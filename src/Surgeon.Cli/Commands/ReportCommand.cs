@@ -1,0 +1,117 @@
+using System.CommandLine;
+using Surgeon.IO;
+using Surgeon.Reports;
+using Surgeon.Training;
+
+namespace Surgeon.Cli.Commands;
+
+/// <summary>Tables and plots to put in a paper or a pull request, rebuilt from what other commands wrote.</summary>
+internal static class ReportCommand
+{
+    public static Command Create() => new("report", "Tables and plots for a paper or a pull request: per-layer sparsity of a checkpoint, accuracy against sparsity of sweeps.")
+    {
+        Layers(),
+        Sweep(),
+    };
+
+    private static Command Layers()
+    {
+        var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Checkpoint to report (dense, pruned or filter-pruned).", Required = true };
+        var format = new Option<string>("--format", "-f") { Description = "What to print: markdown or csv.", DefaultValueFactory = _ => "markdown", HelpName = "markdown|csv" };
+        var outDir = new Option<string?>("--out-dir", "-o") { Description = "Also write <checkpoint>-layers.md and <checkpoint>-layers.csv into this folder." };
+        var command = new Command("layers",
+            "Per-layer sparsity of a checkpoint: every Conv2d and Linear weight with its shape, weights, nonzeros, sparsity, FLOPs and nonzero FLOPs " +
+            "per sample, whether it is in the papers' prunable set (--prunable paper), and total rows.")
+        {
+            checkpoint, format, outDir,
+        };
+        command.SetAction(r => Program.Guard(() =>
+        {
+            string fmt = r.GetValue(format)!.Trim().ToLowerInvariant();
+            if (fmt is not ("markdown" or "md" or "csv"))
+                throw new SurgeonException($"unknown --format '{r.GetValue(format)}': use markdown or csv");
+            string? folder = r.GetValue(outDir);
+            if (folder is not null) AtomicFile.EnsureWritable(folder, isFolder: true);
+            string path = r.GetValue(checkpoint)!;
+            var (model, info) = Checkpoint.Load(path);
+            using (model)
+            {
+                var table = LayerSparsityTable.Measure(model, info.InputShape);
+                if (folder is not null)
+                {
+                    string stem = Path.Combine(folder, Path.GetFileNameWithoutExtension(path) + "-layers");
+                    Directory.CreateDirectory(folder);
+                    AtomicFile.WriteAllText(stem + ".md", table.ToMarkdown());
+                    AtomicFile.WriteAllText(stem + ".csv", table.ToCsv());
+                    Console.Error.WriteLine($"wrote {stem}.md and {Path.GetFileName(stem)}.csv");
+                }
+                Console.Write(fmt == "csv" ? table.ToCsv() : table.ToMarkdown());
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Sweep()
+    {
+        var sources = new Argument<string[]>("sweeps")
+        {
+            Description = "Sweep folders (written by surgeon sweep), sweep.json or points.jsonl files, optionally LABEL=PATH to append ' (LABEL)' " +
+                "to that sweep's method names; several are merged into one table and plot.",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var outDir = new Option<string?>("--out-dir", "-o") { Description = "Write sweep.md, sweep.csv, summary.csv, sweep.json and sweep.png into this folder (default: print the table only)." };
+        var title = new Option<string>("--title") { Description = "Plot title.", DefaultValueFactory = _ => SweepPlot.DefaultTitle };
+        var denseAccuracy = new Option<double?>("--dense-accuracy")
+        {
+            Description = "Dense test accuracy, a fraction in [0, 1], for sweeps read from points.jsonl alone (which does not record it); " +
+                "without it the table has no dense row and the plot no dense line.",
+        };
+        var command = new Command("sweep",
+            "Rebuild the accuracy-against-sparsity table (Markdown, CSV) and plot (PNG) of one sweep, or merge several sweeps of the same dense model " +
+            "(e.g. methods run separately) into one.")
+        {
+            sources, outDir, title, denseAccuracy,
+        };
+        command.SetAction(r => Program.Guard(() =>
+        {
+            string? folder = r.GetValue(outDir);
+            if (folder is not null) AtomicFile.EnsureWritable(folder, isFolder: true);
+            var loaded = new List<(string? Label, SweepResults Results)>();
+            foreach (string arg in r.GetValue(sources)!)
+            {
+                var (label, path) = SplitLabel(arg);
+                loaded.Add((label, SweepResults.Read(path)));
+            }
+            if (folder is not null && loaded.Count > 1)
+            {
+                string target = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
+                string? inside = loaded.Select(s => s.Results.Source).FirstOrDefault(s => Path.GetDirectoryName(Path.GetFullPath(s)) == target);
+                if (inside is not null)
+                    throw new SurgeonException($"--out-dir {folder} holds {Path.GetFileName(inside)}, one of the merged sweeps; the merge would replace its sweep.json, so pick another folder");
+            }
+            var report = SweepMerge.Merge(loaded, r.GetValue(denseAccuracy));
+            // What a reader left out is said once the merge is known to succeed (an error is the one line on stderr).
+            foreach (var note in loaded.Select(s => s.Results.Note).OfType<string>())
+                Console.Error.WriteLine(note);
+            if (folder is not null)
+            {
+                foreach (var file in report.WriteAll(folder, r.GetValue(title)!))
+                    Console.Error.WriteLine($"wrote {file}");
+            }
+            Console.Write(report.ToMarkdown());
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>LABEL=PATH, or a plain PATH (also one that exists and contains '=').</summary>
+    private static (string? Label, string Path) SplitLabel(string arg)
+    {
+        int eq = arg.IndexOf('=');
+        if (eq < 0 || File.Exists(arg) || Directory.Exists(arg)) return (null, arg);
+        if (eq == 0 || eq == arg.Length - 1)
+            throw new SurgeonException($"'{arg}' is not LABEL=PATH (e.g. cbs=runs/sweep-cbs)");
+        return (arg[..eq], arg[(eq + 1)..]);
+    }
+}

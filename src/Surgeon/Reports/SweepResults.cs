@@ -1,0 +1,84 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Surgeon.Training;
+
+namespace Surgeon.Reports;
+
+/// <summary>
+/// The results of one sweep read back from what <c>surgeon sweep</c> wrote, to rebuild its table and plot: the
+/// finished sweep's <c>sweep.json</c> (points, dense accuracy, configuration) or its <c>points.jsonl</c> journal (the
+/// points only, also of a sweep that was interrupted).
+/// </summary>
+/// <param name="Source">The file the results were read from.</param>
+/// <param name="Dense">The dense model's test result; null when read from a journal, which does not record it.</param>
+/// <param name="Note">What the reader left out and why (other sweeps in the same journal), or null.</param>
+public sealed record SweepResults(string Source, IReadOnlyList<SweepPoint> Points, EvalResult? Dense,
+    IReadOnlyDictionary<string, string> Config, string? Note = null)
+{
+    public const string ReportFile = "sweep.json", JournalFile = "points.jsonl";
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    private sealed record DenseJson(double Accuracy, double Loss);
+    private sealed record ReportJson(Dictionary<string, string>? Config, DenseJson? Dense, List<SweepPoint>? Points);
+
+    /// <summary>
+    /// Reads a sweep folder (its sweep.json, or its points.jsonl when the sweep did not finish), a sweep.json or a
+    /// points.jsonl file.
+    /// </summary>
+    public static SweepResults Read(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            string report = Path.Combine(path, ReportFile), journal = Path.Combine(path, JournalFile);
+            if (File.Exists(report)) return ReadReport(report);
+            if (File.Exists(journal)) return ReadJournal(journal);
+            throw new SurgeonException($"{path} holds neither {ReportFile} nor {JournalFile}: is it a folder written by 'surgeon sweep'?");
+        }
+        if (!File.Exists(path))
+            throw new SurgeonException($"sweep results not found: {path} (give a sweep folder, its {ReportFile} or its {JournalFile})");
+        if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return ReadJournal(path);
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return ReadReport(path);
+        throw new SurgeonException($"{path} is neither a {ReportFile} nor a {JournalFile} (by its name); give a sweep folder or one of those files");
+    }
+
+    private static SweepResults ReadReport(string path)
+    {
+        ReportJson? report;
+        try
+        {
+            report = JsonSerializer.Deserialize<ReportJson>(File.ReadAllText(path), Json);
+        }
+        catch (JsonException e)
+        {
+            throw new SurgeonException($"{path} is not a {ReportFile} written by 'surgeon sweep' ({e.Message})", e);
+        }
+        if (report?.Points is null || report.Points.Any(p => p is null || p.Method is null))
+            throw new SurgeonException($"{path} is not a {ReportFile} written by 'surgeon sweep': it has no list of points");
+        if (report.Points.Count == 0)
+            throw new SurgeonException($"{path} has no sweep points");
+        var dense = report.Dense is null ? null : new EvalResult(report.Dense.Accuracy, report.Dense.Loss, 0);
+        return new SweepResults(path, report.Points, dense, report.Config ?? []);
+    }
+
+    private static SweepResults ReadJournal(string path)
+    {
+        var lines = SweepJournal.ReadAll(path);
+        if (lines.Count == 0)
+            throw new SurgeonException($"{path} has no sweep points: is it a {JournalFile} written by 'surgeon sweep'?");
+        // One journal can hold several sweeps (the same folder rerun with another checkpoint, data or options); the one
+        // written last is the one the folder's tables describe.
+        string key = lines[^1].Key;
+        var points = lines.Where(l => l.Key == key).Select(l => l.Point).ToList();
+        int others = lines.Count - points.Count;
+        string? note = others == 0 ? null
+            : $"{path}: kept the {points.Count} points of the sweep written last; left out {others} of {lines.Select(l => l.Key).Distinct().Count() - 1} earlier sweep(s) with other settings";
+        // A point recorded twice (a rerun racing a kill) counts once.
+        points = points.GroupBy(p => (p.Method, p.Sparsity, p.Seed)).Select(g => g.Last()).ToList();
+        return new SweepResults(path, points, null, new Dictionary<string, string> { ["key"] = key }, note);
+    }
+}
