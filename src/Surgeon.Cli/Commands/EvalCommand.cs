@@ -27,7 +27,18 @@ internal static class EvalCommand
             var parameters = PrunableParameters.Discover(model);
             using var masks = new MaskSet(parameters, PrunableParameters.Flatten(parameters).ne(Surgeon.Numerics.HeldScalars.Of(0)));
             Workflows.PrintLayerTable(masks);
-            Console.WriteLine($"{info.Architecture} on {test.Name}: accuracy {eval.Accuracy:P2}, loss {eval.Loss:F4} ({eval.Samples} samples), sparsity {masks.Sparsity:P2}");
+            // The sparsity a user asked for is a fraction of the set the checkpoint was pruned in (ResNet's paper set is
+            // its 18 or 54 inner convs), so that is the headline figure; all layers follow where the sets differ.
+            var set = PrunableParameters.ParseSet(info.Notes.GetValueOrDefault("prunable") ?? "paper");
+            var inSet = PrunableParameters.Discover(model, set);
+            string sparsity = $"sparsity {masks.Sparsity:P2}";
+            if (inSet.Count != parameters.Count)
+            {
+                using var setMasks = new MaskSet(inSet, PrunableParameters.Flatten(inSet).ne(Surgeon.Numerics.HeldScalars.Of(0)));
+                sparsity = $"sparsity {setMasks.Sparsity:P2} of the {set.ToString().ToLowerInvariant()} prunable set " +
+                    $"({PrunableParameters.TotalCount(inSet):N0} weights), {masks.Sparsity:P2} of every Linear/Conv2d weight";
+            }
+            Console.WriteLine($"{info.Architecture} on {test.Name}: accuracy {eval.Accuracy:P2}, loss {eval.Loss:F4} ({eval.Samples} samples), {sparsity}");
             return 0;
         }));
         return command;

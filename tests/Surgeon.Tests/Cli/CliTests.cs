@@ -79,6 +79,13 @@ public class CliTests : IDisposable
         var eval = CliRunner.Run(dir, "eval", "-c", ckpt);
         Assert.True(eval.ExitCode == 0, eval.Stderr);
 
+        // A ResNet pruned in the paper set (its inner convs): eval's headline sparsity is that of the set, then all layers.
+        string pruned = Path.Combine(dir, "r-mp.ckpt");
+        Assert.Equal(0, CliRunner.Run(dir, "prune", "-c", ckpt, "-m", "mp", "-s", "0.5", "--out", pruned, "--quiet").ExitCode);
+        eval = CliRunner.Run(dir, "eval", "-c", pruned);
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        Assert.Matches(@"sparsity 50\.\d\d ?% of the paper prunable set \([\d,]+ weights\), [1-4]\d\.\d\d ?% of every Linear/Conv2d weight", eval.Stdout);
+
         string png = Path.Combine(dir, "loss.png");
         var plot = CliRunner.Run(dir, "plot-dynamics", "--out", png, $"a={ckpt}.dynamics.csv", $"a={ckpt}.dynamics.csv");
         Assert.True(plot.ExitCode == 0, plot.Stderr);
