@@ -16,7 +16,7 @@ internal static class ExportCommand
         };
         var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Checkpoint to export (pruned or not).", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "File to write.", Required = true };
-        var command = new Command("export", "Export a checkpoint's model to a file other tools read (ONNX for ONNX Runtime and the rest of the ecosystem).")
+        var command = new Command("export", "Export a checkpoint's model to a file other tools read (ONNX for ONNX Runtime, safetensors for PyTorch and Hugging Face, or surgeon's compact sparse file; 'surgeon import' reads the last two back).")
         {
             format, checkpoint, output,
         };
@@ -29,7 +29,7 @@ internal static class ExportCommand
             var (model, info) = Checkpoint.Load(r.GetValue(checkpoint)!);
             using (model)
             {
-                var result = exporter.Write(model, info.Spec, outPath);
+                var result = exporter.Write(model, info, outPath);
                 Console.WriteLine($"{info.Architecture} → {result.Path} ({result.Bytes.ToString("N0", CultureInfo.InvariantCulture)} bytes): {result.Details}");
             }
             return 0;

@@ -1,5 +1,7 @@
 using Surgeon.Export.Onnx;
-using Surgeon.Models;
+using Surgeon.Export.Safetensors;
+using Surgeon.Export.Sparse;
+using Surgeon.Training;
 using static TorchSharp.torch;
 
 namespace Surgeon.Export;
@@ -7,15 +9,21 @@ namespace Surgeon.Export;
 /// <summary>What an export wrote: the file, its size on disk, and a line of format-specific details.</summary>
 public sealed record ExportResult(string Path, long Bytes, string Details);
 
-/// <param name="Write">Writes the model (of the given spec) to the path, atomically, and says what it wrote.</param>
-public sealed record ExportFormat(string Name, string Description, Func<nn.Module<Tensor, Tensor>, ModelSpec, string, ExportResult> Write);
+/// <param name="Write">Writes the model (described by its checkpoint's sidecar) to the path, atomically, and says what
+/// it wrote.</param>
+public sealed record ExportFormat(string Name, string Description, Func<nn.Module<Tensor, Tensor>, CheckpointInfo, string, ExportResult> Write);
 
 /// <summary>The file formats a model can be exported to, by name (<c>surgeon export --format NAME</c>).</summary>
 public static class ExportFormats
 {
     private static readonly ExportFormat[] Formats =
     [
-        new("onnx", "ONNX inference graph (opset 13, BatchNorm folded where exact) for ONNX Runtime and other tools", OnnxExport.Write),
+        new("onnx", "ONNX inference graph (opset 13, BatchNorm folded where exact) for ONNX Runtime and other tools",
+            (model, info, path) => OnnxExport.Write(model, info.Spec, path)),
+        new("sparse", "Surgeon sparse weights file: per tensor a bitmask or index list and the nonzero values, SHA-256 checked; " +
+            "prints its size against the dense weights file and that file's gzip", SparseExport.Write),
+        new("safetensors", "safetensors weights (the state dict by parameter name, as PyTorch and Hugging Face share them), " +
+            "the model's description in the metadata", SafetensorsExport.Write),
     ];
 
     public static IReadOnlyList<ExportFormat> Known => Formats;

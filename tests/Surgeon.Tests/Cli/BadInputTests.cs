@@ -1,5 +1,9 @@
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
+using Surgeon.Export;
+using Surgeon.Export.Safetensors;
+using Surgeon.Export.Sparse;
 using Surgeon.Training;
 using TorchSharp;
 
@@ -141,9 +145,9 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "", "checkpoint not found", ["export", "-f", "onnx", "-c", "{work}/missing.ckpt", "-o", "{work}/out/m.onnx"] },
         { "", "is a folder, not a checkpoint", ["export", "-f", "onnx", "-c", "{work}", "-o", "{work}/out/m.onnx"] },
         { "bitflip", "SHA-256 does not match", ["export", "-f", "onnx", "-c", "{work}/bad.ckpt", "-o", "{work}/out/m.onnx"] },
-        { "", "unknown export format 'tflite': known formats are onnx", ["export", "-f", "tflite", "-c", "{ckpt}", "-o", "{work}/out/m.onnx"] },
+        { "", "unknown export format 'tflite': known formats are onnx, sparse, safetensors", ["export", "-f", "tflite", "-c", "{ckpt}", "-o", "{work}/out/m.onnx"] },
         // The format is checked before the checkpoint, so a wrong format is named even when the checkpoint is missing too.
-        { "", "unknown export format 'safetensors'", ["export", "-f", "safetensors", "-c", "{work}/missing.ckpt", "-o", "{work}/out/m.onnx"] },
+        { "", "unknown export format 'npz'", ["export", "-f", "npz", "-c", "{work}/missing.ckpt", "-o", "{work}/out/m.onnx"] },
         { "", "Option '--format' is required", ["export", "-c", "{ckpt}", "-o", "{work}/out/m.onnx"] },
         { "", "it is a folder; give a file name", ["export", "-f", "onnx", "-c", "{ckpt}", "-o", "{work}"] },
         { "file", "is a file, not a folder", ["export", "-f", "onnx", "-c", "{ckpt}", "-o", "{work}/file.txt/m.onnx"] },
@@ -179,6 +183,42 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "sweep-journal", "--dense-accuracy must be a fraction in [0, 1]", ["report", "sweep", "{work}/s.jsonl", "--dense-accuracy", "97", "-o", "{work}/out"] },
         { "", "is not LABEL=PATH", ["report", "sweep", "mp=", "-o", "{work}/out"] },
         { "file", "it is a file; give a folder", ["report", "sweep", "{csv}", "-o", "{work}/file.txt"] },
+        { "bitflip", "SHA-256 does not match", ["export", "-f", "sparse", "-c", "{work}/bad.ckpt", "-o", "{work}/out/m.sparse"] },
+        { "truncated-rehashed", "the file is truncated", ["export", "-f", "safetensors", "-c", "{work}/bad.ckpt", "-o", "{work}/out/m.safetensors"] },
+        { "", "does not accept new files", ["export", "-f", "sparse", "-c", "{ckpt}", "-o", "/proc/surgeon-m.sparse"] },
+        { "", "it is a folder; give a file name", ["export", "-f", "safetensors", "-c", "{ckpt}", "-o", "{work}"] },
+
+        // import: truncated, bit-flipped, missing or other-format files, contradictory options, unwritable outputs.
+        { "sparse-truncated", "is corrupt or truncated: its SHA-256 checksum does not match", ["import", "-f", "sparse", "-i", "{work}/bad.sparse", "-o", "{work}/out/m.ckpt"] },
+        { "sparse-cut-short", "is truncated: 12 bytes", ["import", "-f", "sparse", "-i", "{work}/bad.sparse", "-o", "{work}/out/m.ckpt"] },
+        { "sparse-bitflip", "is corrupt or truncated: its SHA-256 checksum does not match", ["import", "-f", "sparse", "-i", "{work}/bad.sparse", "-o", "{work}/out/m.ckpt"] },
+        { "sparse-empty", "is empty", ["import", "-f", "sparse", "-i", "{work}/bad.sparse", "-o", "{work}/out/m.ckpt"] },
+        { "", "is not a Surgeon sparse file", ["import", "-f", "sparse", "-i", "{ckpt}", "-o", "{work}/out/m.ckpt"] },
+        { "safetensors", "is not a Surgeon sparse file", ["import", "-f", "sparse", "-i", "{work}/m.safetensors", "-o", "{work}/out/m.ckpt"] },
+        { "", "sparse file not found", ["import", "-f", "sparse", "-i", "{work}/missing.sparse", "-o", "{work}/out/m.ckpt"] },
+        { "", "is a folder; give a sparse file", ["import", "-f", "sparse", "-i", "{work}", "-o", "{work}/out/m.ckpt"] },
+        { "sparse", "--model does not apply to --format sparse", ["import", "-f", "sparse", "-i", "{work}/m.sparse", "--model", "mlpnet", "-o", "{work}/out/m.ckpt"] },
+        { "sparse", "--allow-missing does not apply to --format sparse", ["import", "-f", "sparse", "-i", "{work}/m.sparse", "--allow-missing", "-o", "{work}/out/m.ckpt"] },
+        { "sparse", "it is a folder; give a file name", ["import", "-f", "sparse", "-i", "{work}/m.sparse", "-o", "{work}"] },
+        { "sparse", "does not accept new files", ["import", "-f", "sparse", "-i", "{work}/m.sparse", "-o", "/proc/surgeon-i.ckpt"] },
+        { "safetensors-truncated", "the file is truncated", ["import", "-f", "safetensors", "-i", "{work}/bad.safetensors", "-o", "{work}/out/m.ckpt"] },
+        { "safetensors-cut-short", "too short for the 8-byte header length", ["import", "-f", "safetensors", "-i", "{work}/bad.safetensors", "-o", "{work}/out/m.ckpt"] },
+        { "safetensors-bitflip", "is corrupt: its contents do not match the checksum in its metadata", ["import", "-f", "safetensors", "-i", "{work}/bad.safetensors", "-o", "{work}/out/m.ckpt"] },
+        { "safetensors-header-garbage", "its header is not valid JSON", ["import", "-f", "safetensors", "-i", "{work}/bad.safetensors", "-o", "{work}/out/m.ckpt"] },
+        { "safetensors-bad-dtype", "tensor 'fc1.weight' has unknown dtype 'F33'", ["import", "-f", "safetensors", "-i", "{work}/bad.safetensors", "-o", "{work}/out/m.ckpt"] },
+        { "sparse", "is not a valid safetensors file: its header length", ["import", "-f", "safetensors", "-i", "{work}/m.sparse", "-o", "{work}/out/m.ckpt"] },
+        { "", "is not a valid safetensors file", ["import", "-f", "safetensors", "-i", "{ckpt}", "-o", "{work}/out/m.ckpt"] },
+        { "", "is not a valid safetensors file", ["import", "-f", "safetensors", "-i", "{png}", "-o", "{work}/out/m.ckpt"] },
+        { "", "safetensors file not found", ["import", "-f", "safetensors", "-i", "{work}/missing.safetensors", "-o", "{work}/out/m.ckpt"] },
+        { "safetensors-foreign", "has no surgeon model description in its metadata", ["import", "-f", "safetensors", "-i", "{work}/bad.safetensors", "-o", "{work}/out/m.ckpt"] },
+        { "safetensors", "3 mis-shaped (fc1.weight (file F32 40×784, model F32 80×784)", ["import", "-f", "safetensors", "-i", "{work}/m.safetensors", "--model", "mlpnet", "--width", "2", "-o", "{work}/out/m.ckpt"] },
+        { "safetensors", "unknown model 'magic'", ["import", "-f", "safetensors", "-i", "{work}/m.safetensors", "--model", "magic", "-o", "{work}/out/m.ckpt"] },
+        { "safetensors", "--width describes the model together with --model", ["import", "-f", "safetensors", "-i", "{work}/m.safetensors", "--width", "2", "-o", "{work}/out/m.ckpt"] },
+        { "safetensors", "mlpnet has no filter groups", ["import", "-f", "safetensors", "-i", "{work}/m.safetensors", "--model", "mlpnet", "--channels", "4,4", "-o", "{work}/out/m.ckpt"] },
+        { "safetensors", "--channels: 'x' is not a channel count", ["import", "-f", "safetensors", "-i", "{work}/m.safetensors", "--model", "vgg13", "--channels", "4,x", "-o", "{work}/out/m.ckpt"] },
+        { "safetensors", "fc1.weight (file F32 40×784, model F32 40×36)", ["import", "-f", "safetensors", "-i", "{work}/m.safetensors", "--model", "mlpnet", "--data", "{small}", "-o", "{work}/out/m.ckpt"] },
+        { "", "unknown import format 'onnx': known formats are sparse, safetensors", ["import", "-f", "onnx", "-i", "{work}/m.onnx", "-o", "{work}/out/m.ckpt"] },
+        { "", "Option '--in' is required", ["import", "-f", "sparse", "-o", "{work}/out/m.ckpt"] },
     };
 
     /// <summary>Files a user may not read (chmod 000). Root reads them anyway, so these run only for other users.</summary>
@@ -335,6 +375,48 @@ public class BadInputTests(CliCheckpointFixture fixture)
                 lines[2] = "1,abc" + lines[2][lines[2].IndexOf(',', 2)..];
                 File.WriteAllLines(csv, lines);
                 break;
+            case "sparse":
+                ExportFixture("sparse", Path.Combine(work, "m.sparse"));
+                break;
+            case "sparse-truncated":
+                File.WriteAllBytes(Path.Combine(work, "bad.sparse"), ExportFixture("sparse")[..^100]);
+                break;
+            case "sparse-cut-short":
+                File.WriteAllBytes(Path.Combine(work, "bad.sparse"), ExportFixture("sparse")[..12]);
+                break;
+            case "sparse-bitflip":
+                File.WriteAllBytes(Path.Combine(work, "bad.sparse"), FlipMiddleBit(ExportFixture("sparse")));
+                break;
+            case "sparse-empty":
+                File.WriteAllBytes(Path.Combine(work, "bad.sparse"), []);
+                break;
+            case "safetensors":
+                ExportFixture("safetensors", Path.Combine(work, "m.safetensors"));
+                break;
+            case "safetensors-truncated":
+                File.WriteAllBytes(Path.Combine(work, "bad.safetensors"), ExportFixture("safetensors")[..^100]);
+                break;
+            case "safetensors-cut-short":
+                File.WriteAllBytes(Path.Combine(work, "bad.safetensors"), ExportFixture("safetensors")[..5]);
+                break;
+            case "safetensors-bitflip":
+                File.WriteAllBytes(Path.Combine(work, "bad.safetensors"), FlipMiddleBit(ExportFixture("safetensors")));
+                break;
+            case "safetensors-header-garbage":
+                File.WriteAllBytes(Path.Combine(work, "bad.safetensors"), [0x0A, 0, 0, 0, 0, 0, 0, 0, .. "{not json}"u8]);
+                break;
+            case "safetensors-bad-dtype":
+                byte[] st = ExportFixture("safetensors");
+                int at = Encoding.ASCII.GetString(st).IndexOf("\"F32\"", StringComparison.Ordinal);
+                st[at + 3] = (byte)'3'; // "F32" → "F33", the same length
+                File.WriteAllBytes(Path.Combine(work, "bad.safetensors"), st);
+                break;
+            case "safetensors-foreign":
+                // The fixture's weights as another tool would write them: no surgeon metadata at all.
+                var (foreignModel, _) = Checkpoint.Load(fixture.Checkpoint);
+                using (foreignModel)
+                    File.WriteAllBytes(Path.Combine(work, "bad.safetensors"), SafetensorsWriter.Build(ModelState.Read(foreignModel), new Dictionary<string, string>()));
+                break;
             case "unreadable-weights":
                 WriteCheckpoint(bad, weights, sidecar, rehash: false);
                 MakeUnreadable(bad);
@@ -371,6 +453,26 @@ public class BadInputTests(CliCheckpointFixture fixture)
             default:
                 throw new ArgumentException($"unknown setup '{setup}'", nameof(setup));
         }
+    }
+
+    /// <summary>The fixture's checkpoint exported to <paramref name="format"/>, optionally written to <paramref name="path"/>.</summary>
+    private byte[] ExportFixture(string format, string? path = null)
+    {
+        var (model, info) = Checkpoint.Load(fixture.Checkpoint);
+        using (model)
+        {
+            var bytes = format == "sparse" ? SparseFile.Build(info, ModelState.Read(model)).Bytes : SafetensorsExport.Build(model, info);
+            if (path is not null) File.WriteAllBytes(path, bytes);
+            return bytes;
+        }
+    }
+
+    /// <summary>The bytes with one bit flipped in the middle (in the weights' data).</summary>
+    private static byte[] FlipMiddleBit(byte[] bytes)
+    {
+        var flipped = (byte[])bytes.Clone();
+        flipped[flipped.Length / 2] ^= 0x10;
+        return flipped;
     }
 
     /// <summary>Writes weights and a sidecar; with <paramref name="rehash"/> the sidecar's SHA-256 is that of the new

@@ -1,0 +1,45 @@
+using System.Globalization;
+using Surgeon.IO;
+using Surgeon.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Surgeon.Export.Sparse;
+
+/// <summary>Sizes of one sparse export: the file, and the dense weights file and its gzip for comparison.</summary>
+public sealed record SparseSizeReport(long SparseBytes, long DenseBytes, long GzipBytes, long StoredValues, long Elements,
+    IReadOnlyDictionary<SparseEncoding, int> TensorsByEncoding);
+
+/// <summary><c>surgeon export --format sparse</c>: the model's whole state in a sparse file, with a size report.</summary>
+public static class SparseExport
+{
+    public static SparseSizeReport WriteFile(nn.Module model, CheckpointInfo info, string path)
+    {
+        var tensors = ModelState.Read(model);
+        var (bytes, entries) = SparseFile.Build(info, tensors);
+        var (dense, gzip) = DenseSizes.Measure(model);
+        AtomicFile.WriteAllBytes(path, bytes); // last, so that nothing is written when anything before fails
+        var byEncoding = Enum.GetValues<SparseEncoding>().ToDictionary(e => e,
+            e => entries.Count(x => x.Encoding == SparseBlocks.Name(e)));
+        return new SparseSizeReport(bytes.LongLength, dense, gzip, entries.Sum(e => e.Stored), tensors.Sum(t => t.Elements), byEncoding);
+    }
+
+    public static ExportResult Write(nn.Module<Tensor, Tensor> model, CheckpointInfo info, string path)
+    {
+        var r = WriteFile(model, info, path);
+        return new ExportResult(path, r.SparseBytes, Describe(r));
+    }
+
+    public static string Describe(SparseSizeReport r)
+    {
+        var c = CultureInfo.InvariantCulture;
+        string encodings = string.Join(", ", r.TensorsByEncoding.Where(kv => kv.Value > 0).Select(kv => $"{kv.Value} {SparseBlocks.Name(kv.Key)}"));
+        return $"sparse v{SparseFile.Version}, {r.TensorsByEncoding.Values.Sum()} tensors ({encodings}), " +
+            $"{r.StoredValues.ToString("N0", c)} of {r.Elements.ToString("N0", c)} values stored; " +
+            $"dense weights file {r.DenseBytes.ToString("N0", c)} bytes, its gzip {r.GzipBytes.ToString("N0", c)} bytes: " +
+            $"this file is {Percent(r.SparseBytes, r.DenseBytes)} of the dense file and {Percent(r.SparseBytes, r.GzipBytes)} of its gzip";
+    }
+
+    private static string Percent(long part, long whole) =>
+        (100.0 * part / whole).ToString("F1", CultureInfo.InvariantCulture) + " %";
+}

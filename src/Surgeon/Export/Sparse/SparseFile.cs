@@ -1,0 +1,171 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Surgeon.Training;
+
+namespace Surgeon.Export.Sparse;
+
+/// <summary>What a sparse file holds: the checkpoint's description, every tensor of the model's state, and the table.</summary>
+public sealed record SparseContents(CheckpointInfo Info, IReadOnlyList<StateTensor> Tensors, IReadOnlyList<SparseTensorEntry> Entries);
+
+/// <summary>
+/// The Surgeon sparse weights file (docs/export.md, "Sparse"): magic "SURGSPRS", u32 version 1, u64 header length H,
+/// H bytes of UTF-8 JSON (<see cref="SparseHeader"/>), the tensor blocks back to back in table order, and the SHA-256
+/// of everything before it. All integers little-endian. The checksum comes first when reading, so a truncated or
+/// bit-flipped file is refused as such before any of it is interpreted.
+/// </summary>
+public static class SparseFile
+{
+    public static ReadOnlySpan<byte> Magic => "SURGSPRS"u8;
+    public const uint Version = 1;
+
+    /// <summary>Magic, version and header length.</summary>
+    public const int PreambleBytes = 8 + 4 + 8;
+    public const int ChecksumBytes = 32;
+
+    /// <summary>Headers larger than this are refused before parsing (a real one is a few kilobytes).</summary>
+    public const long MaxHeaderBytes = 64L << 20;
+
+    private const string Advice = "re-export it with 'surgeon export --format sparse'";
+
+    /// <summary>The file's bytes for a model's state and the checkpoint description that rebuilds it.</summary>
+    public static (byte[] Bytes, IReadOnlyList<SparseTensorEntry> Entries) Build(CheckpointInfo info, IReadOnlyList<StateTensor> tensors)
+    {
+        var blocks = new List<byte[]>();
+        var entries = new List<SparseTensorEntry>();
+        long offset = 0;
+        foreach (var t in tensors)
+        {
+            var (encoding, stored, block) = SparseBlocks.Encode(t.Data, t.ElementSize, ElementTypes.IsFloat(t.DType));
+            entries.Add(new SparseTensorEntry(t.Name, t.DType, t.Shape, SparseBlocks.Name(encoding), stored, offset, block.Length));
+            blocks.Add(block);
+            offset += block.Length;
+        }
+        // The hash of the source checkpoint's weights would describe another file; import writes its own.
+        var header = new SparseHeader(info with { WeightsSha256 = "" }, entries);
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(header, InfoJson.Options);
+
+        var bytes = new byte[checked(PreambleBytes + json.Length + offset + ChecksumBytes)];
+        Magic.CopyTo(bytes);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), Version);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(12), (ulong)json.Length);
+        json.CopyTo(bytes, PreambleBytes);
+        long at = PreambleBytes + json.Length;
+        foreach (var block in blocks)
+        {
+            block.CopyTo(bytes, at);
+            at += block.Length;
+        }
+        SHA256.HashData(bytes.AsSpan(0, (int)at), bytes.AsSpan((int)at));
+        return (bytes, entries);
+    }
+
+    public static SparseContents Read(string path)
+    {
+        if (Directory.Exists(path))
+            throw new SurgeonException($"{path} is a folder; give a sparse file written by 'surgeon export --format sparse'");
+        if (!File.Exists(path))
+            throw new SurgeonException($"sparse file not found: {path}");
+        if (new FileInfo(path).Length > Array.MaxLength)
+            throw new SurgeonException($"{path} is too large to be a sparse file surgeon wrote ({new FileInfo(path).Length} bytes)");
+        return Parse(File.ReadAllBytes(path), path);
+    }
+
+    /// <summary>Checks and decodes a sparse file's <paramref name="bytes"/>; <paramref name="path"/> names it in messages.</summary>
+    public static SparseContents Parse(byte[] bytes, string path)
+    {
+        if (bytes.Length == 0)
+            throw new SurgeonException($"{path} is empty (truncated to nothing, or not a sparse file); {Advice}");
+        int magicSeen = Math.Min(bytes.Length, Magic.Length);
+        if (!bytes.AsSpan(0, magicSeen).SequenceEqual(Magic[..magicSeen]))
+            throw new SurgeonException($"{path} is not a Surgeon sparse file (it does not start with \"SURGSPRS\"); give a file written by 'surgeon export --format sparse'");
+        if (bytes.Length < PreambleBytes + ChecksumBytes)
+            throw new SurgeonException($"{path} is truncated: {bytes.Length} bytes, less than the {PreambleBytes + ChecksumBytes} of an empty sparse file; {Advice}");
+        int body = bytes.Length - ChecksumBytes;
+        if (!SHA256.HashData(bytes.AsSpan(0, body)).AsSpan().SequenceEqual(bytes.AsSpan(body)))
+            throw new SurgeonException($"{path} is corrupt or truncated: its SHA-256 checksum does not match its contents; {Advice}");
+
+        // From here on the bytes are the ones the writer wrote; the checks below catch a writer of another version or a
+        // hand-made file, and keep every offset inside the file whatever it says.
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
+        if (version != Version)
+            throw new SurgeonException($"{path} is a version {version} sparse file; this surgeon reads version {Version}");
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(12));
+        if (headerLength > (ulong)(body - PreambleBytes) || headerLength > MaxHeaderBytes)
+            throw Bad(path, $"its header length {headerLength} runs past the end of the file ({bytes.Length} bytes)");
+        int dataStart = PreambleBytes + (int)headerLength;
+        var header = ParseHeader(bytes.AsSpan(PreambleBytes, (int)headerLength), path);
+
+        var tensors = new List<StateTensor>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        long next = 0, dataLength = body - dataStart;
+        foreach (var e in header.Tensors)
+        {
+            string where = $"tensor {e.Name}";
+            if (string.IsNullOrEmpty(e.Name) || !names.Add(e.Name))
+                throw Bad(path, string.IsNullOrEmpty(e.Name) ? "a tensor has no name" : $"{where} is listed twice");
+            if (!ElementTypes.TryGet(e.DType, out _, out int size))
+                throw Bad(path, $"{where} has unknown dtype '{e.DType}' (known: {string.Join(", ", ElementTypes.Names)})");
+            if (e.Shape.Length > 8 || e.Shape.Any(d => d < 0))
+                throw Bad(path, $"{where} has shape [{string.Join(", ", e.Shape)}]");
+            if (!SparseBlocks.TryParse(e.Encoding, out var encoding))
+                throw Bad(path, $"{where} has unknown encoding '{e.Encoding}' (known: dense, bitmask, indices)");
+            long elements;
+            try
+            {
+                elements = e.Shape.Aggregate(1L, (a, b) => checked(a * b));
+                _ = checked(elements * size);
+            }
+            catch (OverflowException)
+            {
+                throw Bad(path, $"{where} has an impossibly large shape [{string.Join(", ", e.Shape)}]");
+            }
+            if (e.Offset != next)
+                throw Bad(path, $"{where} starts at data offset {e.Offset}, not right after the tensor before it ({next})");
+            if (e.Length < 0 || e.Length > dataLength - next)
+                throw Bad(path, $"{where} has a block of {e.Length} bytes at offset {e.Offset}, past the end of the data ({dataLength} bytes)");
+            if (elements * size > Array.MaxLength)
+                throw Bad(path, $"{where} is too large ({elements} elements)");
+            byte[] data;
+            try
+            {
+                data = SparseBlocks.Decode(bytes.AsSpan(dataStart + (int)e.Offset, (int)e.Length), encoding, elements, e.Stored, size);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or OverflowException)
+            {
+                throw Bad(path, $"{where}: {ex.Message}");
+            }
+            tensors.Add(new StateTensor(e.Name, e.DType, e.Shape, data));
+            next += e.Length;
+        }
+        if (next != dataLength)
+            throw Bad(path, $"{dataLength - next} bytes of data follow the last tensor's block");
+        return new SparseContents(header.Model, tensors, header.Tensors);
+    }
+
+    private static SparseHeader ParseHeader(ReadOnlySpan<byte> json, string path)
+    {
+        SparseHeader? header;
+        try
+        {
+            header = JsonSerializer.Deserialize<SparseHeader>(json, InfoJson.Options);
+        }
+        catch (JsonException e)
+        {
+            throw Bad(path, $"its header is not the expected JSON ({InfoJson.Message(e)})");
+        }
+        catch (DecoderFallbackException)
+        {
+            throw Bad(path, "its header is not valid UTF-8");
+        }
+        if (header?.Model is null || header.Tensors is null)
+            throw Bad(path, "its header lacks the model or the tensor table");
+        var m = header.Model;
+        if (m.Architecture is null || m.InputShape is null || m.Dataset is null)
+            throw Bad(path, "its header's model lacks architecture, inputShape or dataset");
+        return header;
+    }
+
+    private static SurgeonException Bad(string path, string why) => new($"{path} is not a valid Surgeon sparse file: {why}; {Advice}");
+}
