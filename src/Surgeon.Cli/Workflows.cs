@@ -101,14 +101,17 @@ internal static class Workflows
     public static SweepReport SweepAndReport(nn.Module<Tensor, Tensor> model, CheckpointInfo info, string checkpointPath,
         string dataSpec, IReadOnlyList<PruningMethod> methods, IReadOnlyList<double> sparsities, IReadOnlyList<int> seeds,
         PruningOptions options, string outDir, Device device, IProgressReporter progress, int recalibrateBnSamples = 0,
-        PrunableSet prunable = PrunableSet.Paper)
+        PrunableSet prunable = PrunableSet.Paper, int testSubset = 0)
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
         EnsureDataFits(info, test);
+        if (testSubset > 0)
+            test = test.Subset(test.BalancedSubset(testSubset, seed: 0), $"{test.Name} (balanced subset of {testSubset})");
         // Finished points go to points.jsonl at once; a rerun of the same sweep (same weights, data and options) skips them.
         // The prunable set joins the key only where it changes the weights (ResNet), so journals of other models stay valid.
         string key = $"{info.WeightsSha256}|{dataSpec}|{options}";
         if (!PrunableParameters.SameInBoth(model)) key += $"|prunable={prunable}";
+        if (testSubset > 0) key += $"|test-subset={testSubset}";
         var journal = new SweepJournal(Path.Combine(outDir, "points.jsonl"), key);
         var done = journal.Load().Where(p => methods.Any(m => m.Name == p.Method || m.Name + SweepRunner.RecalibratedSuffix == p.Method)
             && sparsities.Contains(p.Sparsity) && seeds.Contains(p.Seed)).ToList();

@@ -23,11 +23,16 @@ internal static class SweepCommand
         var device = CliOptions.Device();
         var quiet = CliOptions.Quiet();
         var recalibrate = CliOptions.RecalibrateBn();
+        var testSubset = new Option<int>("--test-subset")
+        {
+            Description = "Evaluate every point on a class-balanced subset of this many test images, the same for every point (0 = the whole test split). For quick sweeps of conv nets on a CPU.",
+            DefaultValueFactory = _ => 0,
+        };
         var prunable = CliOptions.Prunable();
         var fisher = new PruningOptionSet();
         var command = new Command("sweep", "One-shot pruning over a grid of methods × sparsities × seeds, each from the same dense weights; prints and writes the accuracy table.")
         {
-            checkpoint, methods, sparsities, seeds, outDir, data, prunable, recalibrate, device, quiet,
+            checkpoint, methods, sparsities, seeds, outDir, data, prunable, recalibrate, testSubset, device, quiet,
         };
         fisher.AddTo(command);
         command.SetAction(r => Program.Guard(() =>
@@ -40,6 +45,8 @@ internal static class SweepCommand
             var options = fisher.Read(r);
             var prunableSet = PrunableParameters.ParseSet(r.GetValue(prunable)!);
             int recalibrateSamples = r.GetValue(recalibrate);
+            int testImages = r.GetValue(testSubset);
+            if (testImages < 0) throw new SurgeonException($"--test-subset must be 0 (all) or a positive count, got {testImages}");
             if (recalibrateSamples < 0) throw new SurgeonException($"--recalibrate-bn must be 0 (off) or a number of samples, got {recalibrateSamples}");
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));
@@ -47,7 +54,7 @@ internal static class SweepCommand
             string folder = r.GetValue(outDir) ?? Workflows.DefaultRunsPath($"sweep-{Path.GetFileNameWithoutExtension(path)}");
             Surgeon.IO.AtomicFile.EnsureWritable(folder, isFolder: true);
             var report = Workflows.SweepAndReport(model, info, path, r.GetValue(data) ?? info.Dataset, methodList, sparsityList,
-                seedList, options, folder, dev, progress, recalibrateSamples, prunableSet);
+                seedList, options, folder, dev, progress, recalibrateSamples, prunableSet, testImages);
             Workflows.PrintSweepTable(report, $"{info.Architecture} on {info.Dataset}: one-shot pruning, no fine-tuning");
             return 0;
         }));

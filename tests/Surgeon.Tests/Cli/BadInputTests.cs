@@ -93,6 +93,8 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "", "sparsity must be in [0, 1)", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5,1.5", "-o", "{work}/out", "-q"] },
         { "", "rounds to zero weights", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5,1e-9", "-o", "{work}/out", "-q"] },
         { "", "--sparsities lists a value twice", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5,0.5", "-o", "{work}/out", "-q"] },
+        { "", "--test-subset must be 0 (all) or a positive count", ["sweep", "-c", "{ckpt}", "-m", "mp", "--test-subset", "-3", "-o", "{work}/out", "-q"] },
+        { "", "--train-subset must be 0 (all) or a positive count", ["finetune", "-c", "{ckpt}", "--train-subset", "-3", "-o", "{work}/out/f.ckpt", "-q"] },
         { "", "unknown prunable set 'some'", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "--prunable", "some", "-o", "{work}/out", "-q"] },
         { "", "has only 8000", ["sweep", "-c", "{ckpt}", "-m", "mp,wf", "-s", "0.5", "--fisher-samples", "9000", "-o", "{work}/out", "-q"] },
         { "", "unknown pruning method 'magic'", ["sweep", "-c", "{ckpt}", "-m", "mp,magic", "-s", "0.5", "-o", "{work}/out", "-q"] },

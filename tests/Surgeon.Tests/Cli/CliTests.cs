@@ -53,6 +53,20 @@ public class CliTests : IDisposable
         Assert.Equal(4, File.ReadAllLines(Path.Combine(outDir, "points.jsonl")).Length);
         Assert.Empty(Directory.GetFiles(outDir, "*tmp*"));
 
+        // --test-subset evaluates every point on the same class-balanced subset (40 of the 80 test images here): the
+        // journal's key says so (a sweep on another subset does not resume from it) and accuracies are k/40.
+        string subsetDir = Path.Combine(dir, "sweep-subset");
+        var onSubset = CliRunner.Run(dir, "sweep", "-c", ckpt, "--methods", "mp,lmp", "--sparsities", "0.5,0.9", "--test-subset", "40",
+            "--out-dir", subsetDir, "--quiet");
+        Assert.True(onSubset.ExitCode == 0, onSubset.Stderr);
+        foreach (string line in File.ReadAllLines(Path.Combine(subsetDir, "points.jsonl")))
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(line);
+            Assert.EndsWith("|test-subset=40", json.RootElement.GetProperty("key").GetString());
+            double correct = json.RootElement.GetProperty("point").GetProperty("accuracy").GetDouble() * 40;
+            Assert.Equal(Math.Round(correct), correct, 9);
+        }
+
         // The same sweep again resumes from points.jsonl: nothing is recomputed and the table is the same.
         string firstCsv = File.ReadAllText(Path.Combine(outDir, "summary.csv"));
         var again = CliRunner.Run(dir, "sweep", "-c", ckpt, "--methods", "mp,lmp", "--sparsities", "0.5,0.9", "--out-dir", outDir);
