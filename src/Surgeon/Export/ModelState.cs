@@ -55,17 +55,11 @@ public static class ModelState
     public static void RequireExactMatch(nn.Module model, IReadOnlyList<StateTensor> tensors, string what, string describeModel)
     {
         var expected = model.state_dict();
-        var names = tensors.Select(t => t.Name).ToHashSet();
-        var missing = expected.Keys.Where(k => !names.Contains(k)).ToList();
-        var unexpected = tensors.Where(t => !expected.ContainsKey(t.Name)).Select(t => t.Name).ToList();
+        var (missing, unexpected) = NameList.Differences(expected.Keys, tensors.Select(t => t.Name).ToList());
         if (missing.Count > 0 || unexpected.Count > 0)
             throw new SurgeonException(
                 $"{what} does not hold the state of the {describeModel} its header describes (" +
-                string.Join("; ", new[]
-                {
-                    unexpected.Count > 0 ? $"unexpected {NameList.Of(unexpected)}" : null,
-                    missing.Count > 0 ? $"missing {NameList.Of(missing)}" : null,
-                }.Where(s => s is not null)) + "); re-export it");
+                NameList.DescribeDifferences(missing, unexpected) + "); re-export it");
         foreach (var t in tensors)
         {
             var want = expected[t.Name];

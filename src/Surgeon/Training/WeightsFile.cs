@@ -22,16 +22,11 @@ public static class WeightsFile
     {
         var expected = model.state_dict();
         var entries = ReadEntries(path, expected.ToDictionary(kv => kv.Key, kv => kv.Value.ElementSize));
-        var missing = expected.Keys.Where(k => entries.All(e => e.Name != k)).ToList();
-        var unknown = entries.Where(e => !expected.ContainsKey(e.Name)).Select(e => e.Name).ToList();
+        var (missing, unknown) = NameList.Differences(expected.Keys, entries.Select(e => e.Name).ToList());
         if (missing.Count > 0 || unknown.Count > 0)
             throw new SurgeonException(
                 $"{path} holds the weights of another model than the {describe} its sidecar describes (" +
-                string.Join("; ", new[]
-                {
-                    unknown.Count > 0 ? $"unexpected {Names(unknown)}" : null,
-                    missing.Count > 0 ? $"missing {Names(missing)}" : null,
-                }.Where(s => s is not null)) + "); re-create the checkpoint or restore its sidecar");
+                NameList.DescribeDifferences(missing, unknown) + "); re-create the checkpoint or restore its sidecar");
         foreach (var e in entries)
         {
             var want = expected[e.Name];
@@ -39,7 +34,7 @@ public static class WeightsFile
                 throw new SurgeonException($"{path}: {e.Name} is stored as dtype {e.DType} but a {describe} needs {want.dtype}; re-create the checkpoint");
             if (!e.Shape.AsSpan().SequenceEqual(want.shape))
                 throw new SurgeonException(
-                    $"{path}: {e.Name} is {Shape(e.Shape)} but a {describe} needs {Shape(want.shape)}: the sidecar does not describe these weights; re-create the checkpoint or restore its sidecar");
+                    $"{path}: {e.Name} is {Export.StateTensor.ShapeTextOf(e.Shape)} but a {describe} needs {Export.StateTensor.ShapeTextOf(want.shape)}: the sidecar does not describe these weights; re-create the checkpoint or restore its sidecar");
         }
     }
 
@@ -124,9 +119,4 @@ public static class WeightsFile
         ScalarType.ComplexFloat64 => 16,
         _ => throw Bad(path, $"{name} has unknown dtype code {dtype}"),
     };
-
-    private static string Shape(IEnumerable<long> shape) => shape.Any() ? string.Join('×', shape) : "a scalar";
-
-    private static string Names(IReadOnlyList<string> names) =>
-        string.Join(", ", names.Take(3)) + (names.Count > 3 ? $" and {names.Count - 3} more" : "");
 }
