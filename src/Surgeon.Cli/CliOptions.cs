@@ -76,4 +76,8 @@ internal static class CliOptions
         if (values.Distinct().Count() != values.Count) throw new SurgeonException($"{option} lists a value twice");
         return values;
     }
+
+    /// <summary>The count of a subset option (--train-subset, --test-subset): 0 means every image, negatives are refused.</summary>
+    public static int SubsetCount(int count, string option) =>
+        count >= 0 ? count : throw new SurgeonException($"{option} must be 0 (all) or a positive count, got {count}");
 }

@@ -14,15 +14,15 @@ namespace Surgeon.Cli;
 internal static class Workflows
 {
     /// <summary>
-    /// The class-balanced subset of <paramref name="count"/> training images that --train-subset asks for (0 = all). The
-    /// same images for every --seed (subset seed 0), so seeds vary only the initialisation and the batches, and
-    /// fine-tuning with the same count sees the images the model was trained on.
+    /// The class-balanced subset of <paramref name="count"/> images that --train-subset or --test-subset
+    /// (<paramref name="option"/>) asks for (0 = all). The same images for every --seed (subset seed 0), so seeds vary
+    /// only the initialisation and the batches, fine-tuning with the same count sees the images the model was trained
+    /// on, and every point of a sweep is evaluated on the same test images.
     /// </summary>
-    public static ImageDataset TrainSubset(ImageDataset train, int count)
+    public static ImageDataset BalancedSubset(ImageDataset data, int count, string option)
     {
-        if (count < 0) throw new SurgeonException($"--train-subset must be 0 (all) or a positive count, got {count}");
-        if (count == 0) return train;
-        return train.Subset(train.BalancedSubset(count, seed: 0), $"{train.Name} (balanced subset of {count})");
+        if (CliOptions.SubsetCount(count, option) == 0) return data;
+        return data.Subset(data.BalancedSubset(count, seed: 0), $"{data.Name} (balanced subset of {count})");
     }
 
     public static (nn.Module<Tensor, Tensor> Model, CheckpointInfo Info) TrainAndSave(string modelName, double width,
@@ -30,7 +30,7 @@ internal static class Workflows
         PruneWhileTrainingOptions? pruning = null, int trainSubset = 0)
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
-        train = TrainSubset(train, trainSubset);
+        train = BalancedSubset(train, trainSubset, "--train-subset");
         progress.Info($"data: {train.Name} {train.Count} samples, {test.Name} {test.Count} samples, {train.Channels}×{train.Height}×{train.Width}, {train.NumClasses} classes");
         pruning ??= new PruneWhileTrainingOptions();
         pruning.Validate(options.Epochs, train.Count);
@@ -105,8 +105,7 @@ internal static class Workflows
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
         EnsureDataFits(info, test);
-        if (testSubset > 0)
-            test = test.Subset(test.BalancedSubset(testSubset, seed: 0), $"{test.Name} (balanced subset of {testSubset})");
+        test = BalancedSubset(test, testSubset, "--test-subset");
         // Finished points go to points.jsonl at once; a rerun of the same sweep (same weights, data and options) skips them.
         // The prunable set joins the key only where it changes the weights (ResNet), so journals of other models stay valid.
         string key = $"{info.WeightsSha256}|{dataSpec}|{options}";

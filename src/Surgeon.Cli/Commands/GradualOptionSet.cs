@@ -33,12 +33,7 @@ internal sealed class GradualOptionSet
     }
 
     /// <summary>The --train-subset count (0 = every training image).</summary>
-    public int TrainSubset(ParseResult r)
-    {
-        int count = r.GetValue(subset);
-        if (count < 0) throw new SurgeonException($"--train-subset must be 0 (all) or a positive count, got {count}");
-        return count;
-    }
+    public int TrainSubset(ParseResult r) => CliOptions.SubsetCount(r.GetValue(subset), "--train-subset");
 
     /// <summary>The schedule to <paramref name="finalSparsity"/> over a run of <paramref name="totalSteps"/> optimiser steps, validated.</summary>
     public PolynomialSparsitySchedule Schedule(ParseResult r, double finalSparsity, long totalSteps)

@@ -41,7 +41,7 @@ internal sealed class GradualRun
         var prunableSet = PrunableParameters.ParseSet(Prunable ?? info.Notes.GetValueOrDefault("prunable") ?? "paper");
         string dataSpec = DataSpec ?? info.Dataset;
         var (train, test) = DatasetCatalog.Load(dataSpec);
-        train = Workflows.TrainSubset(train, subsetCount);
+        train = Workflows.BalancedSubset(train, subsetCount, "--train-subset");
         Workflows.EnsureDataFits(info, test);
         long totalSteps = (long)Training.Epochs * ((train.Count + Training.BatchSize - 1) / Training.BatchSize);
         var schedule = FinalSparsity is { } target ? gradual.Schedule(r, target, totalSteps) : null;

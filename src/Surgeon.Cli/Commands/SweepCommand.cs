@@ -45,8 +45,7 @@ internal static class SweepCommand
             var options = fisher.Read(r);
             var prunableSet = PrunableParameters.ParseSet(r.GetValue(prunable)!);
             int recalibrateSamples = r.GetValue(recalibrate);
-            int testImages = r.GetValue(testSubset);
-            if (testImages < 0) throw new SurgeonException($"--test-subset must be 0 (all) or a positive count, got {testImages}");
+            int testImages = CliOptions.SubsetCount(r.GetValue(testSubset), "--test-subset");
             if (recalibrateSamples < 0) throw new SurgeonException($"--recalibrate-bn must be 0 (off) or a number of samples, got {recalibrateSamples}");
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));

@@ -40,8 +40,7 @@ internal static class TrainCommand
             string modelName = r.GetValue(model)!;
             var options = sgd.Read(r, r.GetValue(seed)) with { Augment = r.GetValue(augment) };
             options.Validate();
-            int subsetSize = r.GetValue(subset);
-            if (subsetSize < 0) throw new SurgeonException($"--train-subset must be 0 (all) or a positive count, got {subsetSize}");
+            int subsetSize = CliOptions.SubsetCount(r.GetValue(subset), "--train-subset");
             ModelRegistry.Describe(modelName);
             if (!ModelRegistry.Names.Contains(modelName, StringComparer.OrdinalIgnoreCase))
                 throw new SurgeonException($"unknown model '{modelName}': known models are {string.Join(", ", ModelRegistry.Names)}");
