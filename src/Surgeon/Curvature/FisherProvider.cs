@@ -43,17 +43,23 @@ public static class FisherProvider
         int lossEvaluationExamples = 0)
     {
         var data = context.RequireTrainData(method);
+        bool cached = context.Cache.ContainsKey(CacheKey);
+        // The estimate grows with both figures, so a method that needs no more than one already printed for this
+        // Fisher (every later point of a sweep) skips it: estimating runs a hooked forward pass.
+        var printed = context.Cache.GetValueOrDefault(EstimateKey) as PrintedEstimate;
+        if (cached && printed is not null && bookkeepingBytesPerWeight <= printed.BookkeepingBytesPerWeight
+            && lossEvaluationExamples <= printed.LossEvaluationExamples)
+            return (EmpiricalFisher)context.Cache[CacheKey];
         var o = context.Options;
         var estimate = CurvatureMemory.Estimate(context.Model, context.Parameters, data.SampleShape, o.FisherSamples,
             o.ExamplesPerSample, EmpiricalFisher.MakeBlocks(context.Parameters, o.BlockSize), bookkeepingBytesPerWeight,
             lossEvaluationExamples);
-        bool cached = context.Cache.ContainsKey(CacheKey);
-        if (!cached || (context.Cache.TryGetValue(EstimateKey, out var printed) && estimate.Peak > (long)printed))
+        if (!cached || (printed is not null && estimate.Peak > printed.Peak))
         {
             context.Progress.Info($"{method}: estimated peak memory {estimate.Peak / 1048576.0:N0} MiB above the model and data " +
                 $"(G {estimate.G / 1048576.0:N0} MiB, per-weight bookkeeping {estimate.Bookkeeping / 1048576.0:N0} MiB" +
                 (estimate.LossEvaluation > 0 ? $", loss forward passes {estimate.LossEvaluation / 1048576.0:N0} MiB)" : ")"));
-            context.Cache[EstimateKey] = estimate.Peak;
+            context.Cache[EstimateKey] = new PrintedEstimate(bookkeepingBytesPerWeight, lossEvaluationExamples, estimate.Peak);
         }
         return cached ? (EmpiricalFisher)context.Cache[CacheKey] : Build(context, data);
     }
@@ -61,6 +67,9 @@ public static class FisherProvider
     /// <summary>The context's Fisher (built with a method-blind estimate when no <see cref="Prepare"/> came first).</summary>
     public static EmpiricalFisher For(PruningContext context, string method) =>
         context.Cache.TryGetValue(CacheKey, out var cached) ? (EmpiricalFisher)cached : Prepare(context, method, 0);
+
+    /// <summary>What the last printed estimate was made for, and its peak.</summary>
+    private sealed record PrintedEstimate(int BookkeepingBytesPerWeight, int LossEvaluationExamples, long Peak);
 
     private static EmpiricalFisher Build(PruningContext context, Data.ImageDataset data)
     {
