@@ -1,6 +1,6 @@
-using Surgeon.Models;
+using static TorchSharp.torch;
 
-namespace Surgeon.Export;
+namespace Surgeon.Models;
 
 /// <summary>
 /// An inference-mode BatchNorm as the per-channel affine map it is: y_c = s_c·x_c + t_c with s = γ/√(running_var + ε)
@@ -11,8 +11,7 @@ public sealed record ChannelAffine(double[] Scale, double[] Shift)
     public int Channels => Scale.Length;
 
     public static ChannelAffine Of(SafeBatchNorm2d norm) =>
-        Of(TensorData.Floats(norm.weight), TensorData.Floats(norm.bias), TensorData.Floats(norm.running_mean),
-            TensorData.Floats(norm.running_var), norm.Eps);
+        Of(Floats(norm.weight), Floats(norm.bias), Floats(norm.running_mean), Floats(norm.running_var), norm.Eps);
 
     public static ChannelAffine Of(float[] gamma, float[] beta, float[] mean, float[] variance, double eps)
     {
@@ -28,10 +27,17 @@ public sealed record ChannelAffine(double[] Scale, double[] Shift)
         }
         return new ChannelAffine(scale, shift);
     }
+
+    private static float[] Floats(Tensor tensor)
+    {
+        using var scope = NewDisposeScope();
+        return tensor.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+    }
 }
 
 /// <summary>
-/// Folds an inference-mode BatchNorm into the layer next to it, so the exported graph has no norm node.
+/// Folds an inference-mode BatchNorm into the layer next to it, so an exported graph (or a quantised model) has no norm
+/// node.
 /// Into the preceding conv: BN(W∗x + b) = (s·W)∗x + (s·b + t), per output channel. Into a following linear layer
 /// (when only linear, per-channel maps such as global average pooling lie between): W·(s⊙x + t) + b =
 /// (W·diag s)·x + (W·t + b). Both are exact up to float32 rounding.

@@ -3,7 +3,7 @@ using Surgeon.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Surgeon.Tests.Export;
+namespace Surgeon.Tests.Models;
 
 /// <summary>Folding an inference-mode BatchNorm into its neighbour gives the same outputs as running both in TorchSharp.</summary>
 public class BatchNormFoldingTests
