@@ -1,6 +1,7 @@
 using System.Globalization;
 using Surgeon.IO;
 using Surgeon.Models;
+using Surgeon.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,11 +23,15 @@ public static class OnnxExport
 
     public const string InputName = "input", OutputName = "logits";
 
-    public static OnnxModel Build(nn.Module<Tensor, Tensor> model, ModelSpec spec)
+    /// <summary>
+    /// The model's graph; with <paramref name="quantized"/> (the model prepared by
+    /// <see cref="PostTrainingQuantization"/>) a QDQ graph of its folded, quantised weights and quantised inputs.
+    /// </summary>
+    public static OnnxModel Build(nn.Module<Tensor, Tensor> model, ModelSpec spec, QuantizedModel? quantized = null)
     {
         if (spec.InputShape.Length != 3)
             throw new SurgeonException($"ONNX export needs a C×H×W input shape, got {spec.InputShapeText}");
-        var g = new OnnxGraphBuilder(InputName);
+        var g = new OnnxGraphBuilder(InputName, quantized);
         using (no_grad())
         {
             string logits = model switch
@@ -40,19 +45,24 @@ public static class OnnxExport
             var input = new OnnxValueInfo(InputName, [OnnxDim.Symbolic("batch"), spec.InputShape[0], spec.InputShape[1], spec.InputShape[2]]);
             var output = new OnnxValueInfo(OutputName, [OnnxDim.Symbolic("batch"), spec.NumClasses]);
             var graph = g.Build(spec.Architecture, input, logits, output);
+            if (quantized is not null && quantized.Layers.FirstOrDefault(l => !g.QuantizedLayersWritten.Contains(l.Name)) is { } missed)
+                throw new InvalidOperationException($"the ONNX graph of the {spec.Architecture} does not use the quantised layer {missed.Name}");
             string version = typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "0";
-            return new OnnxModel(graph, IrVersion, OpsetVersion, "surgeon", version, Describe(spec));
+            string description = Describe(spec) + (quantized is null ? "" : "; quantised (QDQ): " + quantized.Describe());
+            return new OnnxModel(graph, IrVersion, OpsetVersion, "surgeon", version, description);
         }
     }
 
     /// <summary>Writes the model's ONNX file atomically (a temporary file renamed over <paramref name="path"/>).</summary>
-    public static ExportResult Write(nn.Module<Tensor, Tensor> model, ModelSpec spec, string path)
+    public static ExportResult Write(nn.Module<Tensor, Tensor> model, ModelSpec spec, string path, QuantizedModel? quantized = null)
     {
-        var onnx = Build(model, spec);
+        var onnx = Build(model, spec, quantized);
         AtomicFile.Write(path, stream => OnnxWriter.Write(onnx, stream));
         long weights = onnx.Graph.Initializers.Sum(t => (long)t.Data.Length);
+        long codes = onnx.Graph.Int8Initializers.Sum(t => (long)t.Data.Length);
         return new ExportResult(path, new FileInfo(path).Length,
-            $"ONNX opset {OpsetVersion}, {onnx.Graph.Nodes.Count} nodes, {weights.ToString("N0", CultureInfo.InvariantCulture)} weights");
+            $"ONNX opset {OpsetVersion}, {onnx.Graph.Nodes.Count} nodes, {weights.ToString("N0", CultureInfo.InvariantCulture)} weights" +
+            (codes == 0 ? "" : $" in float32 and {codes.ToString("N0", CultureInfo.InvariantCulture)} int8 codes"));
     }
 
     private static string Describe(ModelSpec spec) =>

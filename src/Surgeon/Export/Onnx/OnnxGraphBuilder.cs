@@ -1,3 +1,5 @@
+using Surgeon.Quantization;
+
 namespace Surgeon.Export.Onnx;
 
 /// <summary>
@@ -9,13 +11,24 @@ public sealed class OnnxGraphBuilder
 {
     private readonly List<OnnxNode> nodes = [];
     private readonly List<OnnxTensor> initializers = [];
+    private readonly List<OnnxInt8Tensor> int8Initializers = [];
     private readonly HashSet<string> names = new(StringComparer.Ordinal);
 
-    public OnnxGraphBuilder(string inputName)
+    public OnnxGraphBuilder(string inputName, QuantizedModel? quantized = null)
     {
         Claim(inputName);
         Input = inputName;
+        Quantized = quantized;
     }
+
+    /// <summary>
+    /// When set, the layers take their (folded, quantised) weights and input grids from it and the graph is a QDQ
+    /// graph (<see cref="QdqLayers"/>).
+    /// </summary>
+    public QuantizedModel? Quantized { get; }
+
+    /// <summary>The layers of <see cref="Quantized"/> the emitters have written, so export can check none was missed.</summary>
+    public HashSet<string> QuantizedLayersWritten { get; } = new(StringComparer.Ordinal);
 
     /// <summary>The name of the graph's input value.</summary>
     public string Input { get; }
@@ -27,6 +40,14 @@ public sealed class OnnxGraphBuilder
     {
         Claim(name);
         initializers.Add(new OnnxTensor(name, dims, data));
+        return name;
+    }
+
+    /// <summary>Adds an int8 constant (quantised codes, zero points) and returns its name.</summary>
+    public string Int8Initializer(string name, sbyte[] data, params long[] dims)
+    {
+        Claim(name);
+        int8Initializers.Add(new OnnxInt8Tensor(name, dims, data));
         return name;
     }
 
@@ -55,7 +76,7 @@ public sealed class OnnxGraphBuilder
             throw new InvalidOperationException($"the output name {output.Name} is already taken");
         var finished = nodes.ToList();
         finished[^1] = finished[^1] with { Outputs = [output.Name] };
-        return new OnnxGraph(graphName, finished, initializers.ToList(), [input], [output]);
+        return new OnnxGraph(graphName, finished, initializers.ToList(), [input], [output], int8Initializers.ToList());
     }
 
     private void Claim(string name)

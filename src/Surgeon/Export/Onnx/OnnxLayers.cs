@@ -23,13 +23,19 @@ internal static class OnnxLayers
             throw new SurgeonException($"ONNX export: {name} pads with {conv.padding_mode}; only zero padding maps onto ONNX Conv");
         long[] padding = conv.padding ?? throw new SurgeonException($"ONNX export: {name} has symbolic padding ({conv.padding_type}), not explicit sizes");
         var shape = TensorData.Shape(conv.weight);
-        var weight = TensorData.Floats(conv.weight);
-        float[]? bias = conv.bias is null ? null : TensorData.Floats(conv.bias);
-        if (norm is not null)
-            (weight, bias) = BatchNormFolding.IntoPrecedingConv(weight, bias, ChannelAffine.Of(norm));
-        var inputs = new List<string> { x, g.Initializer($"{name}.weight", weight, shape) };
-        if (bias is not null)
-            inputs.Add(g.Initializer($"{name}.bias", bias, shape[0]));
+        List<string> inputs;
+        if (QdqLayers.Find(g, name, folded: norm is not null) is { } quantized)
+            inputs = QdqLayers.Inputs(g, name, quantized, x);
+        else
+        {
+            var weight = TensorData.Floats(conv.weight);
+            float[]? bias = conv.bias is null ? null : TensorData.Floats(conv.bias);
+            if (norm is not null)
+                (weight, bias) = BatchNormFolding.IntoPrecedingConv(weight, bias, ChannelAffine.Of(norm));
+            inputs = [x, g.Initializer($"{name}.weight", weight, shape)];
+            if (bias is not null)
+                inputs.Add(g.Initializer($"{name}.bias", bias, shape[0]));
+        }
         return g.Node(name, "Conv", inputs,
             OnnxAttribute.Of("kernel_shape", shape[2], shape[3]),
             OnnxAttribute.Of("strides", conv.stride),
@@ -45,6 +51,8 @@ internal static class OnnxLayers
     /// </summary>
     public static string Linear(OnnxGraphBuilder g, string name, Linear linear, string x, ChannelAffine? inputNorm = null)
     {
+        if (QdqLayers.Find(g, name, folded: inputNorm is not null) is { } quantized)
+            return g.Node(name, "Gemm", QdqLayers.Inputs(g, name, quantized, x), OnnxAttribute.Of("transB", 1L));
         var weight = TensorData.Floats(linear.weight);
         float[]? bias = linear.bias is null ? null : TensorData.Floats(linear.bias);
         if (inputNorm is not null)

@@ -2,7 +2,8 @@ namespace Surgeon.Export.Onnx;
 
 /// <summary>
 /// The part of the ONNX schema (onnx.proto) that export writes, as plain records: one graph of float32 tensors, its
-/// nodes, their attributes and the constant weights. <see cref="OnnxWriter"/> turns it into the protobuf bytes.
+/// nodes, their attributes and the constant weights (float32, and int8 codes of quantised weights).
+/// <see cref="OnnxWriter"/> turns it into the protobuf bytes.
 /// </summary>
 public sealed record OnnxModel(OnnxGraph Graph, long IrVersion, long OpsetVersion, string ProducerName, string ProducerVersion,
     string DocString = "");
@@ -12,7 +13,11 @@ public sealed record OnnxGraph(
     IReadOnlyList<OnnxNode> Nodes,
     IReadOnlyList<OnnxTensor> Initializers,
     IReadOnlyList<OnnxValueInfo> Inputs,
-    IReadOnlyList<OnnxValueInfo> Outputs);
+    IReadOnlyList<OnnxValueInfo> Outputs,
+    IReadOnlyList<OnnxInt8Tensor>? Int8Initializers = null)
+{
+    public IReadOnlyList<OnnxInt8Tensor> Int8Initializers { get; init; } = Int8Initializers ?? [];
+}
 
 /// <summary>One operator application: <paramref name="OpType"/> of the default (ai.onnx) domain.</summary>
 public sealed record OnnxNode(string Name, string OpType, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs,
@@ -35,6 +40,9 @@ public sealed record OnnxAttribute
 
 /// <summary>A named float32 constant (an initializer), row-major.</summary>
 public sealed record OnnxTensor(string Name, IReadOnlyList<long> Dims, float[] Data);
+
+/// <summary>A named int8 constant (quantised weight codes and zero points), row-major.</summary>
+public sealed record OnnxInt8Tensor(string Name, IReadOnlyList<long> Dims, sbyte[] Data);
 
 /// <summary>
 /// A float32 graph input or output; each dim is a fixed size or, where <see cref="OnnxDim.Symbol"/> is set, a

@@ -26,7 +26,7 @@ public static class OnnxWriter
 
     // Enum values from onnx.proto.
     private const int AttributeFloat = 1, AttributeInt = 2, AttributeInts = 7; // AttributeProto.AttributeType
-    private const int DataTypeFloat = 1;                                      // TensorProto.DataType
+    private const int DataTypeFloat = 1, DataTypeInt8 = 3;                     // TensorProto.DataType
 
     public static void Write(OnnxModel model, Stream stream)
     {
@@ -60,7 +60,10 @@ public static class OnnxWriter
             Message(o, GraphProto.Node, n => WriteNode(n, node));
         String(o, GraphProto.Name, graph.Name);
         foreach (var tensor in graph.Initializers)
-            Message(o, GraphProto.Initializer, t => WriteTensor(t, tensor));
+            Message(o, GraphProto.Initializer, t => WriteTensor(t, tensor.Name, tensor.Dims, tensor.Data.Length, DataTypeFloat, LittleEndianBytes(tensor.Data)));
+        foreach (var tensor in graph.Int8Initializers)
+            Message(o, GraphProto.Initializer, t => WriteTensor(t, tensor.Name, tensor.Dims, tensor.Data.Length, DataTypeInt8,
+                MemoryMarshal.AsBytes(tensor.Data.AsSpan()).ToArray()));
         foreach (var input in graph.Inputs)
             Message(o, GraphProto.Input, v => WriteValueInfo(v, input));
         foreach (var output in graph.Outputs)
@@ -105,17 +108,17 @@ public static class OnnxWriter
         }
     }
 
-    private static void WriteTensor(CodedOutputStream o, OnnxTensor tensor)
+    private static void WriteTensor(CodedOutputStream o, string name, IReadOnlyList<long> dims, int values, int dataType, byte[] rawData)
     {
-        long count = tensor.Dims.Aggregate(1L, (a, b) => a * b);
-        if (count != tensor.Data.Length)
-            throw new InvalidOperationException($"initializer {tensor.Name}: dims [{string.Join(',', tensor.Dims)}] hold {count} values, data has {tensor.Data.Length}");
-        foreach (long dim in tensor.Dims)
+        long count = dims.Aggregate(1L, (a, b) => a * b);
+        if (count != values)
+            throw new InvalidOperationException($"initializer {name}: dims [{string.Join(',', dims)}] hold {count} values, data has {values}");
+        foreach (long dim in dims)
             Int64(o, TensorProto.Dims, dim);
-        Int32(o, TensorProto.DataType, DataTypeFloat);
-        String(o, TensorProto.Name, tensor.Name);
+        Int32(o, TensorProto.DataType, dataType);
+        String(o, TensorProto.Name, name);
         o.WriteTag(TensorProto.RawData, WireFormat.WireType.LengthDelimited);
-        o.WriteBytes(UnsafeByteOperations.UnsafeWrap(LittleEndianBytes(tensor.Data)));
+        o.WriteBytes(UnsafeByteOperations.UnsafeWrap(rawData));
     }
 
     private static void WriteValueInfo(CodedOutputStream o, OnnxValueInfo value)
