@@ -97,7 +97,7 @@ public class SparseFileTests
         { "no-model", "its header is not the expected JSON" },
         { "unknown-field", "its header is not the expected JSON" },
         { "not-json", "its header is not the expected JSON" },
-        { "version", "is a version 2 sparse file; this surgeon reads version 1" },
+        { "version", "is a version 3 sparse file; this surgeon reads versions 1 and 2" },
         { "header-length", "its header length 100000 runs past the end of the file" },
     };
 
@@ -130,7 +130,7 @@ public class SparseFileTests
             case "shape": entry["shape"] = new JsonArray(4, -4); break;
             case "no-model": header.Remove("model"); break;
             case "unknown-field": entry["compression"] = "none"; break;
-            case "version": version = 2; break;
+            case "version": version = 3; break;
             case "header-length": claimedHeaderLength = 100_000; break;
         }
         json = edit == "not-json" ? json[..^3] : header.ToJsonString();

@@ -2,23 +2,35 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Surgeon.Compression;
 using Surgeon.Training;
 
 namespace Surgeon.Export.Sparse;
 
-/// <summary>What a sparse file holds: the checkpoint's description, every tensor of the model's state, and the table.</summary>
-public sealed record SparseContents(CheckpointInfo Info, IReadOnlyList<StateTensor> Tensors, IReadOnlyList<SparseTensorEntry> Entries);
+/// <summary>
+/// What a sparse file holds: the checkpoint's description, every tensor of the model's state, the table, and the grid
+/// of each tensor stored as quantised codes (by name; empty for a version 1 file).
+/// </summary>
+public sealed record SparseContents(CheckpointInfo Info, IReadOnlyList<StateTensor> Tensors, IReadOnlyList<SparseTensorEntry> Entries,
+    IReadOnlyDictionary<string, TensorQuantization>? Quantizations = null)
+{
+    public IReadOnlyDictionary<string, TensorQuantization> Quantizations { get; init; } = Quantizations ?? new Dictionary<string, TensorQuantization>();
+}
 
 /// <summary>
 /// The Surgeon sparse weights file (docs/export.md, "Sparse"): magic "SURGSPRS", u32 version 1, u64 header length H,
 /// H bytes of UTF-8 JSON (<see cref="SparseHeader"/>), the tensor blocks back to back in table order, and the SHA-256
 /// of everything before it. All integers little-endian. The checksum comes first when reading, so a truncated or
-/// bit-flipped file is refused as such before any of it is interpreted.
+/// bit-flipped file is refused as such before any of it is interpreted. Version 2 adds tensors stored as b-bit codes
+/// (<see cref="QuantizedBlocks"/>); a file without any is written as version 1, byte for byte as before.
 /// </summary>
 public static class SparseFile
 {
     public static ReadOnlySpan<byte> Magic => "SURGSPRS"u8;
-    public const uint Version = 1;
+    /// <summary>The newest version written and read; <see cref="PlainVersion"/> files (no quantised tensors) are read too.</summary>
+    public const uint Version = 2;
+
+    public const uint PlainVersion = 1;
 
     /// <summary>Magic, version and header length.</summary>
     public const int PreambleBytes = 8 + 4 + 8;
@@ -29,16 +41,37 @@ public static class SparseFile
 
     private const string Advice = "re-export it with 'surgeon export --format sparse'";
 
-    /// <summary>The file's bytes for a model's state and the checkpoint description that rebuilds it.</summary>
-    public static (byte[] Bytes, IReadOnlyList<SparseTensorEntry> Entries) Build(CheckpointInfo info, IReadOnlyList<StateTensor> tensors)
+    /// <summary>
+    /// The file's bytes for a model's state and the checkpoint description that rebuilds it. Tensors named in
+    /// <paramref name="quantizations"/> (float32, their values on that grid) are stored as b-bit codes.
+    /// </summary>
+    public static (byte[] Bytes, IReadOnlyList<SparseTensorEntry> Entries) Build(CheckpointInfo info, IReadOnlyList<StateTensor> tensors,
+        IReadOnlyDictionary<string, TensorQuantization>? quantizations = null)
     {
+        quantizations ??= new Dictionary<string, TensorQuantization>();
+        if (quantizations.Keys.FirstOrDefault(name => tensors.All(t => t.Name != name)) is { } unknown)
+            throw new SurgeonException($"the model's state has no tensor {unknown} to store quantised");
         var blocks = new List<byte[]>();
         var entries = new List<SparseTensorEntry>();
         long offset = 0;
         foreach (var t in tensors)
         {
-            var (encoding, stored, block) = SparseBlocks.Encode(t.Data, t.ElementSize, ElementTypes.IsFloat(t.DType));
-            entries.Add(new SparseTensorEntry(t.Name, t.DType, t.Shape, SparseBlocks.Name(encoding), stored, offset, block.Length));
+            SparseEncoding encoding;
+            long stored;
+            byte[] block;
+            SparseQuantization? grid = null;
+            if (quantizations.TryGetValue(t.Name, out var q))
+            {
+                if (t.DType != "F32")
+                    throw new SurgeonException($"tensor {t.Name} is {t.DType}; only float32 tensors are stored quantised");
+                (encoding, stored, block) = QuantizedBlocks.Encode(t.Name, t.Shape, t.Data, q);
+                grid = new SparseQuantization(q.Bits, q.Symmetric, q.Axis);
+            }
+            else
+            {
+                (encoding, stored, block) = SparseBlocks.Encode(t.Data, t.ElementSize, ElementTypes.IsFloat(t.DType));
+            }
+            entries.Add(new SparseTensorEntry(t.Name, t.DType, t.Shape, SparseBlocks.Name(encoding), stored, offset, block.Length, grid));
             blocks.Add(block);
             offset += block.Length;
         }
@@ -48,7 +81,7 @@ public static class SparseFile
 
         var bytes = new byte[checked(PreambleBytes + json.Length + offset + ChecksumBytes)];
         Magic.CopyTo(bytes);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), Version);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), quantizations.Count == 0 ? PlainVersion : Version);
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(12), (ulong)json.Length);
         json.CopyTo(bytes, PreambleBytes);
         long at = PreambleBytes + json.Length;
@@ -89,8 +122,8 @@ public static class SparseFile
         // From here on the bytes are the ones the writer wrote; the checks below catch a writer of another version or a
         // hand-made file, and keep every offset inside the file whatever it says.
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
-        if (version != Version)
-            throw new SurgeonException($"{path} is a version {version} sparse file; this surgeon reads version {Version}");
+        if (version is not (PlainVersion or Version))
+            throw new SurgeonException($"{path} is a version {version} sparse file; this surgeon reads versions {PlainVersion} and {Version}");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(12));
         if (headerLength > (ulong)(body - PreambleBytes) || headerLength > MaxHeaderBytes)
             throw Bad(path, $"its header length {headerLength} runs past the end of the file ({bytes.Length} bytes)");
@@ -98,6 +131,7 @@ public static class SparseFile
         var header = ParseHeader(bytes.AsSpan(PreambleBytes, (int)headerLength), path);
 
         var tensors = new List<StateTensor>();
+        var grids = new Dictionary<string, TensorQuantization>(StringComparer.Ordinal);
         var names = new HashSet<string>(StringComparer.Ordinal);
         long next = 0, dataLength = body - dataStart;
         foreach (var e in header.Tensors)
@@ -127,10 +161,16 @@ public static class SparseFile
                 throw Bad(path, $"{where} has a block of {e.Length} bytes at offset {e.Offset}, past the end of the data ({dataLength} bytes)");
             if (elements * size > Array.MaxLength)
                 throw Bad(path, $"{where} is too large ({elements} elements)");
+            if (e.Quantization is not null && (version == PlainVersion || e.DType != "F32"))
+                throw Bad(path, version == PlainVersion ? $"{where} is quantised, which a version {PlainVersion} file cannot be" : $"{where} is quantised but {e.DType}, not F32");
             byte[] data;
             try
             {
-                data = SparseBlocks.Decode(bytes.AsSpan(dataStart + (int)e.Offset, (int)e.Length), encoding, elements, e.Stored, size);
+                var block = bytes.AsSpan(dataStart + (int)e.Offset, (int)e.Length);
+                if (e.Quantization is { } grid)
+                    (data, grids[e.Name]) = QuantizedBlocks.Decode(block, encoding, e.Shape, e.Stored, grid);
+                else
+                    data = SparseBlocks.Decode(block, encoding, elements, e.Stored, size);
             }
             catch (Exception ex) when (ex is InvalidDataException or OverflowException)
             {
@@ -141,7 +181,7 @@ public static class SparseFile
         }
         if (next != dataLength)
             throw Bad(path, $"{dataLength - next} bytes of data follow the last tensor's block");
-        return new SparseContents(header.Model, tensors, header.Tensors);
+        return new SparseContents(header.Model, tensors, header.Tensors, grids);
     }
 
     private static SparseHeader ParseHeader(ReadOnlySpan<byte> json, string path)

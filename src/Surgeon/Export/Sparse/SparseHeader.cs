@@ -8,7 +8,8 @@ public sealed record SparseHeader(CheckpointInfo Model, IReadOnlyList<SparseTens
 
 /// <summary>
 /// One tensor of the table: its name, element type (safetensors name, e.g. F32), shape, encoding ("dense",
-/// "bitmask" or "indices"), the number of values its block stores, and where the block is (offset from the start of
-/// the data section, length in bytes).
+/// "bitmask" or "indices"), the number of values its block stores, where the block is (offset from the start of
+/// the data section, length in bytes), and for a tensor stored as b-bit codes (version 2) its grid's description.
 /// </summary>
-public sealed record SparseTensorEntry(string Name, [property: JsonPropertyName("dtype")] string DType, long[] Shape, string Encoding, long Stored, long Offset, long Length);
+public sealed record SparseTensorEntry(string Name, [property: JsonPropertyName("dtype")] string DType, long[] Shape, string Encoding, long Stored, long Offset, long Length,
+    SparseQuantization? Quantization = null);
