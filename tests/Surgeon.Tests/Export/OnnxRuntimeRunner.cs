@@ -10,9 +10,11 @@ namespace Surgeon.Tests.Export;
 internal static class OnnxRuntimeRunner
 {
     /// <summary>The "logits" output for one float32 "input" batch, and its shape.</summary>
-    public static (float[] Logits, long[] Shape) Run(string path, float[] input, long[] shape)
+    public static (float[] Logits, long[] Shape) Run(string path, float[] input, long[] shape,
+        GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
-        using var session = new InferenceSession(path);
+        using var sessionOptions = new SessionOptions { GraphOptimizationLevel = optimization };
+        using var session = new InferenceSession(path, sessionOptions);
         using var value = OrtValue.CreateTensorValueFromMemory(input, shape);
         using var options = new RunOptions();
         using var outputs = session.Run(options, [OnnxExport.InputName], [value], [OnnxExport.OutputName]);
