@@ -103,6 +103,33 @@ public class UniformQuantizerTests
     }
 
     [Fact]
+    public void QuantizeWeights_PutsEveryLayerWeightOnItsGrid_AndLeavesBiasesAlone()
+    {
+        manual_seed(3);
+        var model = nn.Sequential(("conv", nn.Conv2d(2, 3, 3)), ("flat", nn.Flatten()), ("fc", nn.Linear(12, 4)));
+        var before = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.data<float>().ToArray());
+        var grids = WeightQuantizer.QuantizeWeights(model, new WeightQuantizationSettings { Bits = 3, PerChannel = true });
+        Assert.Equal(["conv.weight", "fc.weight"], grids.Keys.Order());
+        foreach (var (name, p) in model.named_parameters())
+        {
+            float[] now = p.data<float>().ToArray();
+            if (name.EndsWith(".bias", StringComparison.Ordinal))
+            {
+                Assert.Equal(before[name], now);
+                continue;
+            }
+            int rows = (int)p.shape[0], width = now.Length / rows;
+            for (int r = 0; r < rows; r++)
+            {
+                var row = before[name].AsSpan(r * width, width).ToArray();
+                var (scale, zero) = HandQuantization.Grid(row.Min(), row.Max(), 3, true);
+                Assert.Equal(row.Select(v => HandQuantization.FakeQuantize(v, scale, zero, 3)), now.AsSpan(r * width, width).ToArray());
+                Assert.Equal((double)scale, grids[name].Scales[r]);
+            }
+        }
+    }
+
+    [Fact]
     public void BadParameters_AreOneLineSurgeonExceptions()
     {
         var x = tensor(new[] { 1f, -2f });
