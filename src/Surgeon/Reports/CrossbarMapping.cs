@@ -70,8 +70,8 @@ public sealed class CrossbarMapping : IDisposable
     {
         using var scope = NewDisposeScope();
         var level = Levels.to(ScalarType.Float64);
-        var gPos = level.clamp_min(HeldScalars.Of(0)).mul(HeldScalars.Of(options.Step)).add(HeldScalars.Of(options.GMin));
-        var gNeg = level.neg().clamp_min(HeldScalars.Of(0)).mul(HeldScalars.Of(options.Step)).add(HeldScalars.Of(options.GMin));
+        var gPos = level.clamp_min(HeldScalars.Of(0)).mul(HeldScalars.Of(options.Step)).add(HeldScalars.Of(options.GMin), HeldScalars.One);
+        var gNeg = level.neg().clamp_min(HeldScalars.Of(0)).mul(HeldScalars.Of(options.Step)).add(HeldScalars.Of(options.GMin), HeldScalars.One);
         return (gPos.MoveToOuterDisposeScope(), gNeg.MoveToOuterDisposeScope());
     }
 
@@ -99,7 +99,7 @@ public sealed class CrossbarMapping : IDisposable
 
     /// <summary>G·(1 + σ·ε), clamped at 0 (a conductance cannot be negative).</summary>
     public static Tensor Perturb(Tensor g, double sigma, Tensor epsilon) =>
-        g.mul(epsilon.mul(HeldScalars.Of(sigma)).add(HeldScalars.Of(1))).clamp_min(HeldScalars.Of(0));
+        g.mul(epsilon.mul(HeldScalars.Of(sigma)).add(HeldScalars.One, HeldScalars.One)).clamp_min(HeldScalars.Of(0));
 
     /// <summary>[F, D], 1 where the weight's tile is built (not empty), 0 where the tile is left out.</summary>
     private Tensor BuiltCells()
