@@ -1,5 +1,4 @@
 using Surgeon.Data;
-using Surgeon.Pruning;
 using Surgeon.Training;
 
 namespace Surgeon.Tests.Cli;
