@@ -23,6 +23,11 @@ public sealed class CbsSelection : ISelection, IUsesFisher
     /// </summary>
     public int BookkeepingBytesPerWeight => 96;
 
+    /// <summary>Called with every mask whose real loss CBS-S computes (each randomised start, then the mask after each
+    /// swap-search iteration that accepted a swap), in order; the mask is a copy. Null (the default) costs nothing.
+    /// For tests and diagnostics: the returned mask must be the evaluated one of lowest loss.</summary>
+    public Action<CbsEvaluatedMask>? OnMaskEvaluated { get; init; }
+
     /// <summary>The real loss of a mask is evaluated in batches of up to <see cref="Evaluator.DefaultBatchSize"/>.</summary>
     public int LossEvaluationExamples(PruningOptions options) => Math.Min(Evaluator.DefaultBatchSize, options.CbsLossSamples);
 
@@ -35,7 +40,7 @@ public sealed class CbsSelection : ISelection, IUsesFisher
         int d = w.Length;
         long k = SparsityTarget.PruneCount(sparsity, d);
         var lossSamples = train.RandomSubset(Math.Min(o.CbsLossSamples, train.Count), unchecked(context.Seed * 7919 + 17));
-        var realLoss = new RealLoss(context, lossSamples);
+        var realLoss = new RealLoss(context, lossSamples, OnMaskEvaluated);
 
         // 1. Start: the best of the randomised magnitude masks, scored by the real loss.
         bool[]? start = null;
@@ -46,7 +51,7 @@ public sealed class CbsSelection : ISelection, IUsesFisher
             for (int t = 0; t < o.CbsCandidates; t++)
             {
                 var pruned = RandomizedMagnitude.Pruned(w, k, t);
-                double loss = realLoss.Of(pruned);
+                double loss = realLoss.Of(pruned, CbsStage.Start, t);
                 if (loss < startLoss) { startLoss = loss; start = pruned; startCandidate = t; }
                 task.Advance();
             }
@@ -72,7 +77,7 @@ public sealed class CbsSelection : ISelection, IUsesFisher
                     context.Progress.Info($"CBS-S iteration {iteration}: no improving swap, search ends");
                     break;
                 }
-                double loss = realLoss.Of(search.Pruned);
+                double loss = realLoss.Of(search.Pruned, CbsStage.Iteration, iteration);
                 context.Progress.Info($"CBS-S iteration {iteration}: {swaps} swaps accepted, f(P) {search.F:G5}, real loss {loss:G5}");
                 task.Description = $"CBS-S: iteration {iteration}, {totalSwaps} swaps, f(P) {search.F:G4}, loss {loss:G4}";
                 if (loss < bestLoss)
@@ -93,9 +98,16 @@ public sealed class CbsSelection : ISelection, IUsesFisher
     }
 
     /// <summary>The real loss on training samples of the model with the pruned weights zeroed (no update).</summary>
-    private sealed class RealLoss(PruningContext context, int[] samples)
+    private sealed class RealLoss(PruningContext context, int[] samples, Action<CbsEvaluatedMask>? observer)
     {
-        public double Of(bool[] pruned)
+        public double Of(bool[] pruned, CbsStage stage, int index)
+        {
+            double loss = Evaluate(pruned);
+            observer?.Invoke(new CbsEvaluatedMask(stage, index, (bool[])pruned.Clone(), loss));
+            return loss;
+        }
+
+        private double Evaluate(bool[] pruned)
         {
             using var scope = NewDisposeScope();
             var original = PrunableParameters.Flatten(context.Parameters);
@@ -112,6 +124,13 @@ public sealed class CbsSelection : ISelection, IUsesFisher
         }
     }
 }
+
+/// <summary>Which part of CBS-S scored a mask: a randomised magnitude start, or the swap search after an iteration.</summary>
+public enum CbsStage { Start, Iteration }
+
+/// <summary>A mask CBS-S scored by its real loss: <paramref name="Index"/> is the start's candidate number t or the
+/// iteration number (from 1); <paramref name="Pruned"/> marks the pruned weights in flattened prunable order.</summary>
+public sealed record CbsEvaluatedMask(CbsStage Stage, int Index, bool[] Pruned, double Loss);
 
 /// <summary>
 /// The randomised magnitude masks of the CBS start. Candidate 0 is global magnitude; candidate t shuffles the weight

@@ -11,6 +11,10 @@ public sealed class CliCheckpointFixture : IDisposable
 {
     public CliCheckpointFixture()
     {
+        // CreateTempSubdirectory makes the root 0700; the unreadable-input cases run the CLI as another user when the
+        // tests run as root (CliRunner.RunUnprivileged), and that user must reach the case folders below it.
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(Root, (UnixFileMode)0b111_101_101);
         Directory.CreateDirectory(Good);
         var r = CliRunner.Run(Root, "train", "--epochs", "1", "--train-subset", "500", "--dynamics-samples", "0", "--seed", "1",
             "--out", Checkpoint, "--quiet");

@@ -43,20 +43,35 @@ public class WoodFisherTests
     [InlineData(20, 0)]   // d = 38 > N: Woodbury form
     [InlineData(120, 0)]  // d ≤ N: dense Cholesky
     [InlineData(20, -1)]  // one block per layer
-    public void Saliency_IsTheExactQuadraticIncreaseOfRemovingOneWeight(int samples, int blockSize)
+    public void SingleWeightObs_EqualsADenseSolve_CancelsItsWeight_AndItsIncreaseIsTheSaliency(int samples, int blockSize)
     {
         var (ctx, fisher) = Setup(samples, blockSize);
         var saliency = WoodFisherSelection.Saliency(ctx, fisher);
         var fl = DenseDamped(fisher);
-        var inv = linalg.inv(fl);
         var w = PrunableParameters.Flatten(ctx.Parameters).to(ScalarType.Float64);
         for (long q = 0; q < fisher.D; q++)
         {
-            // The optimal update when only q is removed: δw = −(w_q / [F⁻¹]_qq) F⁻¹ e_q, so (w + δw)_q = 0.
-            var dw = -(w[q] / inv[q, q]) * inv[.., q];
-            Assert.Equal(0.0, (w[q] + dw[q]).item<double>(), 9);
-            double increase = 0.5 * dw.dot(fl.matmul(dw)).item<double>();
+            // Independent of EmpiricalFisher's factors: column q of F_λ⁻¹ by a dense LU solve of F_λ c = e_q, and the
+            // single-weight OBS update δw = −(w_q / [F_λ⁻¹]_qq) F_λ⁻¹e_q from it.
+            var eq = zeros(fisher.D, ScalarType.Float64);
+            eq[q] = tensor(1.0);
+            var column = linalg.solve(fl, eq);
+            var expected = -(w[q] / column[q]) * column;
+
+            // The code's OBS update when q alone is pruned: the same vector, and it cancels w_q.
+            var keep = ones(fisher.D, ScalarType.Bool);
+            keep[q] = tensor(false);
+            var delta = ObsUpdate.Delta(ctx, fisher, keep);
             // G is float32 (as in real use) and the Fisher forms its Gram matrix in G's dtype: 1e-5 relative.
+            double err = (delta - expected).norm().item<double>() / expected.norm().item<double>();
+            Assert.True(err < 1e-5, $"q = {q}: relative error {err:E2} against the dense solve");
+            // F_λ⁻¹ products come back in G's dtype, so the cancellation is exact to float32 rounding (~6e-8 relative).
+            double wq = w[q].item<double>();
+            Assert.True(Math.Abs(wq + delta[q].item<double>()) <= 1e-6 * Math.Abs(wq),
+                $"q = {q}: (w + δw)_q = {wq + delta[q].item<double>():E3}, not 0 (w_q = {wq:E3})");
+
+            // Its quadratic increase ½δwᵀF_λδw is the saliency w_q²/(2[F_λ⁻¹]_qq).
+            double increase = 0.5 * expected.dot(fl.matmul(expected)).item<double>();
             Assert.Equal(increase, saliency[q].item<double>(), Math.Max(1e-12, 1e-5 * increase));
         }
     }
