@@ -31,7 +31,6 @@ public static class DampedCholesky
         double largest = LargestEigenvalue(system) / scale - lambda; // of F_S
         double smallest = Float32Resolution * largest;
         var c = CultureInfo.InvariantCulture;
-        if (Environment.GetEnvironmentVariable("TMP_LAMBDA_DEBUG") == "1") Console.Error.WriteLine($"DEBUG {where}: m={system.shape[0]} lambda_max(F)={largest:G4} min lambda={smallest:G3} lambda={lambda:G3} ratio={lambda / smallest:G3}");
         if (lambda < smallest)
             throw new SurgeonException(
                 $"--lambda {lambda.ToString("G3", c)} is below what float32 resolves in the Fisher {where}: its largest eigenvalue is " +

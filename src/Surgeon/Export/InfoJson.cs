@@ -32,5 +32,5 @@ internal static class InfoJson
     public static System.Text.Encodings.Web.JavaScriptEncoder Encoder => System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
 
     /// <summary>A JSON exception's message on one line.</summary>
-    public static string Message(JsonException e) => e.Message.Replace('\n', ' ').Replace('\r', ' ');
+    public static string Message(JsonException e) => IO.JsonErrors.OneLine(e);
 }

@@ -90,7 +90,7 @@ public sealed class SweepJournal(string path, string key)
         }
         catch (JsonException e)
         {
-            return (null, $"not a journal line ({Export.InfoJson.Message(e)})");
+            return (null, $"not a journal line ({IO.JsonErrors.OneLine(e)})");
         }
         if (line?.Point is null || line.Key is null)
             return (null, "not a journal line (it lacks the key or the point)");

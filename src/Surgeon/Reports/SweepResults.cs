@@ -63,7 +63,7 @@ public sealed record SweepResults(string Source, IReadOnlyList<SweepPoint> Point
         }
         catch (JsonException e)
         {
-            throw new SurgeonException($"{path} is not a {ReportFile} written by 'surgeon sweep' ({Export.InfoJson.Message(e)})", e);
+            throw new SurgeonException($"{path} is not a {ReportFile} written by 'surgeon sweep' ({IO.JsonErrors.OneLine(e)})", e);
         }
         if (report?.Points is null || report.Points.Any(p => p is null || p.Method is null))
             throw new SurgeonException($"{path} is not a {ReportFile} written by 'surgeon sweep': it has no list of points");

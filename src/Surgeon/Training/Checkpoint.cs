@@ -113,7 +113,7 @@ public static class Checkpoint
         }
         catch (JsonException e)
         {
-            throw new SurgeonException($"{sidecar} is not a valid checkpoint sidecar ({e.Message})", e);
+            throw new SurgeonException($"{sidecar} is not a valid checkpoint sidecar ({IO.JsonErrors.OneLine(e)})", e);
         }
         if (info is null || info.Format != CheckpointInfo.CurrentFormat)
             throw new SurgeonException($"{sidecar}: unknown checkpoint format '{info?.Format}' (expected {CheckpointInfo.CurrentFormat})");
