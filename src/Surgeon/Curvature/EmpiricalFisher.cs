@@ -353,7 +353,7 @@ public sealed class EmpiricalFisher : IDisposable
             matrix = gb.t().matmul(gb).to(ScalarType.Float64).div_(HeldScalars.Of(N));
             matrix.diagonal().add_(HeldScalars.Of(Lambda), HeldScalars.One);
         }
-        var l = DampedCholesky.Factor(matrix, Lambda, IsWoodbury(b) ? N : 1, $"block at weights {b.Offset}..{b.End - 1}");
+        var l = DampedCholesky.Factor(matrix, Lambda, N, IsWoodbury(b), $"block at weights {b.Offset}..{b.End - 1}");
         factors[index] = l.DetachFromDisposeScope();
         return factors[index]!;
     }
