@@ -42,6 +42,12 @@ public static class ModelRegistry
                 using var model = entry.Create(spec);
                 return model.state_dict().Select(kv => (kv.Key, kv.Value.dtype, kv.Value.shape)).ToList();
             }
+            catch (System.Runtime.InteropServices.ExternalException e)
+            {
+                // LibTorch refuses even to describe a tensor whose byte count overflows 64 bits (e.g. width 1e300).
+                throw new SurgeonException($"a {spec.Architecture} of width {spec.Width:G4}{(spec.Channels is null ? "" : " with the listed channel counts")} " +
+                    $"has tensors too large to exist ({e.Message.Split('\n')[0]}); use a smaller --width (or check the checkpoint's sidecar)", e);
+            }
             finally
             {
                 set_default_device(previous);

@@ -46,30 +46,35 @@ public sealed class SweepJournal(string path, string key)
     /// impossible point; the message is "PATH:LINE: why".</exception>
     public static JournalContents ReadAll(string journalPath)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(journalPath, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true));
-        }
-        catch (DecoderFallbackException)
-        {
-            throw new SurgeonException($"{journalPath} is not UTF-8 text: is it a {SweepResults.JournalFile} written by 'surgeon sweep'?");
-        }
+        byte[] bytes = File.ReadAllBytes(journalPath);
+        var utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
         var lines = new List<(string, SweepPoint)>();
         string? warning = null;
-        string[] rows = text.Split('\n');
-        // Split gives an empty last row after a final newline; a non-empty last row had its newline cut off.
-        for (int i = 0; i < rows.Length; i++)
+        // Line by line, so a byte that is not UTF-8 is reported with its line like any other damage. Splitting gives
+        // an empty last row after a final newline; a non-empty last row had its newline cut off.
+        var rows = new List<(int Start, int Length)>();
+        for (int start = 0; ;)
         {
-            string row = rows[i].TrimEnd('\r');
-            if (string.IsNullOrWhiteSpace(row)) continue;
-            var (line, problem) = Parse(row);
+            int end = Array.IndexOf(bytes, (byte)'\n', start);
+            rows.Add((start, (end < 0 ? bytes.Length : end) - start));
+            if (end < 0) break;
+            start = end + 1;
+        }
+        int skip = bytes.AsSpan().StartsWith(utf8.Preamble) ? utf8.Preamble.Length : 0;
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var (start, length) = i == 0 ? (rows[0].Start + skip, rows[0].Length - skip) : rows[i];
+            string? row = null;
+            try { row = utf8.GetString(bytes, start, length).TrimEnd('\r'); }
+            catch (DecoderFallbackException) { }
+            if (row is not null && string.IsNullOrWhiteSpace(row)) continue;
+            var (line, problem) = row is null ? (null, "not UTF-8 text") : Parse(row);
             if (problem is null)
             {
                 lines.Add((line!.Key, line.Point));
                 continue;
             }
-            if (i == rows.Length - 1)
+            if (i == rows.Count - 1)
             {
                 warning = $"{journalPath}:{i + 1}: ignored the last line, which was cut short (a sweep killed while writing it?): {problem}";
                 continue;

@@ -246,6 +246,8 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "data-huge-header", "truncated IDX file: header promises 1683627179248 bytes of data, file has", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
         { "data-huge-header-gz", "header promises 1683627179248 bytes of data, more than its", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
         { "sidecar-huge-width", "needs 80000×784", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "", "has tensors too large to exist", ["train", "--model", "mobilenet-v1", "--width", "1e300", "--epochs", "0", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "for its weights, more than this machine's", ["train", "--model", "vgg13", "--width", "1e4", "--epochs", "0", "-o", "{work}/out/t.ckpt", "-q"] },
     };
 
     /// <summary>Files a user may not read (chmod 000). Root reads them anyway, so these run only for other users.</summary>

@@ -204,7 +204,9 @@ public sealed class FuzzFormats : IDisposable
 
     private static void CheckDynamics(List<DynamicsRecord> records)
     {
-        if (records.Count == 0) throw new InvalidDataException("no dynamics records");
+        // A header without records reads as an empty list (plot-dynamics refuses it, naming the run); a record must
+        // have what the writer always writes.
+        if (records.Any(r => r is null || r.Event is null)) throw new InvalidDataException("a dynamics record without its event text");
     }
 
     private static void CheckImport(ImportResult result)

@@ -119,6 +119,14 @@ public class SweepJournalTests : IDisposable
     }
 
     [Fact]
+    public void ALineThatIsNotUtf8_IsAnError_NamingItsLine()
+    {
+        File.WriteAllBytes(Journal, [.. System.Text.Encoding.UTF8.GetBytes(Line() + "\n"), 0xFF, 0xFE, (byte)'\n', .. System.Text.Encoding.UTF8.GetBytes(Line() + "\n")]);
+        Assert.Equal($"{Journal}:2: not UTF-8 text; each line is one finished point of 'surgeon sweep' (delete a damaged line and a rerun of the sweep recomputes that point)",
+            Assert.Throws<SurgeonException>(() => SweepJournal.ReadAll(Journal)).Message);
+    }
+
+    [Fact]
     public void TheJournalsAndReportsInDocs_AreRead_WithoutAnError()
     {
         string docs = Path.Combine(RepositoryRoot(), "docs");
