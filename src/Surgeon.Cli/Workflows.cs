@@ -112,7 +112,9 @@ internal static class Workflows
         if (!PrunableParameters.SameInBoth(model)) key += $"|prunable={prunable}";
         if (testSubset > 0) key += $"|test-subset={testSubset}";
         var journal = new SweepJournal(Path.Combine(outDir, "points.jsonl"), key);
-        var done = journal.Load().Where(p => methods.Any(m => m.Name == p.Method || m.Name + SweepRunner.RecalibratedSuffix == p.Method)
+        var (journaled, warning) = journal.Load();
+        if (warning is not null) progress.Info(warning);
+        var done = journaled.Where(p => methods.Any(m => m.Name == p.Method || m.Name + SweepRunner.RecalibratedSuffix == p.Method)
             && sparsities.Contains(p.Sparsity) && seeds.Contains(p.Seed)).ToList();
         if (done.Count > 0)
             progress.Info($"resuming: {done.Count} point(s) already in {journal.Path}");

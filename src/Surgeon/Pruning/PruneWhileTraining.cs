@@ -84,9 +84,10 @@ public sealed class PruneWhileTraining
         prune.Validate(train.Epochs, trainData.Count);
         if (prune.Measure is not null && prune.Structured && model is not IStructuredModel)
             throw new SurgeonException($"filter pruning needs a conv model with filter groups ({string.Join(", ", ModelRegistry.Names.Where(n => n != "mlpnet"))}); use --prune-structure weights for this model");
-        if (prune.Measure is not null && prune.Schedule is { Target: > 0 } schedule)
+        if (prune.Measure is not null && prune.Schedule is { } schedule)
         {
-            // A target that rounds to nothing is a mistake to report before training, not a silent no-op after it.
+            // A target that rounds to nothing (0 and −0 included) is a mistake to report before training, not a silent
+            // no-op after it.
             long units = prune.Structured
                 ? ((IStructuredModel)model).FilterGroups.Sum(g => (long)g.Channels)
                 : PrunableParameters.TotalCount(PrunableParameters.Discover(model));

@@ -30,7 +30,11 @@ public sealed record PruningMethod(string Name, string Description, ISelection S
         (Selection as Curvature.IUsesFisher)?.LossEvaluationExamples(options) ?? 0,
         (Update as Curvature.IUsesFisher)?.LossEvaluationExamples(options) ?? 0);
 
-    /// <summary>Selects, updates if the method has an update, and applies the mask so pruned weights are exact zeros.</summary>
+    /// <summary>
+    /// Selects, updates if the method has an update, and applies the mask so pruned weights are exact zeros. Weights that
+    /// end NaN or infinite (an update that overflowed float32) are a <see cref="SurgeonException"/> naming the method and
+    /// the options that cause it; the model's weights are then left as the update made them (callers restore or discard).
+    /// </summary>
     public MaskSet Prune(PruningContext context, double sparsity)
     {
         SparsityTarget.Validate(sparsity);
@@ -40,6 +44,27 @@ public sealed record PruningMethod(string Name, string Description, ISelection S
         Update?.Update(context, keep);
         var masks = new MaskSet(context.Parameters, keep);
         masks.Apply();
+        if (FirstNonFinite(context.Parameters) is { } layer)
+        {
+            masks.Dispose();
+            throw new SurgeonException($"{Name} at sparsity {sparsity.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} made weights of {layer} NaN or infinite" +
+                (Update is null ? " (were the model's weights finite?)" : $": its update overflowed float32; {UpdateAdvice(context.Options)}"));
+        }
         return masks;
+    }
+
+    /// <summary>What to change when an update overflows: the update scale when it is not 1, else the damping.</summary>
+    public static string UpdateAdvice(PruningOptions options)
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        return options.UpdateScale != 1
+            ? $"--update-scale {options.UpdateScale.ToString("G4", c)} is too large, lower it (1 is the full OBS update)"
+            : $"raise --lambda (now {options.Lambda.ToString("G4", c)})";
+    }
+
+    private static string? FirstNonFinite(IReadOnlyList<PrunableParameter> parameters)
+    {
+        using var scope = NewDisposeScope();
+        return parameters.FirstOrDefault(p => !p.Weight.isfinite().all().item<bool>())?.Name;
     }
 }

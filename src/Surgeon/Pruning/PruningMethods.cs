@@ -9,7 +9,7 @@ public static class PruningMethods
     private static readonly List<PruningMethod> All =
     [
         new("mp", "global magnitude: prune the smallest |w| over all layers", new MagnitudeSelection(layerWise: false)),
-        new("lmp", "layer-wise magnitude: prune the same fraction of each layer by |w|", new MagnitudeSelection(layerWise: true)),
+        new("lmp", "layer-wise magnitude: prune the same fraction of each layer by |w| (⌊s·d⌋ in all, the rounding spread by largest remainder)", new MagnitudeSelection(layerWise: true)),
         new("wf-s", "WoodFisher selection: prune the smallest OBS saliency w²/(2[F⁻¹]_qq), no weight update", new WoodFisherSelection()),
         new("wf", "WoodFisher: WF-S selection plus the OBS update of the kept weights", new WoodFisherSelection(), new ObsUpdate()),
         new("cbs-s", "Combinatorial Brain Surgeon selection: minimise the joint loss f(P) of the pruned set, no update", new CbsSelection()),

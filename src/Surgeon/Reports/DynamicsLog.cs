@@ -105,7 +105,7 @@ public sealed class DynamicsLog
                     Event = cells[13],
                 });
             }
-            catch (FormatException e)
+            catch (Exception e) when (e is FormatException or OverflowException)
             {
                 throw new SurgeonException($"{path}:{i + 1}: {e.Message}", e);
             }

@@ -68,11 +68,17 @@ public sealed class SweepReport(EvalResult? dense, IReadOnlyList<SweepPoint> poi
         dense = dense is null ? null : new { accuracy = dense.Accuracy, loss = dense.Loss },
         summary = Summary,
         points,
-    }, new JsonSerializerOptions(SweepResults.Json) { WriteIndented = true }); // NaN (an unknown dense loss) as "NaN"
+    }, new JsonSerializerOptions(SweepResults.Json) { WriteIndented = true }); // NaN (an unknown dense loss) and ∞ as strings
 
     /// <summary>Writes sweep.md, sweep.csv, summary.csv, sweep.json and sweep.png into <paramref name="folder"/>.</summary>
     public IReadOnlyList<string> WriteAll(string folder, string plotTitle = SweepPlot.DefaultTitle)
     {
+        // Nothing is written for a point no sweep can produce (a loss of +∞ or NaN is a result; see JsonNumbers).
+        foreach (var p in points)
+            if (p.Problem() is { } problem)
+                throw new SurgeonException($"cannot write the sweep report to {folder}: {p.Describe()} is impossible: {problem}");
+        if (dense is not null && IO.JsonNumbers.First(IO.JsonNumbers.Fraction("its accuracy", dense.Accuracy), IO.JsonNumbers.Loss("its loss", dense.Loss)) is { } bad)
+            throw new SurgeonException($"cannot write the sweep report to {folder}: the dense result is impossible: {bad}");
         Directory.CreateDirectory(folder);
         var written = new List<string>();
         void Text(string name, string text)

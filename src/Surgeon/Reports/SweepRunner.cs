@@ -89,6 +89,8 @@ public sealed class SweepRunner
                     using (var masks = method.Prune(context, sparsity))
                         actual = masks.Sparsity;
                     var eval = Evaluator.Evaluate(Model, TestData, device: Device);
+                    if (!double.IsFinite(eval.Loss))
+                        Progress.Info($"{method.Name} at {sparsity:0.###} (seed {seed}): the pruned model's outputs overflow float32 (test loss {eval.Loss}); recorded as a result");
                     var point = previous
                         ?? new SweepPoint(method.Name, sparsity, seed, actual, eval.Accuracy, eval.Loss, clock.Elapsed.TotalSeconds);
                     points.Add(point);

@@ -35,6 +35,29 @@ public sealed record CheckpointInfo
     [JsonIgnore]
     public ModelSpec Spec => new(Architecture, InputShape, NumClasses, Width, Channels);
 
+    /// <summary>
+    /// What no checkpoint Surgeon writes can hold, or null: a missing architecture, input shape or dataset, an input
+    /// shape that is not C×H×W with positive sizes, fewer than 2 classes, a width that is not a finite positive number, a
+    /// channel count below 1, a sparsity or accuracy outside [0, 1], a negative loss. A test loss of +∞ or NaN is a
+    /// result (a model whose outputs overflow), written as "Infinity" / "NaN" (see <see cref="JsonNumbers"/>).
+    /// </summary>
+    public string? Problem()
+    {
+        if (string.IsNullOrEmpty(Architecture) || InputShape is null || Dataset is null)
+            return "it lacks the architecture, inputShape or dataset";
+        if (InputShape.Length != 3 || InputShape.Any(d => d <= 0))
+            return $"its inputShape [{string.Join(", ", InputShape)}] is not C×H×W with positive sizes";
+        if (NumClasses < 2)
+            return $"its numClasses is {NumClasses}; a classifier has at least 2";
+        if (Channels is not null && Channels.Any(c => c < 1))
+            return $"its channels [{string.Join(", ", Channels)}] list a count below 1";
+        return JsonNumbers.First(
+            JsonNumbers.Positive("its width", Width),
+            JsonNumbers.Fraction("its sparsity", Sparsity),
+            TestAccuracy is { } a ? JsonNumbers.Fraction("its testAccuracy", a) : null,
+            TestLoss is { } l ? JsonNumbers.Loss("its testLoss", l) : null);
+    }
+
     /// <summary>This record describing <paramref name="spec"/> instead (e.g. the spec of a shrunk model).</summary>
     public CheckpointInfo WithSpec(ModelSpec spec) => this with
     {
@@ -52,16 +75,21 @@ public sealed record CheckpointInfo
 /// </summary>
 public static class Checkpoint
 {
-    private static readonly JsonSerializerOptions Json = new()
+    private static readonly JsonSerializerOptions Json = JsonNumbers.With(new JsonSerializerOptions
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-    };
+    });
 
     public static string SidecarPath(string weightsPath) => weightsPath + ".json";
 
+    /// <summary>Writes the weights, then the sidecar. A description no checkpoint can hold (<see cref="CheckpointInfo.Problem"/>)
+    /// or NaN or infinite weights are refused before anything is written: Surgeon writes only checkpoints it can load.</summary>
     public static void Save(string path, nn.Module<Tensor, Tensor> model, CheckpointInfo info)
     {
+        if (info.Problem() is { } problem)
+            throw new SurgeonException($"cannot write the checkpoint {path}: {problem}");
+        EnsureFinite(model, $"cannot write the checkpoint {path}");
         AtomicFile.WriteVia(path, temp => model.save(temp));
         var withHash = info with { WeightsSha256 = Sha256(path), CreatedUtc = DateTime.UtcNow };
         AtomicFile.WriteAllText(SidecarPath(path), JsonSerializer.Serialize(withHash, Json) + "\n");
@@ -85,12 +113,14 @@ public static class Checkpoint
         }
         catch (JsonException e)
         {
-            throw new SurgeonException($"{sidecar} is not a valid checkpoint sidecar ({e.Message})", e);
+            throw new SurgeonException($"{sidecar} is not a valid checkpoint sidecar ({IO.JsonErrors.OneLine(e)})", e);
         }
         if (info is null || info.Format != CheckpointInfo.CurrentFormat)
             throw new SurgeonException($"{sidecar}: unknown checkpoint format '{info?.Format}' (expected {CheckpointInfo.CurrentFormat})");
         if (info.Architecture is null || info.InputShape is null || info.Dataset is null)
             throw new SurgeonException($"{sidecar}: the sidecar is incomplete (architecture, inputShape and dataset are required)");
+        if (info.Problem() is { } problem)
+            throw new SurgeonException($"{sidecar}: the sidecar is impossible: {problem}; re-create the checkpoint or restore its sidecar");
         return info;
     }
 
@@ -104,9 +134,11 @@ public static class Checkpoint
         string actual = Sha256(path);
         if (!string.Equals(actual, info.WeightsSha256, StringComparison.OrdinalIgnoreCase))
             throw new SurgeonException($"{path} is corrupt or was modified: its SHA-256 does not match the sidecar; re-create it");
+        // Names, dtypes and shapes are checked in C# first, against the model the sidecar describes built without
+        // storage, so the message says which tensor does not fit and why, and a sidecar that describes a far larger
+        // model than the weights file holds allocates nothing.
+        WeightsFile.Verify(path, ModelRegistry.StateOf(info.Spec), Describe(info.Spec));
         var model = ModelRegistry.Create(info.Spec);
-        // Names, dtypes and shapes are checked in C# first, so the message says which tensor does not fit and why.
-        WeightsFile.Verify(path, model, Describe(info.Spec));
         try
         {
             model.load(path, strict: true);

@@ -58,7 +58,7 @@ public sealed class CbsUpdate : IWeightUpdate, IUsesFisher
                     // Woodbury: N×N system NλI + G_U G_Uᵀ.
                     var k = gU.matmul(gU.T).to(ScalarType.Float64);
                     k.diagonal().add_(HeldScalars.Of(n * lambda), HeldScalars.One);
-                    var l = linalg.cholesky(k);
+                    var l = DampedCholesky.Factor(k, lambda, fisher.N, woodbury: true, $"kept-set system of CBS-U in the block at weights {block.Offset}..{block.End - 1}");
                     delta = gU.T.to(ScalarType.Float64).matmul(cholesky_solve(r.unsqueeze(1), l).squeeze(1));
                 }
                 else
@@ -66,7 +66,7 @@ public sealed class CbsUpdate : IWeightUpdate, IUsesFisher
                     // |U|×|U| system λI + G_UᵀG_U/N.
                     var a = gU.T.matmul(gU).to(ScalarType.Float64).div_(HeldScalars.Of(n));
                     a.diagonal().add_(HeldScalars.Of(lambda), HeldScalars.One);
-                    var l = linalg.cholesky(a);
+                    var l = DampedCholesky.Factor(a, lambda, fisher.N, woodbury: false, $"kept-set system of CBS-U in the block at weights {block.Offset}..{block.End - 1}");
                     var rhs = gU.T.to(ScalarType.Float64).matmul(r).div_(HeldScalars.Of(n));
                     delta = cholesky_solve(rhs.unsqueeze(1), l).squeeze(1);
                 }

@@ -221,6 +221,33 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "safetensors", "fc1.weight (file F32 40×784, model F32 40×36)", ["import", "-f", "safetensors", "-i", "{work}/m.safetensors", "--model", "mlpnet", "--data", "{small}", "-o", "{work}/out/m.ckpt"] },
         { "", "unknown import format 'onnx': known formats are sparse, safetensors", ["import", "-f", "onnx", "-i", "{work}/m.onnx", "-o", "{work}/out/m.ckpt"] },
         { "", "Option '--in' is required", ["import", "-f", "sparse", "-o", "{work}/out/m.ckpt"] },
+
+        // Numbers (issue 16): updates that overflow float32, sparsities that prune nothing, a λ float32 cannot resolve,
+        // NaN options, impossible journal and report values, IDX headers whose sizes overflow or exceed the file.
+        { "", "gave a model whose outputs overflow float32 (test loss NaN); --update-scale 1E+30 is too large", ["prune", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--update-scale", "1e30", "--fisher-samples", "100", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "made weights of fc1.weight NaN or infinite: its update overflowed float32; --update-scale 1E+60 is too large", ["prune", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--update-scale", "1e60", "--fisher-samples", "100", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "made weights of fc1.weight NaN or infinite: its update overflowed float32; --update-scale 1E+60 is too large", ["sweep", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--update-scale", "1e60", "--fisher-samples", "100", "-o", "{work}/out", "-q"] },
+        { "", "sparsity -0 of 32360 weights rounds to zero weights to prune", ["prune", "-c", "{ckpt}", "-s", "-0", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "sparsity 5E-324 of 32360 weights rounds to zero weights to prune", ["prune", "-c", "{ckpt}", "-s", "4.9e-324", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "sparsity 0 of 32360 weights rounds to zero weights to prune", ["prune", "-c", "{ckpt}", "-m", "lmp", "-s", "0", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "sparsity -0 of 32360 weights rounds to zero weights to prune", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5,-0", "-o", "{work}/out", "-q"] },
+        { "", "sparsity 5E-324 of 32360 weights rounds to zero weights to prune", ["finetune", "-c", "{ckpt}", "-m", "mp", "-s", "4.9e-324", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "", "--prune-target -0 removes no weights", ["train", "--data", "{data}", "--epochs", "1", "--prune-measure", "magnitude", "--prune-target", "-0", "--score-samples", "50", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "--lambda 1E-12 is below what float32 resolves in the Fisher block", ["prune", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--lambda", "1e-12", "--fisher-samples", "100", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "--lambda 1E-12 is below what float32 resolves in the Fisher kept-set system of CBS-U", ["prune", "-c", "{ckpt}", "-m", "mp+cbs-u", "-s", "0.5", "--lambda", "1e-12", "--fisher-samples", "100", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "--lambda 1E-12 is below what float32 resolves", ["sweep", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--lambda", "1e-12", "--fisher-samples", "100", "-o", "{work}/out", "-q"] },
+        { "", "--momentum must be in [0, 1), got NaN", ["finetune", "-c", "{ckpt}", "--momentum", "NaN", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "", "--weight-decay must be a finite number ≥ 0", ["finetune", "-c", "{ckpt}", "--weight-decay", "Infinity", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "journal-garbage-line", "s.jsonl:3: not a journal line", ["report", "sweep", "{work}/s.jsonl", "-o", "{work}/out"] },
+        { "journal-accuracy", "s.jsonl:2: an impossible point, mp at sparsity 0.5 (seed 0): its accuracy is 1.5, not a fraction in [0, 1]", ["report", "sweep", "{work}/s.jsonl", "-o", "{work}/out"] },
+        { "journal-accuracy", "s.jsonl:2: an impossible point", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "-o", "{work}", "-q"] },
+        { "sweep-accuracy", "point 1 of 1 is impossible, mp at sparsity 0.5 (seed 0): its accuracy is 1.5", ["report", "sweep", "{work}/sweep", "-o", "{work}/out"] },
+        { "data-overflow", "IDX header dimensions 2147483647×2147483647×2147483647 multiply to more bytes than any file holds", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "data-huge-header", "truncated IDX file: header promises 1683627179248 bytes of data, file has", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "data-huge-header-gz", "header promises 1683627179248 bytes of data, more than its", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "sidecar-huge-width", "needs 80000×784", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "", "has tensors too large to exist", ["train", "--model", "mobilenet-v1", "--width", "1e300", "--epochs", "0", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "for its weights, more than this machine's", ["train", "--model", "vgg13", "--width", "1e4", "--epochs", "0", "-o", "{work}/out/t.ckpt", "-q"] },
     };
 
     /// <summary>Files a user may not read (chmod 000). Root reads them anyway, so under root (as in CI) the CLI runs as
@@ -446,6 +473,39 @@ public class BadInputTests(CliCheckpointFixture fixture)
             case "sweep-journal":
                 File.WriteAllText(Path.Combine(work, "s.jsonl"), Reports.SweepFiles.Journal());
                 break;
+            case "journal-garbage-line":
+                var journalLines = Reports.SweepFiles.Journal().Split('\n');
+                journalLines[2] = "{\"key\":\"new\",\"point\":{\"method\":\"mp\",garbage";
+                File.WriteAllText(Path.Combine(work, "s.jsonl"), string.Join('\n', journalLines));
+                break;
+            case "journal-accuracy":
+                // Also the journal of a sweep folder: a sweep run on {work} must not resume from (or write beside) it.
+                File.WriteAllText(Path.Combine(work, "s.jsonl"), Reports.SweepFiles.Line("k", "mp", 0.9, 0, 0.5) + "\n" + Reports.SweepFiles.Line("k", "mp", 0.5, 0, 1.5) + "\n");
+                File.Copy(Path.Combine(work, "s.jsonl"), Path.Combine(work, "points.jsonl"));
+                break;
+            case "sweep-accuracy":
+                Directory.CreateDirectory(Path.Combine(work, "sweep"));
+                File.WriteAllText(Path.Combine(work, "sweep", "sweep.json"), Edit(Reports.SweepFiles.ReportJson("mp", 0.95), j => j["points"]![0]!["accuracy"] = 1.5));
+                break;
+            case "data-overflow":
+                CopyFolder(fixture.Data, data);
+                // Three dimensions of 2³¹ − 1: their product overflows 64 bits.
+                File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte.gz"), [0, 0, 8, 3, 0x7F, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 1, 2, 3]);
+                break;
+            case "data-huge-header":
+                CopyFolder(fixture.Data, data);
+                // 2³¹ − 1 images of 28×28 in a file of a few bytes: refused before 1.6 TB are allocated.
+                File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte.gz"), [0, 0, 8, 3, 0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2, 3]);
+                break;
+            case "data-huge-header-gz":
+                CopyFolder(fixture.Data, data);
+                using (var gz = new System.IO.Compression.GZipStream(File.Create(Path.Combine(data, "train-images-idx3-ubyte.gz")), System.IO.Compression.CompressionLevel.Optimal))
+                    gz.Write([0, 0, 8, 3, 0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2, 3]);
+                break;
+            case "sidecar-huge-width":
+                // fc2 would be 80,000 × 40,000 floats (12.8 GB): refused before the model is built.
+                WriteCheckpoint(bad, weights, Edit(sidecar, j => j["width"] = 2000.0), rehash: false);
+                break;
             case "sweep-two-dense":
                 foreach (var (folder, method, dense) in new[] { ("a", "mp", 0.95), ("b", "wf", 0.90) })
                 {
@@ -488,10 +548,11 @@ public class BadInputTests(CliCheckpointFixture fixture)
         File.WriteAllText(path + ".json", sidecar);
     }
 
-    /// <summary>The good checkpoint with one weight replaced, saved the way surgeon saves (so the hash is valid).</summary>
+    /// <summary>The good checkpoint with one weight replaced, its sidecar's hash that of the new weights (surgeon itself
+    /// refuses to save NaN or infinite weights, so the file is written by TorchSharp directly).</summary>
     private void WriteWithWeight(string path, float value)
     {
-        var (model, info) = Checkpoint.Load(fixture.Checkpoint);
+        var (model, _) = Checkpoint.Load(fixture.Checkpoint);
         using (model)
         {
             using (torch.no_grad())
@@ -500,8 +561,9 @@ public class BadInputTests(CliCheckpointFixture fixture)
                 using var v = torch.tensor(value);
                 first[0, 0] = v;
             }
-            Checkpoint.Save(path, model, info);
+            model.save(path);
         }
+        WriteCheckpoint(path, File.ReadAllBytes(path), File.ReadAllText(fixture.Sidecar), rehash: true);
     }
 
     private static void MakeUnreadable(string path)

@@ -71,6 +71,35 @@ public class SweepResumeTests(CliCheckpointFixture fixture)
         Assert.Empty(Directory.GetFiles(work, "*.tmp-*", SearchOption.AllDirectories));
     }
 
+    [Fact]
+    public void APointWhoseOutputsOverflow_IsRecordedWithItsLossAsNaN_AndDoesNotPoisonTheJournal()
+    {
+        // --update-scale 1e30 blows WoodFisher's update up to weights of ~1e28: finite, but the logits overflow float32,
+        // so the loss is NaN: a result (the method destroyed the model), not an error. It used to end the sweep with an
+        // internal error ("NaN cannot be written as valid JSON") on every rerun.
+        string work = fixture.NewWorkFolder(), outDir = Path.Combine(work, "sweep");
+        string[] args = ["sweep", "-c", fixture.Checkpoint, "--methods", "mp,wf", "--sparsities", "0.5", "--update-scale", "1e30",
+            "--fisher-samples", "100", "--out-dir", outDir];
+        var first = CliRunner.Run(work, args);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        Assert.Contains("wf at 0.5 (seed 0): the pruned model's outputs overflow float32 (test loss NaN); recorded as a result", first.Stderr);
+        var lines = File.ReadAllLines(Path.Combine(outDir, "points.jsonl"));
+        Assert.Equal(2, lines.Length);
+        Assert.Contains("\"method\":\"wf\"", lines[1]);
+        Assert.Contains("\"loss\":\"NaN\"", lines[1]);
+        Assert.Contains("\"loss\": \"NaN\"", File.ReadAllText(Path.Combine(outDir, "sweep.json")));
+
+        var rerun = CliRunner.Run(work, args);
+        Assert.True(rerun.ExitCode == 0, rerun.Stderr);
+        Assert.Contains("resuming: 2 point(s) already in", rerun.Stderr);
+        Assert.Equal(first.Stdout, rerun.Stdout);
+        var report = CliRunner.Run(work, "report", "sweep", outDir);
+        Assert.True(report.ExitCode == 0, report.Stderr);
+        Assert.Contains("| 0.5 |", report.Stdout);
+        var fromJournal = CliRunner.Run(work, "report", "sweep", Path.Combine(outDir, "points.jsonl"));
+        Assert.True(fromJournal.ExitCode == 0, fromJournal.Stderr);
+    }
+
     private static int JournalLines(string path)
     {
         if (!File.Exists(path)) return 0;

@@ -61,13 +61,71 @@ public class MagnitudePruningTests
             Assert.All(masks.PerLayer(), l => Assert.Equal(0.5, l.Sparsity));
         }
 
-        // At 0.25 they differ: global drops -0.05 and 0.1; layer-wise drops ⌊0.25·4⌋ = 1 of fc1 (0.1) and none of fc2, fc3.
+        // At 0.25 global drops -0.05 and 0.1. Layer-wise prunes ⌊0.25·8⌋ = 2 too: ⌊0.25·4⌋ = 1 of fc1 (0.1), and the one
+        // left over goes to the largest remainder, 0.25·2 − 0 = 0.5, a tie of fc2 and fc3 that the earlier layer wins
+        // (fc2 drops -0.05).
         snapshot.Restore();
         using (var masks = PruningMethods.Get("mp").Prune(ctx, 0.25))
             Assert.Equal(new[] { false, true, true, true, true, false, true, true }, masks.Keep.data<bool>().ToArray());
         snapshot.Restore();
         using (var masks = PruningMethods.Get("lmp").Prune(ctx, 0.25))
-            Assert.Equal(new[] { false, true, true, true, true, true, true, true }, masks.Keep.data<bool>().ToArray());
+            Assert.Equal(new[] { false, true, true, true, true, false, true, true }, masks.Keep.data<bool>().ToArray());
+        // At 0.375 (3 of 8): fc1 ⌊1.5⌋ = 1, fc2 ⌊0.75⌋ = 0, fc3 0; the 2 left over go to fc2 and fc3 (0.75) before fc1 (0.5).
+        snapshot.Restore();
+        using (var masks = PruningMethods.Get("lmp").Prune(ctx, 0.375))
+            Assert.Equal(new[] { false, true, true, true, true, false, true, false }, masks.Keep.data<bool>().ToArray());
+    }
+
+    [Theory]
+    [InlineData(0.33)]
+    [InlineData(0.5)]
+    [InlineData(0.77)]
+    [InlineData(0.95)]
+    [InlineData(0.98)]
+    public void LayerWise_PrunesExactlyTheFloorOfSTimesD_WithEachLayerWithinOneOfItsShare(double sparsity)
+    {
+        // 30→10→5→4: 300, 50, 20 weights, where the per-layer floors alone fall short of ⌊s·d⌋ at most sparsities.
+        var model = TestModels.TinyMlp(inputs: 30, classes: 4, width: 0.25);
+        var ctx = Context(model);
+        long d = PrunableParameters.TotalCount(ctx.Parameters);
+        using var masks = PruningMethods.Get("lmp").Prune(ctx, sparsity);
+        Assert.Equal((long)Math.Floor(sparsity * d + 1e-9), PrunableParameters.Flatten(ctx.Parameters).eq(0).sum().item<long>());
+        foreach (var layer in masks.PerLayer())
+            Assert.InRange(layer.Pruned, (long)Math.Floor(sparsity * layer.Total), (long)Math.Floor(sparsity * layer.Total) + 1);
+    }
+
+    public static TheoryData<long[], double> Apportionments => new()
+    {
+        { [4, 2, 2], 0.25 },
+        { [4, 2, 2], 0.375 },
+        { [300, 50, 20], 0.33 },
+        { [300, 50, 20], 0.98 },
+        { [31360, 800, 200], 0.95 },          // MLPNet
+        { [31360, 800, 200], 0.98 },
+        { [7, 7, 7, 7, 7, 7, 7], 0.5 },       // a seven-way tie of remainders
+        { [3, 5, 11, 13, 17, 19, 23, 29], 0.61 },
+        { [2, 3, 3, 3], 0.5 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Apportionments))]
+    public void PerLayerCounts_AreTheBestApportionment_FoundByBruteForce(long[] sizes, double sparsity)
+    {
+        // Independent reference: every way to give each layer ⌊s·d_l⌋ or one more, summing to ⌊s·d⌋; the best has the
+        // smallest total distance Σ|c_l − s·d_l| to the exact shares, ties going to the one whose extras sit earliest.
+        long k = (long)Math.Floor(sparsity * sizes.Sum() + 1e-9);
+        long[]? best = null;
+        double bestDistance = double.MaxValue;
+        for (int bits = 0; bits < 1 << sizes.Length; bits++)
+        {
+            var c = sizes.Select((d, l) => (long)Math.Floor(sparsity * d) + ((bits >> (sizes.Length - 1 - l)) & 1)).ToArray();
+            if (c.Sum() != k || c.Where((x, l) => x >= sizes[l]).Any()) continue;
+            double distance = c.Select((x, l) => Math.Abs(x - sparsity * sizes[l])).Sum();
+            if (distance < bestDistance - 1e-12) (best, bestDistance) = (c, distance); // bits count down from the first layer: earliest extras come last
+            else if (Math.Abs(distance - bestDistance) < 1e-12) best = c;
+        }
+        Assert.NotNull(best);
+        Assert.Equal(best, SparsityTarget.PerLayerCounts(sparsity, sizes));
     }
 
     [Fact]
@@ -88,10 +146,19 @@ public class MagnitudePruningTests
         Assert.Contains("sparsity must be in [0, 1)", Assert.Throws<SurgeonException>(() => SparsityTarget.Validate(s)).Message);
     }
 
-    [Fact]
-    public void SparsityThatRoundsToZeroWeights_IsRejected()
+    [Theory]
+    [InlineData(0.001, "0.001")]
+    [InlineData(0.0, "0")]
+    [InlineData(-0.0, "-0")]
+    [InlineData(4.9e-324, "5E-324")]
+    [InlineData(2.2250738585072014e-308, "2.2250738585072014E-308")]
+    public void SparsityThatPrunesNoWeight_IsRejected_LikeOneThatRoundsToZero(double s, string shown)
     {
-        Assert.Contains("rounds to zero", Assert.Throws<SurgeonException>(() => SparsityTarget.PruneCount(0.001, 100)).Message);
+        var e = Assert.Throws<SurgeonException>(() => SparsityTarget.PruneCount(s, 100));
+        Assert.Equal($"sparsity {shown} of 100 weights rounds to zero weights to prune; ask for at least 0.01", e.Message);
+        var model = TestModels.TinyMlp(inputs: 30, classes: 4, width: 0.25);
+        foreach (string method in new[] { "mp", "lmp" })
+            Assert.Contains("rounds to zero weights", Assert.Throws<SurgeonException>(() => PruningMethods.Get(method).Prune(Context(model), s)).Message);
     }
 
     [Fact]
