@@ -59,7 +59,7 @@ public static class CifarBinary
         var pixels = new MemoryStream();
         foreach (string file in files)
         {
-            byte[] data = File.ReadAllBytes(file);
+            byte[] data = IO.InputFiles.ReadAllBytes(file, Title(variant));
             if (data.Length == 0 || data.Length % record != 0)
                 throw new SurgeonException(
                     $"{file}: {data.Length} bytes is not a whole number of {record}-byte {Title(variant)} records; the file is truncated or not the binary version");

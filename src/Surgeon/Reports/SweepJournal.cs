@@ -26,6 +26,7 @@ public sealed class SweepJournal(string path, string key)
     /// </summary>
     public static IReadOnlyList<(string Key, SweepPoint Point)> ReadAll(string journalPath)
     {
+        Surgeon.IO.InputFiles.Check(journalPath, "sweep journal");
         var lines = new List<(string, SweepPoint)>();
         foreach (var text in File.ReadLines(journalPath))
         {
