@@ -85,9 +85,12 @@ internal static class ReportCommand
             foreach (var (_, path) in sourcePaths)
             {
                 paths.Reads(path, $"the sweep results {path}");
-                if (Directory.Exists(path))
-                    paths.Reads(Path.Combine(path, SweepResults.ReportFile), $"the sweep results {path}")
-                        .Reads(Path.Combine(path, SweepResults.JournalFile), $"the sweep journal of {path}");
+                if (!Directory.Exists(path)) continue;
+                // A folder is read through its sweep.json, or its points.jsonl when it has none (an unfinished sweep,
+                // whose reports may then be written beside the journal).
+                string report = Path.Combine(path, SweepResults.ReportFile);
+                if (File.Exists(report)) paths.Reads(report, $"the sweep results {path}");
+                paths.Reads(Path.Combine(path, SweepResults.JournalFile), $"the sweep journal of {path}");
             }
             if (folder is not null) paths.WritesFolder(folder, "--out-dir", [.. SweepReport.FileNames, FolderLock.FileName]);
             paths.Check();
