@@ -88,8 +88,8 @@ internal static class ReportCommand
                 if (!Directory.Exists(path)) continue;
                 // A folder is read through its sweep.json, or its points.jsonl when it has none (an unfinished sweep,
                 // whose reports may then be written beside the journal).
-                string report = Path.Combine(path, SweepResults.ReportFile);
-                if (File.Exists(report)) paths.Reads(report, $"the sweep results {path}");
+                string reportFile = Path.Combine(path, SweepResults.ReportFile);
+                if (File.Exists(reportFile)) paths.Reads(reportFile, $"the sweep results {path}");
                 paths.Reads(Path.Combine(path, SweepResults.JournalFile), $"the sweep journal of {path}");
             }
             if (folder is not null) paths.WritesFolder(folder, "--out-dir", [.. SweepReport.FileNames, FolderLock.FileName]);
