@@ -34,8 +34,12 @@ public sealed class AtomicFileSet : IDisposable, IPendingWrite
             throw new InvalidOperationException($"{target} is written twice in one file set");
         try
         {
-            if (CreateFolder(Path.GetDirectoryName(full)!) is { } made)
-                createdFolders.Add(made);
+            lock (PendingWrites.Gate) // a signal's clean-up sees the folder with its record, or neither
+            {
+                PendingWrites.BlockIfAbandoned();
+                if (CreateFolder(Path.GetDirectoryName(full)!) is { } made)
+                    createdFolders.Add(made);
+            }
             AtomicFile.RemoveStaleTemps(full);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -29,6 +29,16 @@ public sealed class FolderLock : IDisposable, IPendingWrite
     /// <summary>Locks <paramref name="folder"/> (made if missing) or throws a <see cref="SurgeonException"/> naming the run that holds it.</summary>
     public static FolderLock Acquire(string folder, string option)
     {
+        // Under the gate, so that a signal's clean-up sees the lock file and the folder made for it, or neither.
+        lock (PendingWrites.Gate)
+        {
+            PendingWrites.BlockIfAbandoned();
+            return AcquireUnderGate(folder, option);
+        }
+    }
+
+    private static FolderLock AcquireUnderGate(string folder, string option)
+    {
         string full = Path.GetFullPath(folder);
         string? created;
         try
