@@ -93,7 +93,7 @@ public sealed class RunPaths
                 throw new SurgeonException($"cannot write {path}{about}: it is a folder; give a file name");
             case FileKind.SymbolicLink:
                 throw new SurgeonException($"cannot write {path}{about}: it is a symbolic link (to {new FileInfo(path).LinkTarget}); " +
-                    "surgeon replaces files by renaming, which would replace the link and not what it points to: give the real path");
+                    "surgeon does not write through links (a rename would replace the link, an append would change what it points to): give the real path");
             case FileKind.Missing or FileKind.Regular:
                 break;
             default:
