@@ -38,29 +38,20 @@ internal static class Workflows
         var spec = new ModelSpec(modelName, train.SampleShape, train.NumClasses, width);
         var model = ModelRegistry.Create(spec, device);
         progress.Info($"model: {modelName} ({ModelRegistry.Describe(modelName)}), {PrunableParameters.TotalCount(PrunableParameters.Discover(model)):N0} prunable weights");
-        // The dynamics (loss, accuracy, ‖θ‖², θᵀg, ‖g‖², θᵀHg, size) go beside the checkpoint: PATH.dynamics.csv/.png.
-        string dynamicsCsv = outPath + ".dynamics.csv";
-        bool hadDynamics = File.Exists(dynamicsCsv);
-        string? newFolder = TopmostMissingFolder(outPath);
-        var log = new DynamicsLog(dynamicsCsv);
+        // The dynamics (loss, accuracy, ‖θ‖², θᵀg, ‖g‖², θᵀHg, size) go beside the checkpoint: PATH.dynamics.csv/.png. While
+        // training, the CSV is rewritten after every record into a temporary file of the checkpoint's file set, so it
+        // appears only together with the checkpoint: a run that fails or is interrupted leaves neither (nor new folders).
+        using var files = new Surgeon.IO.AtomicFileSet();
+        string dynamicsCsv = Checkpoint.DynamicsCsvPath(outPath);
+        var log = new DynamicsLog(files.Reserve(dynamicsCsv));
         var driver = new PruneWhileTraining(options, pruning, device, progress)
         {
             AfterEpoch = s => progress.Info($"epoch {s.Epoch,3}: lr {s.LearningRate:G3}  train loss {s.TrainLoss:F4}  train acc {s.TrainAccuracy:P2}  test loss {s.TestLoss:F4}  test acc {s.TestAccuracy:P2}  ({s.Seconds:F1}s)"),
         };
-        try
-        {
-            model = driver.Run(model, train, test, log);
-        }
-        catch (SurgeonException)
-        {
-            // A run that stops with an error (e.g. diverged) leaves no checkpoint, so no dynamics or new folders either.
-            if (!hadDynamics && File.Exists(dynamicsCsv)) File.Delete(dynamicsCsv);
-            if (newFolder is not null && Directory.Exists(newFolder) && !Directory.EnumerateFiles(newFolder, "*", SearchOption.AllDirectories).Any())
-                Directory.Delete(newFolder, recursive: true);
-            throw;
-        }
+        model = driver.Run(model, train, test, log);
         if (model is IStructuredModel structured) spec = structured.Spec;
-        DynamicsPlot.WritePanels(outPath + ".dynamics.png", [(pruning.Measure ?? modelName, log.Records)]);
+        Surgeon.IO.AtomicFile.WriteAllText(log.CsvPath!, DynamicsLog.ToCsv(log.Records)); // also when no record was taken
+        files.WriteVia(Checkpoint.DynamicsPngPath(outPath), temp => DynamicsPlot.WritePanels(temp, [(pruning.Measure ?? modelName, log.Records)]));
         var eval = Evaluator.Evaluate(model, test, device: device);
         var cost = ModelCost.Measure(model, train.SampleShape);
         var info = new CheckpointInfo
@@ -94,9 +85,13 @@ internal static class Workflows
                 ["dynamics"] = Path.GetFileName(dynamicsCsv),
             },
         };
-        Checkpoint.Save(outPath, model, info);
+        Checkpoint.Stage(files, outPath, model, info);
+        files.Commit();
         return (model, Checkpoint.ReadInfo(outPath));
     }
+
+    /// <summary>What a sweep writes into its folder: the journal, the reports and the lock file (checked before any work).</summary>
+    public static IReadOnlyList<string> SweepFiles => [SweepResults.JournalFile, .. SweepReport.FileNames, Surgeon.IO.FolderLock.FileName];
 
     public static SweepReport SweepAndReport(nn.Module<Tensor, Tensor> model, CheckpointInfo info, string checkpointPath,
         string dataSpec, IReadOnlyList<PruningMethod> methods, IReadOnlyList<double> sparsities, IReadOnlyList<int> seeds,
@@ -111,7 +106,9 @@ internal static class Workflows
         string key = $"{info.WeightsSha256}|{dataSpec}|{options}";
         if (!PrunableParameters.SameInBoth(model)) key += $"|prunable={prunable}";
         if (testSubset > 0) key += $"|test-subset={testSubset}";
-        var journal = new SweepJournal(Path.Combine(outDir, "points.jsonl"), key);
+        // The folder is this run's until it ends: a second sweep on it stops at once instead of computing the same points.
+        using var folderLock = Surgeon.IO.FolderLock.Acquire(outDir, "--out-dir");
+        var journal = new SweepJournal(Path.Combine(outDir, SweepResults.JournalFile), key);
         var (journaled, warning) = journal.Load();
         if (warning is not null) progress.Info(warning);
         var done = journaled.Where(p => methods.Any(m => m.Name == p.Method || m.Name + SweepRunner.RecalibratedSuffix == p.Method)
@@ -154,15 +151,6 @@ internal static class Workflows
         foreach (var file in report.WriteAll(outDir))
             progress.Info($"wrote {file}");
         return report;
-    }
-
-    /// <summary>The outermost folder on the way to <paramref name="path"/> that does not exist yet (null when its folder exists).</summary>
-    private static string? TopmostMissingFolder(string path)
-    {
-        string? missing = null;
-        for (string? dir = Path.GetDirectoryName(Path.GetFullPath(path)); dir is not null && !Directory.Exists(dir); dir = Path.GetDirectoryName(dir))
-            missing = dir;
-        return missing;
     }
 
     public static void EnsureDataFits(CheckpointInfo info, ImageDataset data)

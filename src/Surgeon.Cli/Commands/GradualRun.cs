@@ -36,6 +36,9 @@ internal sealed class GradualRun
         int subsetCount = gradual.TrainSubset(r);
         var dev = CliOptions.ParseDevice(DeviceName);
         var progress = new ConsoleProgress(Quiet);
+        string outPath = OutPath ?? Path.Combine(Path.GetDirectoryName(CheckpointPath) ?? ".", DefaultOutName);
+        new Surgeon.IO.RunPaths().ReadsCheckpoint(CheckpointPath).ReadsData(CliOptions.DataOf(DataSpec, CheckpointPath))
+            .WritesCheckpoint(outPath, "--out").Check();
         var (model, info) = Checkpoint.Load(CheckpointPath, dev);
         // A pruned checkpoint's zeros are held in the set it was pruned in, unless --prunable says otherwise.
         var prunableSet = PrunableParameters.ParseSet(Prunable ?? info.Notes.GetValueOrDefault("prunable") ?? "paper");
@@ -48,8 +51,6 @@ internal sealed class GradualRun
         Workflows.EnsureDataFits(info, test);
         long totalSteps = (long)Training.Epochs * ((train.Count + Training.BatchSize - 1) / Training.BatchSize);
         var schedule = FinalSparsity is { } target ? gradual.Schedule(r, target, totalSteps) : null;
-        string outPath = OutPath ?? Path.Combine(Path.GetDirectoryName(CheckpointPath) ?? ".", DefaultOutName);
-        Surgeon.IO.AtomicFile.EnsureWritable(outPath);
         var before = Evaluator.Evaluate(model, test, device: dev);
         var driver = new GradualPruning(Training, dev, progress)
         {

@@ -76,13 +76,14 @@ internal static class PruneCommand
             if (recalibrateSamples < 0) throw new SurgeonException($"--recalibrate-bn must be 0 (off) or a number of samples, got {recalibrateSamples}");
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));
+            string outPath = r.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(path) ?? ".",
+                $"{Path.GetFileNameWithoutExtension(path)}-{pruningMethod.Name}-{s:0.###}.ckpt");
+            new Surgeon.IO.RunPaths().ReadsCheckpoint(path).ReadsData(CliOptions.DataOf(r.GetValue(data), path))
+                .WritesCheckpoint(outPath, "--out").Check();
             var (model, info) = Checkpoint.Load(path, dev);
             string dataSpec = r.GetValue(data) ?? info.Dataset;
             var (train, test) = DatasetCatalog.Load(dataSpec);
             Workflows.EnsureDataFits(info, test);
-            string outPath = r.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(path) ?? ".",
-                $"{Path.GetFileNameWithoutExtension(path)}-{pruningMethod.Name}-{s:0.###}.ckpt");
-            Surgeon.IO.AtomicFile.EnsureWritable(outPath);
             var parameters = PrunableParameters.Discover(model, prunableSet);
             SparsityTarget.PruneCount(s, PrunableParameters.TotalCount(parameters)); // rounds to zero weights: for every method alike
             var before = Evaluator.Evaluate(model, test, device: dev);

@@ -49,9 +49,10 @@ internal static class SweepCommand
             if (recalibrateSamples < 0) throw new SurgeonException($"--recalibrate-bn must be 0 (off) or a number of samples, got {recalibrateSamples}");
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));
-            var (model, info) = Checkpoint.Load(path, dev);
             string folder = r.GetValue(outDir) ?? Workflows.DefaultRunsPath($"sweep-{Path.GetFileNameWithoutExtension(path)}");
-            Surgeon.IO.AtomicFile.EnsureWritable(folder, isFolder: true);
+            new Surgeon.IO.RunPaths().ReadsCheckpoint(path).ReadsData(CliOptions.DataOf(r.GetValue(data), path))
+                .WritesFolder(folder, "--out-dir", Workflows.SweepFiles).Check();
+            var (model, info) = Checkpoint.Load(path, dev);
             var report = Workflows.SweepAndReport(model, info, path, r.GetValue(data) ?? info.Dataset, methodList, sparsityList,
                 seedList, options, folder, dev, progress, recalibrateSamples, prunableSet, testImages);
             Workflows.PrintSweepTable(report, $"{info.Architecture} on {info.Dataset}: one-shot pruning, no fine-tuning");

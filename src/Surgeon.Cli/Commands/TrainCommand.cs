@@ -67,7 +67,7 @@ internal static class TrainCommand
             var stray = new Option[] { rounds, start, structure, scoreSamples }.FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
             if (measureName is null && stray is not null)
                 throw new SurgeonException($"{stray.Name} only applies when pruning while training; add --prune-measure and --prune-target, or drop {stray.Name}");
-            Surgeon.IO.AtomicFile.EnsureWritable(outPath);
+            new Surgeon.IO.RunPaths().ReadsData(dataSpec).WritesCheckpoint(outPath, "--out", dynamics: true).Check();
             var (_, info) = Workflows.TrainAndSave(modelName, r.GetValue(width), dataSpec, options, outPath, dev, progress, pruning, subsetSize);
             Console.WriteLine($"test accuracy {info.TestAccuracy:P2}, loss {info.TestLoss:F4}; {info.Notes["parameters"]} parameters, {info.Notes["flops"]} FLOPs; checkpoint {outPath}");
             return 0;

@@ -63,6 +63,7 @@ public static class CifarBinary
         long records = 0;
         foreach (string file in paths)
         {
+            IO.InputFiles.Check(file, Title(variant));
             long length = new FileInfo(file).Length;
             if (length == 0 || length % record != 0)
                 throw new SurgeonException(

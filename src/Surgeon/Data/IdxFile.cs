@@ -20,6 +20,7 @@ public static class IdxFile
 
     public static IdxArray Read(string path)
     {
+        IO.InputFiles.Check(path, "IDX");
         if (!File.Exists(path))
             throw new SurgeonException($"IDX file not found: {path}");
         try

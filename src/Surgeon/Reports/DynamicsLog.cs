@@ -73,6 +73,7 @@ public sealed class DynamicsLog
     /// <summary>Reads a CSV written by <see cref="ToCsv"/> (for plots that compare runs).</summary>
     public static List<DynamicsRecord> ReadCsv(string path)
     {
+        InputFiles.Check(path, "dynamics CSV");
         if (!File.Exists(path))
             throw new SurgeonException($"dynamics file not found: {path}");
         var lines = File.ReadAllLines(path);

@@ -46,7 +46,7 @@ public sealed class SweepJournal(string path, string key)
     /// impossible point; the message is "PATH:LINE: why".</exception>
     public static JournalContents ReadAll(string journalPath)
     {
-        byte[] bytes = File.ReadAllBytes(journalPath);
+        byte[] bytes = Surgeon.IO.InputFiles.ReadAllBytes(journalPath, "sweep journal");
         var utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
         var lines = new List<(string, SweepPoint)>();
         string? warning = null;

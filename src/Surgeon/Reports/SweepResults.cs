@@ -40,9 +40,12 @@ public sealed record SweepResults(string Source, IReadOnlyList<SweepPoint> Point
     /// </summary>
     public static SweepResults Read(string path)
     {
+        Surgeon.IO.InputFiles.Check(path, "sweep results");
         if (Directory.Exists(path))
         {
             string report = Path.Combine(path, ReportFile), journal = Path.Combine(path, JournalFile);
+            Surgeon.IO.InputFiles.Check(report, ReportFile);
+            Surgeon.IO.InputFiles.Check(journal, JournalFile);
             if (File.Exists(report)) return ReadReport(report);
             if (File.Exists(journal)) return ReadJournal(journal);
             throw new SurgeonException($"{path} holds neither {ReportFile} nor {JournalFile}: is it a folder written by 'surgeon sweep'?");

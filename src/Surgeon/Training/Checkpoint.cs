@@ -71,7 +71,7 @@ public sealed record CheckpointInfo
 
 /// <summary>
 /// A checkpoint is the TorchSharp weights file plus a JSON sidecar (<c>PATH.json</c>) with the architecture,
-/// dataset, seed, accuracy and the weights' SHA-256. Both are written atomically, weights first.
+/// dataset, seed, accuracy and the weights' SHA-256. Both appear together or neither (one <see cref="AtomicFileSet"/>).
 /// </summary>
 public static class Checkpoint
 {
@@ -83,20 +83,53 @@ public static class Checkpoint
 
     public static string SidecarPath(string weightsPath) => weightsPath + ".json";
 
-    /// <summary>Writes the weights, then the sidecar. A description no checkpoint can hold (<see cref="CheckpointInfo.Problem"/>)
-    /// or NaN or infinite weights are refused before anything is written: Surgeon writes only checkpoints it can load.</summary>
+    /// <summary>The training dynamics 'surgeon train' writes beside a checkpoint: PATH.dynamics.csv and PATH.dynamics.png.</summary>
+    public static string DynamicsCsvPath(string weightsPath) => weightsPath + ".dynamics.csv";
+
+    public static string DynamicsPngPath(string weightsPath) => weightsPath + ".dynamics.png";
+
+    /// <summary>A checkpoint read by a run, with the files derived from it that no output may replace.</summary>
+    public static RunPaths ReadsCheckpoint(this RunPaths paths, string path, string role = "the input checkpoint") =>
+        paths.Reads(path, $"{role} {path}")
+            .Reads(SidecarPath(path), $"the sidecar of {role} {path}")
+            .Reads(DynamicsCsvPath(path), $"the training dynamics of {role} {path}")
+            .Reads(DynamicsPngPath(path), $"the dynamics plot of {role} {path}");
+
+    /// <summary>A checkpoint written by a run: the weights and the sidecar (and train's dynamics files, with <paramref name="dynamics"/>).</summary>
+    public static RunPaths WritesCheckpoint(this RunPaths paths, string path, string option, bool dynamics = false)
+    {
+        paths.Writes(path, option);
+        if (string.IsNullOrEmpty(path)) return paths;
+        paths.Writes(SidecarPath(path), $"the sidecar of {option} {path}");
+        return dynamics
+            ? paths.Writes(DynamicsCsvPath(path), $"the dynamics of {option} {path}").Writes(DynamicsPngPath(path), $"the dynamics plot of {option} {path}")
+            : paths;
+    }
+
+    /// <summary>Writes the weights and the sidecar, together (see <see cref="Stage"/>).</summary>
     public static void Save(string path, nn.Module<Tensor, Tensor> model, CheckpointInfo info)
+    {
+        using var files = new AtomicFileSet();
+        Stage(files, path, model, info);
+        files.Commit();
+    }
+
+    /// <summary>Writes the weights and the sidecar into <paramref name="files"/>, to appear when it is committed. A
+    /// description no checkpoint can hold (<see cref="CheckpointInfo.Problem"/>) or NaN or infinite weights are refused
+    /// before anything is written: Surgeon writes only checkpoints it can load.</summary>
+    public static void Stage(AtomicFileSet files, string path, nn.Module<Tensor, Tensor> model, CheckpointInfo info)
     {
         if (info.Problem() is { } problem)
             throw new SurgeonException($"cannot write the checkpoint {path}: {problem}");
         EnsureFinite(model, $"cannot write the checkpoint {path}");
-        AtomicFile.WriteVia(path, temp => model.save(temp));
-        var withHash = info with { WeightsSha256 = Sha256(path), CreatedUtc = DateTime.UtcNow };
-        AtomicFile.WriteAllText(SidecarPath(path), JsonSerializer.Serialize(withHash, Json) + "\n");
+        string weights = files.WriteVia(path, temp => model.save(temp));
+        var withHash = info with { WeightsSha256 = Sha256(weights), CreatedUtc = DateTime.UtcNow };
+        files.WriteText(SidecarPath(path), JsonSerializer.Serialize(withHash, Json) + "\n");
     }
 
     public static CheckpointInfo ReadInfo(string path)
     {
+        InputFiles.Check(path, "checkpoint");
         if (Directory.Exists(path))
             throw new SurgeonException($"{path} is a folder, not a checkpoint; give the weights file written by 'surgeon train' (e.g. {Path.Combine(path, "model.ckpt")})");
         if (!File.Exists(path))
@@ -106,6 +139,7 @@ public static class Checkpoint
             throw new SurgeonException($"{path} is the sidecar of a checkpoint; give the weights file {path[..^5]}");
         if (!File.Exists(sidecar))
             throw new SurgeonException($"{path} has no sidecar {Path.GetFileName(sidecar)}: is it a checkpoint written by 'surgeon train' or 'surgeon prune'?");
+        InputFiles.Check(sidecar, "checkpoint sidecar");
         CheckpointInfo? info;
         try
         {

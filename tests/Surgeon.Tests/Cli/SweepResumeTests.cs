@@ -100,7 +100,35 @@ public class SweepResumeTests(CliCheckpointFixture fixture)
         Assert.True(fromJournal.ExitCode == 0, fromJournal.Stderr);
     }
 
-    private static int JournalLines(string path)
+    [Fact]
+    public void SecondSweepOnTheSameFolder_IsRefusedAtOnce_NamingTheFirst_AndEveryPointIsJournaledOnce()
+    {
+        string work = fixture.NewWorkFolder(), outDir = Path.Combine(work, "shared");
+        string journal = Path.Combine(outDir, "points.jsonl");
+        // Five seeds: enough points that the first is still computing when the second has started and been refused.
+        string[] sweep = [.. Sweep(outDir).Take(7), "--seeds", "0,1,2,3,4", "--fisher-samples", "200", "--out-dir", outDir];
+        using var first = CliRunner.Start(work, sweep);
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (JournalLines(journal) < 1) // the first run holds the folder and is computing
+        {
+            Assert.False(first.HasExited, $"the first sweep exited (code {(first.HasExited ? first.ExitCode : 0)}) before its first point");
+            Assert.True(DateTime.UtcNow < deadline, "no point was journaled within 2 minutes");
+            Thread.Sleep(20);
+        }
+
+        var second = CliRunner.Run(work, sweep);
+
+        BadInputTests.AssertCleanError(second, $"is in use by another surgeon run (pid {first.Id})");
+        Assert.False(first.HasExited, "the first sweep finished before the second was refused; the test proves nothing");
+        Assert.True(first.WaitForExit(TimeSpan.FromMinutes(3)), "the first sweep did not finish");
+        Assert.Equal(0, first.ExitCode);
+        var points = ParsedPoints(journal);
+        Assert.Equal(Methods.Length * Sparsities.Length * 5, points.Count);
+        Assert.Equal(points.Count, points.Select(p => p.Key).Distinct().Count());
+        Assert.False(File.Exists(Path.Combine(outDir, Surgeon.IO.FolderLock.FileName)), "the lock file outlived the run");
+    }
+
+    internal static int JournalLines(string path)
     {
         if (!File.Exists(path)) return 0;
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);

@@ -66,6 +66,7 @@ public static class SparseFile
 
     public static SparseContents Read(string path)
     {
+        IO.InputFiles.Check(path, "sparse");
         if (Directory.Exists(path))
             throw new SurgeonException($"{path} is a folder; give a sparse file written by 'surgeon export --format sparse'");
         if (!File.Exists(path))
