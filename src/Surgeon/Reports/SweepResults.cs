@@ -1,3 +1,4 @@
+using Surgeon.Pruning;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Surgeon.Training;

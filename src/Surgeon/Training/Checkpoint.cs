@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Surgeon.Compression;
 using Surgeon.IO;
 using Surgeon.Models;
 using TorchSharp;
@@ -11,7 +12,9 @@ namespace Surgeon.Training;
 /// <summary>What the JSON sidecar of a checkpoint records.</summary>
 public sealed record CheckpointInfo
 {
-    public const string CurrentFormat = "surgeon-checkpoint/1";
+    /// <summary>Version 2 adds <see cref="Compression"/> and <see cref="Recipe"/>; version 1 sidecars still load.</summary>
+    public const string CurrentFormat = "surgeon-checkpoint/2";
+    public static readonly string[] ReadableFormats = ["surgeon-checkpoint/1", CurrentFormat];
     public string Format { get; init; } = CurrentFormat;
     public required string Architecture { get; init; }
     public required int[] InputShape { get; init; }
@@ -31,6 +34,12 @@ public sealed record CheckpointInfo
     public string WeightsSha256 { get; init; } = "";
     public DateTime CreatedUtc { get; init; } = DateTime.UtcNow;
     public Dictionary<string, string> Notes { get; init; } = [];
+    /// <summary>Per tensor, its mask (and room for its quantisation and factorised form); null for a model with none.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public CompressionState? Compression { get; init; }
+    /// <summary>The recipe (YAML) of the training run that made these weights, when one did (train, finetune).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Recipe { get; init; }
 
     [JsonIgnore]
     public ModelSpec Spec => new(Architecture, InputShape, NumClasses, Width, Channels);
@@ -62,8 +71,9 @@ public static class Checkpoint
 
     public static void Save(string path, nn.Module<Tensor, Tensor> model, CheckpointInfo info)
     {
+        info.Compression?.Check(model, path); // a sidecar that does not describe its weights is never written
         AtomicFile.WriteVia(path, temp => model.save(temp));
-        var withHash = info with { WeightsSha256 = Sha256(path), CreatedUtc = DateTime.UtcNow };
+        var withHash = info with { Format = CheckpointInfo.CurrentFormat, WeightsSha256 = Sha256(path), CreatedUtc = DateTime.UtcNow };
         AtomicFile.WriteAllText(SidecarPath(path), JsonSerializer.Serialize(withHash, Json) + "\n");
     }
 
@@ -87,8 +97,8 @@ public static class Checkpoint
         {
             throw new SurgeonException($"{sidecar} is not a valid checkpoint sidecar ({e.Message})", e);
         }
-        if (info is null || info.Format != CheckpointInfo.CurrentFormat)
-            throw new SurgeonException($"{sidecar}: unknown checkpoint format '{info?.Format}' (expected {CheckpointInfo.CurrentFormat})");
+        if (info is null || !CheckpointInfo.ReadableFormats.Contains(info.Format))
+            throw new SurgeonException($"{sidecar}: unknown checkpoint format '{info?.Format}' (expected {string.Join(" or ", CheckpointInfo.ReadableFormats)})");
         if (info.Architecture is null || info.InputShape is null || info.Dataset is null)
             throw new SurgeonException($"{sidecar}: the sidecar is incomplete (architecture, inputShape and dataset are required)");
         return info;
@@ -119,6 +129,7 @@ public static class Checkpoint
             model.to(device);
         model.eval();
         EnsureFinite(model, path);
+        info.Compression?.Check(model, path);
         return (model, info);
     }
 
