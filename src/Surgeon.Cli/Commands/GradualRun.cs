@@ -95,6 +95,8 @@ internal sealed class GradualRun
         using var mask = loop.Mask ?? FixedMaskModifier.NonzeroPattern(PrunableParameters.Discover(model, prunableSet));
         loop.Mask = null;
         var after = Evaluator.Evaluate(model, test, device: dev);
+        // A recipe that removed filters (prune-while-training with @filter) leaves a smaller model: describe that one.
+        if (model is Surgeon.Models.IStructuredModel shrunk) info = info.WithSpec(shrunk.Spec);
         string pruning = recipeFile is not null ? $"recipe {recipeFile.Source}" : Method is null ? "" : $"gradual {Method.Name}";
         Checkpoint.Save(outPath, model, info with
         {

@@ -48,4 +48,20 @@ public class RecipeCliTests : IDisposable
         Assert.Equal("error: bad.yaml line 5: gradual-pruning has no field 'every' (its fields: method, final-sparsity, initial-sparsity, start-step, end-step, start-epoch, end-epoch, every-steps, prunable, fisher-samples, lambda, block-size, examples-per-sample, update-scale, cbs-epsilon, cbs-relative-epsilon, cbs-rho, cbs-tau, cbs-iterations, cbs-candidates, cbs-loss-samples, score-samples)", r.Stderr.Trim());
         Assert.False(File.Exists(output));
     }
+
+    [Fact]
+    public void Methods_ListsEveryStageAlias_AndModifier_WithWhatEachNeeds()
+    {
+        var r = CliRunner.Run(dir, "methods");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        foreach (var name in Surgeon.Pruning.PruningMethods.Scores.Select(s => s.Name)
+            .Concat(Surgeon.Pruning.PruningMethods.Rules.Select(s => s.Name))
+            .Concat(Surgeon.Pruning.PruningMethods.Aliases.Select(a => a.Alias))
+            .Concat(Surgeon.Pruning.Recipe.Kinds.Select(k => k.Name))
+            .Concat(["cbs-s", "cbs-u", "obs"]))
+            Assert.Contains(name, r.Stdout);
+        Assert.Contains("empirical Fisher", r.Stdout);
+        Assert.Contains("Hessian-vector products", r.Stdout);
+        Assert.Contains("filters only", r.Stdout);
+    }
 }
