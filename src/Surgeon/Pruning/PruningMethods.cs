@@ -91,7 +91,7 @@ public static class PruningMethods
         return methods;
     }
 
-    public static IScore Score(string name) => Find(Scores, name, "score");
+    public static IScore Score(string name) => Find(Scores, name.Trim().ToLowerInvariant(), "score");
 
     private static PruningMethod Compose(string name, string spelled, string defaultRule, string? description)
     {

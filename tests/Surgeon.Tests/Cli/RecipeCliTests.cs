@@ -61,7 +61,7 @@ public class RecipeCliTests : IDisposable
             .Concat(["cbs-s", "cbs-u", "obs"]))
             Assert.Contains(name, r.Stdout);
         Assert.Contains("empirical Fisher", r.Stdout);
-        Assert.Contains("Hessian-vector products", r.Stdout);
+        Assert.Contains("Hessian-vector", r.Stdout); // the table wraps "products" in a narrow console
         Assert.Contains("filters only", r.Stdout);
     }
 }

@@ -145,7 +145,7 @@ public class MeasureTests
     public void Registry_KnowsEveryMeasureByName_AndRejectsUnknownNames()
     {
         string[] expected = ["magnitude", "loss-preservation", "biased-loss", "grasp", "gradient-norm", "taylor", "fisher",
-            "l1", "bn-scale", "snip", "synflow"];
+            "l1", "bn-scale", "snip", "synflow", "woodfisher"];
         Assert.Equal(expected.Order(), PruningMethods.Scores.Select(s => s.Name).Order());
         foreach (var name in expected)
             Assert.Equal(name, PruningMethods.Score(name).Name);
