@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using Surgeon.Tests.Fuzzing;
+using Surgeon.Tests.IO.Fuzzing;
 
 namespace Surgeon.Bench;
 
 /// <summary>
-/// The file fuzz tests (tests/Surgeon.Tests/Fuzzing) run for longer: every format Surgeon reads, its valid seeds
+/// The file fuzz tests (tests/Surgeon.Tests/IO/Fuzzing) run for longer: every format Surgeon reads, its valid seeds
 /// mutated (random mutations drawn by CsCheck generators from a seeded PCG, not coverage-guided), each load held to
 /// "a valid result or a SurgeonException, within a time and an allocation bound". The formats take turns in slices of a
 /// few seconds until the time or the case count is used up. Prints per format the inputs tried, loaded and refused,

@@ -25,6 +25,7 @@ public static class Program
             BenchModelCommand.Create(),
             ReportCommand.Create(),
             ImportCommand.Create(),
+            MethodsCommand.Create(),
         };
         root.Options.Add(new System.CommandLine.Help.HelpOption { Recursive = true });
         root.SetAction(_ => { Console.Error.WriteLine("error: no command given; run 'surgeon --help' to see the commands"); return 2; });

@@ -1,5 +1,7 @@
+using Surgeon.Compression;
 using Spectre.Console;
 using Surgeon.Data;
+using Surgeon.Modifiers;
 using Surgeon.Models;
 using Surgeon.Pruning;
 using Surgeon.Progress;
@@ -27,13 +29,14 @@ internal static class Workflows
 
     public static (nn.Module<Tensor, Tensor> Model, CheckpointInfo Info) TrainAndSave(string modelName, double width,
         string dataSpec, TrainOptions options, string outPath, Device device, IProgressReporter progress,
-        PruneWhileTrainingOptions? pruning = null, int trainSubset = 0)
+        Recipe? recipe = null, DynamicsModifier? dynamics = null, int trainSubset = 0, IReadOnlyDictionary<string, string>? notes = null)
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
         train = BalancedSubset(train, trainSubset, "--train-subset");
         progress.Info($"data: {train.Name} {train.Count} samples, {test.Name} {test.Count} samples, {train.Channels}×{train.Height}×{train.Width}, {train.NumClasses} classes");
-        pruning ??= new PruneWhileTrainingOptions();
-        pruning.Validate(options.Epochs, train.Count);
+        int batchesPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
+        var modifiers = recipe?.CreateModifiers(options.Epochs, batchesPerEpoch) ?? [];
+        foreach (var pwt in modifiers.OfType<PruneWhileTrainingModifier>()) pwt.Validate(options.Epochs, train.Count);
         torch.manual_seed(options.Seed);
         var spec = new ModelSpec(modelName, train.SampleShape, train.NumClasses, width);
         var model = ModelRegistry.Create(spec, device);
@@ -44,14 +47,22 @@ internal static class Workflows
         using var files = new Surgeon.IO.AtomicFileSet();
         string dynamicsCsv = Checkpoint.DynamicsCsvPath(outPath);
         var log = new DynamicsLog(files.Reserve(dynamicsCsv));
-        var driver = new PruneWhileTraining(options, pruning, device, progress)
+        var recorder = new DynamicsModifier(log) { Samples = dynamics?.Samples ?? 500, EverySteps = dynamics?.EverySteps ?? 0 };
+        using var loop = new TrainingLoop(options, model, train, device)
         {
+            TestData = test,
+            Progress = progress,
+            Modifiers = [.. modifiers, recorder], // the recorder observes what the others did
             AfterEpoch = s => progress.Info($"epoch {s.Epoch,3}: lr {s.LearningRate:G3}  train loss {s.TrainLoss:F4}  train acc {s.TrainAccuracy:P2}  test loss {s.TestLoss:F4}  test acc {s.TestAccuracy:P2}  ({s.Seconds:F1}s)"),
         };
-        model = driver.Run(model, train, test, log);
+        loop.Run();
+        model = loop.Model;
+        var compression = CompressionState.FromMask(loop.Mask);
+        loop.Mask?.Dispose();
+        string label = modifiers.OfType<PruneWhileTrainingModifier>().FirstOrDefault()?.Method.Name ?? modelName;
         if (model is IStructuredModel structured) spec = structured.Spec;
         Surgeon.IO.AtomicFile.WriteAllText(log.CsvPath!, DynamicsLog.ToCsv(log.Records)); // also when no record was taken
-        files.WriteVia(Checkpoint.DynamicsPngPath(outPath), temp => DynamicsPlot.WritePanels(temp, [(pruning.Measure ?? modelName, log.Records)]));
+        files.WriteVia(Checkpoint.DynamicsPngPath(outPath), temp => DynamicsPlot.WritePanels(temp, [(label, log.Records)]));
         var eval = Evaluator.Evaluate(model, test, device: device);
         var cost = ModelCost.Measure(model, train.SampleShape);
         var info = new CheckpointInfo
@@ -77,14 +88,12 @@ internal static class Workflows
                 ["trainSamples"] = train.Count.ToString(),
                 ["parameters"] = cost.Parameters.ToString(),
                 ["flops"] = cost.Flops.ToString(),
-                ["pruneMeasure"] = pruning.Measure ?? "",
-                ["pruneTarget"] = pruning.Schedule?.Target.ToString("R") ?? "",
-                ["pruneRounds"] = pruning.Schedule?.Rounds.ToString() ?? "",
-                ["pruneStart"] = pruning.Schedule?.StartEpoch.ToString() ?? "",
-                ["pruneStructure"] = pruning.Measure is null ? "" : pruning.Structured ? "filters" : "weights",
                 ["dynamics"] = Path.GetFileName(dynamicsCsv),
             },
+            Recipe = recipe?.ToYaml(),
+            Compression = compression,
         };
+        foreach (var (key, value) in notes ?? new Dictionary<string, string>()) info.Notes[key] = value;
         Checkpoint.Stage(files, outPath, model, info);
         files.Commit();
         return (model, Checkpoint.ReadInfo(outPath));

@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using System.CommandLine;
 using System.Diagnostics;
 using Surgeon.Pruning;

@@ -1,3 +1,4 @@
+using Surgeon.Training;
 using System.CommandLine;
 using Surgeon.Reports;
 

@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using System.CommandLine;
 using Surgeon.Pruning;
 using Surgeon.Training;
@@ -13,7 +14,7 @@ internal static class SweepCommand
         var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Trained (dense) checkpoint to prune.", Required = true };
         var methods = new Option<string>("--methods", "-m")
         {
-            Description = "Comma-separated methods: " + string.Join(", ", PruningMethods.Known.Select(m => m.Name)) + ".",
+            Description = "Comma-separated methods, each score[@rule][+update] or selection[+update] (surgeon methods lists them), e.g. " + string.Join(", ", PruningMethods.Examples) + ".",
             DefaultValueFactory = _ => "mp,lmp",
         };
         var sparsities = new Option<string>("--sparsities", "-s") { Description = "Comma-separated sparsities in [0, 1).", DefaultValueFactory = _ => DefaultSparsities };

@@ -1,7 +1,7 @@
+using Surgeon.Compression;
 using Surgeon.Numerics;
 using Surgeon.Data;
 using Surgeon.Progress;
-using Surgeon.Pruning;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,3 +1,4 @@
+using Surgeon.Pruning;
 using System.Text;
 using System.Text.Json;
 using Surgeon.IO;

@@ -29,7 +29,7 @@ public static class TopK
     }
 
     /// <summary>Prunes <paramref name="counts"/>[l] of segment l separately (layer-wise selection; see
-    /// <see cref="Pruning.SparsityTarget.PerLayerCounts"/>). Segments are lengths in order.</summary>
+    /// <see cref="Compression.SparsityTarget.PerLayerCounts"/>). Segments are lengths in order.</summary>
     public static Tensor PruneLowestPerSegment(Tensor scores, IReadOnlyList<long> segmentLengths, IReadOnlyList<long> counts)
     {
         if (counts.Count != segmentLengths.Count)

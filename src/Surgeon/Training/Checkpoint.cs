@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Surgeon.Compression;
 using Surgeon.IO;
 using Surgeon.Models;
 using TorchSharp;
@@ -11,7 +12,9 @@ namespace Surgeon.Training;
 /// <summary>What the JSON sidecar of a checkpoint records.</summary>
 public sealed record CheckpointInfo
 {
-    public const string CurrentFormat = "surgeon-checkpoint/1";
+    /// <summary>Version 2 adds <see cref="Compression"/> and <see cref="Recipe"/>; version 1 sidecars still load.</summary>
+    public const string CurrentFormat = "surgeon-checkpoint/2";
+    public static readonly string[] ReadableFormats = ["surgeon-checkpoint/1", CurrentFormat];
     public string Format { get; init; } = CurrentFormat;
     public required string Architecture { get; init; }
     public required int[] InputShape { get; init; }
@@ -31,6 +34,12 @@ public sealed record CheckpointInfo
     public string WeightsSha256 { get; init; } = "";
     public DateTime CreatedUtc { get; init; } = DateTime.UtcNow;
     public Dictionary<string, string> Notes { get; init; } = [];
+    /// <summary>Per tensor, its mask (and room for its quantisation and factorised form); null for a model with none.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public CompressionState? Compression { get; init; }
+    /// <summary>The recipe (YAML) of the training run that made these weights, when one did (train, finetune).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Recipe { get; init; }
 
     [JsonIgnore]
     public ModelSpec Spec => new(Architecture, InputShape, NumClasses, Width, Channels);
@@ -51,6 +60,8 @@ public sealed record CheckpointInfo
             return $"its numClasses is {NumClasses}; a classifier has at least 2";
         if (Channels is not null && Channels.Any(c => c < 1))
             return $"its channels [{string.Join(", ", Channels)}] list a count below 1";
+        if (Compression?.Problem() is { } compression)
+            return compression;
         return JsonNumbers.First(
             JsonNumbers.Positive("its width", Width),
             JsonNumbers.Fraction("its sparsity", Sparsity),
@@ -115,15 +126,17 @@ public static class Checkpoint
     }
 
     /// <summary>Writes the weights and the sidecar into <paramref name="files"/>, to appear when it is committed. A
-    /// description no checkpoint can hold (<see cref="CheckpointInfo.Problem"/>) or NaN or infinite weights are refused
-    /// before anything is written: Surgeon writes only checkpoints it can load.</summary>
+    /// description no checkpoint can hold (<see cref="CheckpointInfo.Problem"/>), NaN or infinite weights, or a
+    /// compression state that does not describe the weights are refused before anything is written: Surgeon writes
+    /// only checkpoints it can load. The sidecar is written in the current format.</summary>
     public static void Stage(AtomicFileSet files, string path, nn.Module<Tensor, Tensor> model, CheckpointInfo info)
     {
         if (info.Problem() is { } problem)
             throw new SurgeonException($"cannot write the checkpoint {path}: {problem}");
         EnsureFinite(model, $"cannot write the checkpoint {path}");
+        info.Compression?.Check(model, path); // a sidecar that does not describe its weights is never written
         string weights = files.WriteVia(path, temp => model.save(temp));
-        var withHash = info with { WeightsSha256 = Sha256(weights), CreatedUtc = DateTime.UtcNow };
+        var withHash = info with { Format = CheckpointInfo.CurrentFormat, WeightsSha256 = Sha256(weights), CreatedUtc = DateTime.UtcNow };
         files.WriteText(SidecarPath(path), JsonSerializer.Serialize(withHash, Json) + "\n");
     }
 
@@ -149,8 +162,8 @@ public static class Checkpoint
         {
             throw new SurgeonException($"{sidecar} is not a valid checkpoint sidecar ({IO.JsonErrors.OneLine(e)})", e);
         }
-        if (info is null || info.Format != CheckpointInfo.CurrentFormat)
-            throw new SurgeonException($"{sidecar}: unknown checkpoint format '{info?.Format}' (expected {CheckpointInfo.CurrentFormat})");
+        if (info is null || !CheckpointInfo.ReadableFormats.Contains(info.Format))
+            throw new SurgeonException($"{sidecar}: unknown checkpoint format '{info?.Format}' (expected {string.Join(" or ", CheckpointInfo.ReadableFormats)})");
         if (info.Architecture is null || info.InputShape is null || info.Dataset is null)
             throw new SurgeonException($"{sidecar}: the sidecar is incomplete (architecture, inputShape and dataset are required)");
         if (info.Problem() is { } problem)
@@ -185,6 +198,7 @@ public static class Checkpoint
             model.to(device);
         model.eval();
         EnsureFinite(model, path);
+        info.Compression?.Check(model, path);
         return (model, info);
     }
 

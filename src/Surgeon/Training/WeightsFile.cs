@@ -35,7 +35,7 @@ public static class WeightsFile
                 throw new SurgeonException($"{path}: {e.Name} is stored as dtype {e.DType} but a {describe} needs {want.dtype}; re-create the checkpoint");
             if (!e.Shape.AsSpan().SequenceEqual(want.shape))
                 throw new SurgeonException(
-                    $"{path}: {e.Name} is {Export.StateTensor.ShapeTextOf(e.Shape)} but a {describe} needs {Export.StateTensor.ShapeTextOf(want.shape)}: the sidecar does not describe these weights; re-create the checkpoint or restore its sidecar");
+                    $"{path}: {e.Name} is {ShapeText.Of(e.Shape)} but a {describe} needs {ShapeText.Of(want.shape)}: the sidecar does not describe these weights; re-create the checkpoint or restore its sidecar");
         }
     }
 

@@ -1,6 +1,6 @@
+using Surgeon.Compression;
 using Surgeon.Numerics;
 using Surgeon.Curvature;
-using Surgeon.Pruning;
 using static TorchSharp.torch;
 
 namespace Surgeon.Update;
@@ -13,6 +13,12 @@ namespace Surgeon.Update;
 /// </summary>
 public sealed class CbsUpdate : IWeightUpdate, IUsesFisher
 {
+    public string Name => "cbs-u";
+    public string Description => "the CBS-U multi-weight update: the kept weights compensate jointly, −F_λ⁻¹E_P(E_PᵀF_λ⁻¹E_P)⁻¹w_P";
+    public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients | StageNeeds.Fisher;
+
+    public void Check(PruningContext context) => FisherProvider.Check(context, Name);
+
     /// <summary>The keep mask (1), the weights in float32 and float64 (12), the updated copy (8) and its float32 (4): 25;
     /// each block's index lists are at most one layer's, rounded up to 32.</summary>
     public int BookkeepingBytesPerWeight => 32;

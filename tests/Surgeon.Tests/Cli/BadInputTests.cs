@@ -108,7 +108,7 @@ public class BadInputTests(CliCheckpointFixture fixture)
 
         // train: unknown names, contradictory options, impossible sizes, bad data, divergence.
         { "", "unknown model 'magic'", ["train", "--model", "magic", "-o", "{work}/out/t.ckpt", "-q"] },
-        { "", "unknown importance measure 'magic'", ["train", "--prune-measure", "magic", "--prune-target", "0.5", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "unknown pruning method 'magic'", ["train", "--prune-measure", "magic", "--prune-target", "0.5", "-o", "{work}/out/t.ckpt", "-q"] },
         { "", "needs both a measure (--prune-measure) and a target", ["train", "--prune-target", "0.5", "-o", "{work}/out/t.ckpt", "-q"] },
         { "", "--prune-rounds only applies when pruning while training", ["train", "--prune-rounds", "2", "-o", "{work}/out/t.ckpt", "-q"] },
         { "", "--prune-structure weights", ["train", "--prune-measure", "magnitude", "--prune-target", "0.5", "--prune-structure", "filters", "-o", "{work}/out/t.ckpt", "-q"] },

@@ -118,6 +118,9 @@ public class CheckpointTests : IDisposable
     [InlineData("sparsity", "2", "its sparsity is 2")]
     [InlineData("inputShape", "[1, 0, 28]", "its inputShape [1, 0, 28] is not C×H×W with positive sizes")]
     [InlineData("numClasses", "1", "its numClasses is 1")]
+    [InlineData("compression", "{\"tensors\": null}", "its compression has no tensors")]
+    [InlineData("compression", "{\"tensors\": {\"fc1.weight\": null}}", "its compression of fc1.weight is null")]
+    [InlineData("compression", "{\"tensors\": {\"fc1.weight\": {\"quantization\": {\"bits\": 8, \"symmetric\": true, \"scales\": null, \"zeroPoints\": [0]}}}}", "its quantisation of fc1.weight lacks its scales or zero points")]
     public void AnImpossibleSidecar_IsRefusedWhenRead(string field, string value, string phrase)
     {
         string path = Path.Combine(dir, "m.ckpt");
