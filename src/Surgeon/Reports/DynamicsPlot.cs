@@ -1,3 +1,4 @@
+using Surgeon.Training;
 using ScottPlot;
 using Surgeon.IO;
 
@@ -54,7 +55,7 @@ public static class DynamicsPlot
 
     private static bool IsPruningRecord(DynamicsRecord r) => r.Event.StartsWith("pruned", StringComparison.Ordinal);
 
-    private static ScottPlot.Plot Build(IReadOnlyList<(string Label, IReadOnlyList<DynamicsRecord> Records)> runs,
+    internal static ScottPlot.Plot Build(IReadOnlyList<(string Label, IReadOnlyList<DynamicsRecord> Records)> runs,
         DynamicsQuantity quantity, string? title)
     {
         if (runs.Count == 0)

@@ -1,5 +1,5 @@
+using Surgeon.Compression;
 using Surgeon.Curvature;
-using Surgeon.Pruning;
 using Surgeon.Training;
 using static TorchSharp.torch;
 
@@ -13,8 +13,14 @@ namespace Surgeon.Selection;
 /// α_i = f(P) − f(P∖i), β_j = f(P∪j) − f(P), γ_ij = 2w_iF_ijw_j (a swap changes f by β_j − α_i − γ_ij).
 /// F products come from G (F·v = Gᵀ(Gv)/N); no d×d matrix is formed.
 /// </summary>
-public sealed class CbsSelection : ISelection, IUsesFisher
+public sealed class CbsSelection : IJointSelection, IUsesFisher
 {
+    public string Name => "cbs-s";
+    public string Description => "CBS-S: best of randomised magnitude starts by real loss, then a swap search on f(P) = (w⊙y)ᵀF(w⊙y)";
+    public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients | StageNeeds.Fisher;
+
+    public void Check(PruningContext context) => FisherProvider.Check(context, Name);
+
     /// <summary>
     /// The flattened weights as float32 and float64 tensors and a double[] (20); the start, best and search masks and
     /// the final keep mask as bool[] and tensor (5); the search's diag F, u (16), its ranking buffers (12); while u is
@@ -23,19 +29,24 @@ public sealed class CbsSelection : ISelection, IUsesFisher
     /// </summary>
     public int BookkeepingBytesPerWeight => 96;
 
+    /// <summary>Called with every mask whose real loss CBS-S computes (each randomised start, then the mask after each
+    /// swap-search iteration that accepted a swap), in order; the mask is a copy. Null (the default) costs nothing.
+    /// For tests and diagnostics: the returned mask must be the evaluated one of lowest loss.</summary>
+    public Action<CbsEvaluatedMask>? OnMaskEvaluated { get; init; }
+
     /// <summary>The real loss of a mask is evaluated in batches of up to <see cref="Evaluator.DefaultBatchSize"/>.</summary>
     public int LossEvaluationExamples(PruningOptions options) => Math.Min(Evaluator.DefaultBatchSize, options.CbsLossSamples);
 
-    public Tensor SelectKeep(PruningContext context, double sparsity)
+    public Tensor SelectKeep(PruningContext context, PruneTarget target)
     {
         var o = context.Options;
         var fisher = FisherProvider.For(context, "cbs-s");
         var train = context.RequireTrainData("cbs-s");
         var w = PrunableParameters.Flatten(context.Parameters).to(ScalarType.Float64).data<double>().ToArray();
         int d = w.Length;
-        long k = SparsityTarget.PruneCount(sparsity, d);
+        long k = target.CountOf(d);
         var lossSamples = train.RandomSubset(Math.Min(o.CbsLossSamples, train.Count), unchecked(context.Seed * 7919 + 17));
-        var realLoss = new RealLoss(context, lossSamples);
+        var realLoss = new RealLoss(context, lossSamples, OnMaskEvaluated);
 
         // 1. Start: the best of the randomised magnitude masks, scored by the real loss.
         bool[]? start = null;
@@ -46,7 +57,7 @@ public sealed class CbsSelection : ISelection, IUsesFisher
             for (int t = 0; t < o.CbsCandidates; t++)
             {
                 var pruned = RandomizedMagnitude.Pruned(w, k, t);
-                double loss = realLoss.Of(pruned);
+                double loss = realLoss.Of(pruned, CbsStage.Start, t);
                 if (loss < startLoss) { startLoss = loss; start = pruned; startCandidate = t; }
                 task.Advance();
             }
@@ -72,7 +83,7 @@ public sealed class CbsSelection : ISelection, IUsesFisher
                     context.Progress.Info($"CBS-S iteration {iteration}: no improving swap, search ends");
                     break;
                 }
-                double loss = realLoss.Of(search.Pruned);
+                double loss = realLoss.Of(search.Pruned, CbsStage.Iteration, iteration);
                 context.Progress.Info($"CBS-S iteration {iteration}: {swaps} swaps accepted, f(P) {search.F:G5}, real loss {loss:G5}");
                 task.Description = $"CBS-S: iteration {iteration}, {totalSwaps} swaps, f(P) {search.F:G4}, loss {loss:G4}";
                 if (loss < bestLoss)
@@ -93,9 +104,16 @@ public sealed class CbsSelection : ISelection, IUsesFisher
     }
 
     /// <summary>The real loss on training samples of the model with the pruned weights zeroed (no update).</summary>
-    private sealed class RealLoss(PruningContext context, int[] samples)
+    private sealed class RealLoss(PruningContext context, int[] samples, Action<CbsEvaluatedMask>? observer)
     {
-        public double Of(bool[] pruned)
+        public double Of(bool[] pruned, CbsStage stage, int index)
+        {
+            double loss = Evaluate(pruned);
+            observer?.Invoke(new CbsEvaluatedMask(stage, index, (bool[])pruned.Clone(), loss));
+            return loss;
+        }
+
+        private double Evaluate(bool[] pruned)
         {
             using var scope = NewDisposeScope();
             var original = PrunableParameters.Flatten(context.Parameters);
@@ -112,6 +130,13 @@ public sealed class CbsSelection : ISelection, IUsesFisher
         }
     }
 }
+
+/// <summary>Which part of CBS-S scored a mask: a randomised magnitude start, or the swap search after an iteration.</summary>
+public enum CbsStage { Start, Iteration }
+
+/// <summary>A mask CBS-S scored by its real loss: <paramref name="Index"/> is the start's candidate number t or the
+/// iteration number (from 1); <paramref name="Pruned"/> marks the pruned weights in flattened prunable order.</summary>
+public sealed record CbsEvaluatedMask(CbsStage Stage, int Index, bool[] Pruned, double Loss);
 
 /// <summary>
 /// The randomised magnitude masks of the CBS start. Candidate 0 is global magnitude; candidate t shuffles the weight

@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using Surgeon.Benchmarking;
 using Surgeon.Models;
 using Surgeon.Numerics;
 using Surgeon.Tests.Models;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Surgeon.Tests.Benchmarking;
@@ -30,29 +32,110 @@ public class SpeedupBenchmarkTests
         return (BenchModel.Of("dense", "dense.ckpt", dense, spec), BenchModel.Of("pruned", "pruned.ckpt", pruned, spec));
     }
 
+    /// <summary>Every weight's value looked at, not ModelCost's count: how many parameters are nonzero.</summary>
+    private static long CountNonzeros(nn.Module<Tensor, Tensor> model) =>
+        model.parameters().Sum(p => (long)p.detach().data<float>().ToArray().Count(v => v != 0));
+
     [Fact]
-    public void UnstructuredMlp_EveryRuntimeAndBatch_TimedRunsTimes_TheoreticalSpeedupFromTheCounts()
+    public void UnstructuredMlp_CountsAreHandCountsAndTheCountedNonzeros_TheoreticalSpeedupTheirRatio_RealRuntimesRun()
     {
         var (dense, pruned) = TinyMlps();
+        // 784·8 + 8·4 + 4·10 = 6,344 weights, no biases, one multiply-accumulate each per example; the first ⌊90 %⌋ of
+        // each layer zeroed leaves 628 + 4 + 4 = 636.
+        Assert.Equal(6_344, pruned.Model.parameters().Sum(p => p.numel()));
+        Assert.Equal(636, CountNonzeros(pruned.Model));
+        Assert.Equal(6_344, CountNonzeros(dense.Model));
+        Assert.Equal((6_344L, 6_344L, 6_344L, 6_344L), (dense.Cost.Parameters, dense.Cost.NonzeroParameters, dense.Cost.Flops, dense.Cost.NonzeroFlops));
+        Assert.Equal((6_344L, 636L, 6_344L, 636L), (pruned.Cost.Parameters, pruned.Cost.NonzeroParameters, pruned.Cost.Flops, pruned.Cost.NonzeroFlops));
+
         int threadsBefore = get_num_threads();
         var bench = new SpeedupBenchmark { Runtimes = InferenceRuntimes.Default, BatchSizes = [1, 4], Runs = 3, Warmup = 1, Threads = 1 };
         var result = bench.Run(dense, pruned);
 
         Assert.Equal(threadsBefore, get_num_threads()); // the process-wide LibTorch setting is put back
+        Assert.Equal(6_344.0 / 636, result.TheoreticalSpeedup(pruned), 12);
+        Assert.Equal(1.0, result.TheoreticalSpeedup(dense));
+        Assert.True(result.SameShape);
+        Assert.Contains("dense kernels multiply its zeros", SpeedupTable.Note(result));
+        // The real runners ran: every timed run of both models in both runtimes took some time. (What the times are
+        // of is checked with a runtime whose runs the test controls, below.)
         Assert.Equal(["torchsharp/1", "torchsharp/4", "onnx/1", "onnx/4"], result.Latencies.Select(l => $"{l.Runtime}/{l.Batch}"));
         Assert.All(result.Latencies, l =>
         {
             Assert.Equal(3, l.DenseMs.Count);
             Assert.Equal(3, l.PrunedMs.Count);
-            Assert.All(l.DenseMs.Concat(l.PrunedMs), ms => Assert.True(ms > 0 && ms < 10_000, $"{ms} ms"));
+            Assert.All(l.DenseMs.Concat(l.PrunedMs), ms => Assert.True(ms > 0, $"{ms} ms"));
         });
-        // 784·8 + 8·4 + 4·10 = 6,344 weights, no biases; the first ⌊90 %⌋ of each zeroed: 628 + 4 + 4 = 636 left.
-        Assert.Equal(6_344, dense.Cost.Flops);
-        Assert.Equal(636, pruned.Cost.NonzeroFlops);
-        Assert.Equal(6_344.0 / 636, result.TheoreticalSpeedup(pruned), 12);
-        Assert.Equal(1.0, result.TheoreticalSpeedup(dense));
-        Assert.True(result.SameShape);
-        Assert.NotNull(SpeedupTable.Note(result));
+    }
+
+    /// <summary>A runner that busy-waits a set time per run and records how long each of its runs took inside.</summary>
+    private sealed class BusyRunner(double busyMs) : IInferenceRunner
+    {
+        public List<double> InsideMs { get; } = [];
+
+        public void Run()
+        {
+            long start = Stopwatch.GetTimestamp();
+            while (Stopwatch.GetElapsedTime(start).TotalMilliseconds < busyMs) { }
+            InsideMs.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void Latencies_AreTheTimesOfEachModelsOwnTimedRuns_OnTheSameBatch_AndTheirMedians()
+    {
+        var (dense, pruned) = TinyMlps();
+        const double denseBusyMs = 3;
+        var prepared = new List<(nn.Module<Tensor, Tensor> Model, Tensor Input, int Threads, BusyRunner Runner)>();
+        var runtime = new InferenceRuntime("busy", "busy-waits 3 ms per dense run, none per pruned run", (model, _, input, threads) =>
+        {
+            var runner = new BusyRunner(ReferenceEquals(model, dense.Model) ? denseBusyMs : 0);
+            prepared.Add((model, input.clone(), threads, runner));
+            return runner;
+        });
+        var bench = new SpeedupBenchmark { Runtimes = [runtime], BatchSizes = [2, 5], Runs = 5, Warmup = 2, Threads = 1, Seed = 4 };
+        var result = bench.Run(dense, pruned);
+
+        Assert.Equal(2, result.Latencies.Count);
+        Assert.Equal(4, prepared.Count); // a dense and a pruned runner per batch size
+        for (int b = 0; b < 2; b++)
+        {
+            var (d, p) = (prepared[2 * b], prepared[2 * b + 1]);
+            Assert.Same(dense.Model, d.Model);
+            Assert.Same(pruned.Model, p.Model);
+            long batch = new[] { 2L, 5L }[b];
+            Assert.Equal([batch, 1, 28, 28], d.Input.shape);
+            Assert.True(d.Input.eq(p.Input).all().item<bool>(), "the two models must see the same batch");
+            Assert.Equal((1, 1), (d.Threads, p.Threads));
+            // Warm-up runs, then the timed ones; the latencies are the timed runs, in order, of the right model: each
+            // at least as long as what the runner itself measured inside that run.
+            Assert.Equal(2 + 5, d.Runner.InsideMs.Count);
+            Assert.Equal(2 + 5, p.Runner.InsideMs.Count);
+            var l = result.Latencies[b];
+            Assert.Equal(("busy", (int)batch), (l.Runtime, l.Batch));
+            Assert.Equal(5, l.DenseMs.Count);
+            Assert.Equal(5, l.PrunedMs.Count);
+            for (int i = 0; i < 5; i++)
+            {
+                Assert.True(l.DenseMs[i] >= d.Runner.InsideMs[2 + i], $"dense run {i}: {l.DenseMs[i]} ms < {d.Runner.InsideMs[2 + i]} ms inside it");
+                Assert.True(l.PrunedMs[i] >= p.Runner.InsideMs[2 + i], $"pruned run {i}: {l.PrunedMs[i]} ms < {p.Runner.InsideMs[2 + i]} ms inside it");
+                Assert.True(l.DenseMs[i] >= denseBusyMs, $"dense run {i}: {l.DenseMs[i]} ms, shorter than its {denseBusyMs} ms busy wait");
+            }
+            // The medians, by hand: the 3rd of 5 sorted values.
+            double denseMedian = l.DenseMs.Order().ElementAt(2), prunedMedian = l.PrunedMs.Order().ElementAt(2);
+            Assert.Equal(denseMedian, l.DenseMedianMs);
+            Assert.Equal(prunedMedian, l.PrunedMedianMs);
+            Assert.Equal(denseMedian / prunedMedian, l.MeasuredSpeedup);
+        }
+        // The input is the seeded random batch: the same seed gives the same batch, another seed another.
+        var again = new List<Tensor>();
+        var recorder = new InferenceRuntime("record", "records its input", (_, _, input, _) => { again.Add(input.clone()); return new BusyRunner(0); });
+        new SpeedupBenchmark { Runtimes = [recorder], BatchSizes = [2], Runs = 1, Warmup = 0, Threads = 1, Seed = 4 }.Run(dense, pruned);
+        new SpeedupBenchmark { Runtimes = [recorder], BatchSizes = [2], Runs = 1, Warmup = 0, Threads = 1, Seed = 5 }.Run(dense, pruned);
+        Assert.True(again[0].eq(prepared[0].Input).all().item<bool>());
+        Assert.False(again[2].eq(prepared[0].Input).all().item<bool>());
     }
 
     [Fact]

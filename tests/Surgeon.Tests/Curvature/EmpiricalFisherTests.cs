@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using Surgeon.Curvature;
 using Surgeon.Progress;
 using Surgeon.Pruning;
@@ -161,8 +162,9 @@ public class EmpiricalFisherTests
     {
         var whole = new[] { new FisherBlock(0, 32360) };
         long est = EmpiricalFisher.EstimateBytes(10000, 32360, whole);
-        // G: 10,000 × 32,360 float32 ≈ 1.29 GB; factor 10,000² float64 = 0.8 GB; Gram transient 1.2 GB; work N×4,096 float64 0.33 GB.
-        Assert.InRange(est, 3.2e9, 3.8e9);
+        // G: 10,000 × 32,360 float32; the factor, 10,000² float64; the Gram transient of the largest block, 10,000²
+        // float32 + float64; the N×4,096 float64 work matrix; four float64 vectors of length d.
+        Assert.Equal(4L * 10_000 * 32_360 + 8L * 10_000 * 10_000 + 12L * 10_000 * 10_000 + 8L * 10_000 * 4_096 + 8L * 32_360 * 4, est);
         var chunks = Enumerable.Range(0, 32).Select(i => new FisherBlock(1000L * i, Math.Min(1000, 32360 - 1000L * i))).ToArray();
         Assert.True(EmpiricalFisher.EstimateBytes(10000, 32360, chunks) < est);
 

@@ -1,3 +1,4 @@
+using Surgeon.Training;
 using Surgeon.Reports;
 using Xunit;
 
@@ -63,7 +64,32 @@ public class DynamicsLogTests
     }
 
     [Fact]
-    public void PlotGroupsRunsByLabel_AndWritesAPng()
+    public void Plot_DrawsRunsThatShareALabelAsTheirMeanWithStdBars_AndAPruningRecordAsAStep()
+    {
+        List<DynamicsRecord> Run(double scale) =>
+            Enumerable.Range(1, 4).Select(e => new DynamicsRecord { Epoch = e, TrainLoss = scale / e }).ToList();
+        var pruned = Run(2);
+        pruned.Insert(2, new DynamicsRecord { Epoch = 2, TrainLoss = 5, Event = "pruned 50.0 % of the current filters" });
+        var plot = DynamicsPlot.Build([("magnitude", Run(1)), ("magnitude", Run(1.2)), ("grasp", pruned)], DynamicsQuantity.Get("train_loss"), null);
+
+        var lines = plot.GetPlottables().OfType<ScottPlot.Plottables.Scatter>().ToList();
+        Assert.Equal(["magnitude", "grasp"], lines.Select(l => l.LegendText));
+        // magnitude: per epoch e the mean of 1/e and 1.2/e, with one error bar series of their sample std 0.1·√2/e.
+        var magnitude = lines[0].Data.GetScatterPoints();
+        Assert.Equal([1.0, 2, 3, 4], magnitude.Select(c => c.X));
+        for (int e = 1; e <= 4; e++)
+            Assert.Equal(1.1 / e, magnitude[e - 1].Y, 12);
+        var bars = Assert.Single(plot.GetPlottables().OfType<ScottPlot.Plottables.ErrorBar>());
+        for (int e = 1; e <= 4; e++)
+            Assert.Equal(0.1 * Math.Sqrt(2) / e, bars.YErrorPositive![e - 1], 12);
+        // grasp, one run: its values, and at epoch 2 a second point for the record taken right after pruning.
+        var grasp = lines[1].Data.GetScatterPoints();
+        Assert.Equal([1.0, 2, 2, 3, 4], grasp.Select(c => c.X));
+        Assert.Equal([2.0, 1, 5, 2.0 / 3, 0.5], grasp.Select(c => c.Y));
+    }
+
+    [Fact]
+    public void Plot_WritesAPng_AndTheSixPanelFigureIsLarger()
     {
         string path = Path.Combine(Path.GetTempPath(), $"surgeon-dyn-{Guid.NewGuid():N}.png");
         try
