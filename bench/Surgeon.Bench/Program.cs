@@ -15,6 +15,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["scale"] = ScaleBench.Run,
     ["scale-mobilenet"] = ScaleBench.RunMobileNet,
     ["speedup"] = SpeedupBench.Run,
+    ["prm"] = PrmBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)
