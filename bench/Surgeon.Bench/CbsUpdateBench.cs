@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using System.Diagnostics;
 using Surgeon.Curvature;
 using Surgeon.Data;
@@ -25,7 +26,7 @@ internal static class CbsUpdateBench
         var (train, _) = DatasetCatalog.LoadEmbeddedDigits();
         manual_seed(0);
         var model = new MLPNet(784, 10, width: 0.25);
-        new Trainer(new TrainOptions { Epochs = 5, Seed = 0 }).Train(model, train, null);
+        TrainingLoop.Train(new TrainOptions { Epochs = 5, Seed = 0 }, model, train, null);
         var parameters = PrunableParameters.Discover(model);
         using var fisher = EmpiricalFisher.FromData(model, parameters, train, 1000, 1, 0, 1e-3, 0, CPU, Progress.NullProgress.Instance);
         var w = PrunableParameters.Flatten(parameters).to(ScalarType.Float64);

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Surgeon.Data;
 using Surgeon.Models;
-using Surgeon.Pruning;
+using Surgeon.Compression;
 using Surgeon.Selection;
 using Surgeon.Training;
 using static TorchSharp.torch;

@@ -1,7 +1,13 @@
 using Surgeon.Bench;
 
 // Benchmarks print figures (times and ratios measured in the same run); they are not tests.
-// Usage: dotnet run -c Release --project bench/Surgeon.Bench -- [name ...]   (no name = all)
+// Usage: dotnet run -c Release --project bench/Surgeon.Bench -- [name ...]   (no name = all but fuzz)
+//        dotnet run -c Release --project bench/Surgeon.Bench -- fuzz [--seconds N] [--cases N] [--seed N]
+if (args.Length > 0 && args[0].Equals("fuzz", StringComparison.OrdinalIgnoreCase))
+{
+    Console.WriteLine("== fuzz ==");
+    return FuzzBench.Run(args[1..]);
+}
 var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
 {
     ["training"] = TrainingBench.Run,

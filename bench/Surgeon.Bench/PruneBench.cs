@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using System.Diagnostics;
 using Surgeon.Data;
 using Surgeon.Models;
@@ -26,7 +27,7 @@ internal static class PruneBench
         int[] samples = [1000, Math.Min(10_000, train.Count)];
         manual_seed(0);
         var model = new MLPNet(784, 10);
-        new Trainer(new TrainOptions { Epochs = fashion ? 5 : 20, Seed = 0 }).Train(model, train, null);
+        TrainingLoop.Train(new TrainOptions { Epochs = fashion ? 5 : 20, Seed = 0 }, model, train, null);
         double dense = Evaluator.Evaluate(model, test).Accuracy;
         Console.WriteLine($"MLPNet trained on {train.Name}: dense accuracy {dense:P2}; sparsity 0.9, λ = 1e-3");
         Console.WriteLine($"{"method",-8} {"N",6} {"seconds",9} {"peak RSS MiB",13} {"baseline MiB",13} {"accuracy",9}");

@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using System.Diagnostics;
 using Surgeon.Curvature;
 using Surgeon.Data;

@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using Surgeon.Data;
 using Surgeon.Models;
 using Surgeon.Pruning;
@@ -23,7 +24,7 @@ internal static class SoakBench
         var (train, test) = DatasetCatalog.LoadEmbeddedDigits();
         manual_seed(0);
         var model = new MLPNet(784, 10);
-        new Trainer(new TrainOptions { Epochs = 2, Seed = 0 }).Train(model, train, null);
+        TrainingLoop.Train(new TrainOptions { Epochs = 2, Seed = 0 }, model, train, null);
         using var snapshot = new ModelSnapshot(model);
         string[] methods = ["mp", "wf", "cbs"];
         var options = new PruningOptions { FisherSamples = 256, Lambda = 1e-3, CbsMaxIterations = 5 };

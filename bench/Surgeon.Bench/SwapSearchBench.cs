@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using System.Diagnostics;
 using Surgeon.Curvature;
 using Surgeon.Data;
@@ -22,7 +23,7 @@ internal static class SwapSearchBench
         var (train, _) = DatasetCatalog.LoadEmbeddedDigits();
         manual_seed(0);
         var model = new MLPNet(784, 10);
-        new Trainer(new TrainOptions { Epochs = 5, Seed = 0 }).Train(model, train, null);
+        TrainingLoop.Train(new TrainOptions { Epochs = 5, Seed = 0 }, model, train, null);
         var parameters = PrunableParameters.Discover(model);
         var w = PrunableParameters.Flatten(parameters).to(ScalarType.Float64).data<double>().ToArray();
         foreach (int n in new[] { 1000, 8000 })

@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using Surgeon.Data;
 using Surgeon.Models;
 using Surgeon.Pruning;

@@ -77,6 +77,27 @@ internal static class CliOptions
         return values;
     }
 
+    /// <summary>The folders of a --data value are inputs: no output of the run may replace a file in them.</summary>
+    public static Surgeon.IO.RunPaths ReadsData(this Surgeon.IO.RunPaths paths, string? dataSpec)
+    {
+        foreach (string folder in Surgeon.Data.DatasetCatalog.Folders(dataSpec))
+            paths.ReadsFolder(folder, "the --data folder");
+        return paths;
+    }
+
+    /// <summary>
+    /// The dataset a run on <paramref name="checkpoint"/> reads: --data when given, else the one its sidecar names
+    /// (null when the sidecar cannot be read: loading the checkpoint then reports why).
+    /// </summary>
+    public static string? DataOf(string? given, string checkpoint)
+    {
+        if (given is not null) return given;
+        try { return Surgeon.Training.Checkpoint.ReadInfo(checkpoint).Dataset; }
+        catch (SurgeonException) { return null; }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+
     /// <summary>The count of a subset option (--train-subset, --test-subset): 0 means every image, negatives are refused.</summary>
     public static int SubsetCount(int count, string option) =>
         count >= 0 ? count : throw new SurgeonException($"{option} must be 0 (all) or a positive count, got {count}");

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Surgeon.Cli.Commands;
 
 namespace Surgeon.Cli;
@@ -24,9 +25,14 @@ public static class Program
             BenchModelCommand.Create(),
             ReportCommand.Create(),
             ImportCommand.Create(),
+            MethodsCommand.Create(),
         };
         root.Options.Add(new System.CommandLine.Help.HelpOption { Recursive = true });
         root.SetAction(_ => { Console.Error.WriteLine("error: no command given; run 'surgeon --help' to see the commands"); return 2; });
+        // Ctrl-C (SIGINT) or SIGTERM mid-run: remove what is unfinished (temporary files, folders made for them, folder
+        // locks; a sweep keeps its journaled points), say so in one line and exit with 128 + the signal number.
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -37,6 +43,25 @@ public static class Program
         }
         return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
     }
+
+    private static int interrupted;
+
+    private static void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true; // this handler ends the process itself, after the clean-up
+        if (Interlocked.Exchange(ref interrupted, 1) == 1) return;
+        bool sigint = context.Signal == PosixSignal.SIGINT;
+        Surgeon.IO.PendingWrites.AbandonAll();
+        Console.Error.WriteLine($"error: interrupted by {(sigint ? "SIGINT" : "SIGTERM")}; unfinished outputs were removed");
+        Console.Error.Flush();
+        // _exit, not Environment.Exit: the main thread may be inside libtorch, whose static destructors crash
+        // (SIGSEGV, exit code 139) when they run under a thread still computing. Everything to keep is on disk.
+        if (OperatingSystem.IsWindows()) Environment.Exit(sigint ? 130 : 143);
+        ExitNow(sigint ? 130 : 143);
+    }
+
+    [DllImport("libc", EntryPoint = "_exit")]
+    private static extern void ExitNow(int status);
 
     private static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult? result)
     {
@@ -55,6 +80,12 @@ public static class Program
         try
         {
             return body();
+        }
+        catch (Exception) when (Volatile.Read(ref interrupted) == 1)
+        {
+            // The signal handler is cleaning up and will exit with its own line; whatever failed here failed because of it.
+            Thread.Sleep(Timeout.Infinite);
+            return 1;
         }
         catch (SurgeonException e)
         {

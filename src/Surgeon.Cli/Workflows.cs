@@ -1,5 +1,7 @@
+using Surgeon.Compression;
 using Spectre.Console;
 using Surgeon.Data;
+using Surgeon.Modifiers;
 using Surgeon.Models;
 using Surgeon.Pruning;
 using Surgeon.Progress;
@@ -27,40 +29,40 @@ internal static class Workflows
 
     public static (nn.Module<Tensor, Tensor> Model, CheckpointInfo Info) TrainAndSave(string modelName, double width,
         string dataSpec, TrainOptions options, string outPath, Device device, IProgressReporter progress,
-        PruneWhileTrainingOptions? pruning = null, int trainSubset = 0)
+        Recipe? recipe = null, DynamicsModifier? dynamics = null, int trainSubset = 0, IReadOnlyDictionary<string, string>? notes = null)
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
         train = BalancedSubset(train, trainSubset, "--train-subset");
         progress.Info($"data: {train.Name} {train.Count} samples, {test.Name} {test.Count} samples, {train.Channels}×{train.Height}×{train.Width}, {train.NumClasses} classes");
-        pruning ??= new PruneWhileTrainingOptions();
-        pruning.Validate(options.Epochs, train.Count);
+        int batchesPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
+        var modifiers = recipe?.CreateModifiers(options.Epochs, batchesPerEpoch) ?? [];
+        foreach (var pwt in modifiers.OfType<PruneWhileTrainingModifier>()) pwt.Validate(options.Epochs, train.Count);
         torch.manual_seed(options.Seed);
         var spec = new ModelSpec(modelName, train.SampleShape, train.NumClasses, width);
         var model = ModelRegistry.Create(spec, device);
         progress.Info($"model: {modelName} ({ModelRegistry.Describe(modelName)}), {PrunableParameters.TotalCount(PrunableParameters.Discover(model)):N0} prunable weights");
-        // The dynamics (loss, accuracy, ‖θ‖², θᵀg, ‖g‖², θᵀHg, size) go beside the checkpoint: PATH.dynamics.csv/.png.
-        string dynamicsCsv = outPath + ".dynamics.csv";
-        bool hadDynamics = File.Exists(dynamicsCsv);
-        string? newFolder = TopmostMissingFolder(outPath);
-        var log = new DynamicsLog(dynamicsCsv);
-        var driver = new PruneWhileTraining(options, pruning, device, progress)
+        // The dynamics (loss, accuracy, ‖θ‖², θᵀg, ‖g‖², θᵀHg, size) go beside the checkpoint: PATH.dynamics.csv/.png. While
+        // training, the CSV is rewritten after every record into a temporary file of the checkpoint's file set, so it
+        // appears only together with the checkpoint: a run that fails or is interrupted leaves neither (nor new folders).
+        using var files = new Surgeon.IO.AtomicFileSet();
+        string dynamicsCsv = Checkpoint.DynamicsCsvPath(outPath);
+        var log = new DynamicsLog(files.Reserve(dynamicsCsv));
+        var recorder = new DynamicsModifier(log) { Samples = dynamics?.Samples ?? 500, EverySteps = dynamics?.EverySteps ?? 0 };
+        using var loop = new TrainingLoop(options, model, train, device)
         {
+            TestData = test,
+            Progress = progress,
+            Modifiers = [.. modifiers, recorder], // the recorder observes what the others did
             AfterEpoch = s => progress.Info($"epoch {s.Epoch,3}: lr {s.LearningRate:G3}  train loss {s.TrainLoss:F4}  train acc {s.TrainAccuracy:P2}  test loss {s.TestLoss:F4}  test acc {s.TestAccuracy:P2}  ({s.Seconds:F1}s)"),
         };
-        try
-        {
-            model = driver.Run(model, train, test, log);
-        }
-        catch (SurgeonException)
-        {
-            // A run that stops with an error (e.g. diverged) leaves no checkpoint, so no dynamics or new folders either.
-            if (!hadDynamics && File.Exists(dynamicsCsv)) File.Delete(dynamicsCsv);
-            if (newFolder is not null && Directory.Exists(newFolder) && !Directory.EnumerateFiles(newFolder, "*", SearchOption.AllDirectories).Any())
-                Directory.Delete(newFolder, recursive: true);
-            throw;
-        }
+        loop.Run();
+        model = loop.Model;
+        var compression = CompressionState.FromMask(loop.Mask);
+        loop.Mask?.Dispose();
+        string label = modifiers.OfType<PruneWhileTrainingModifier>().FirstOrDefault()?.Method.Name ?? modelName;
         if (model is IStructuredModel structured) spec = structured.Spec;
-        DynamicsPlot.WritePanels(outPath + ".dynamics.png", [(pruning.Measure ?? modelName, log.Records)]);
+        Surgeon.IO.AtomicFile.WriteAllText(log.CsvPath!, DynamicsLog.ToCsv(log.Records)); // also when no record was taken
+        files.WriteVia(Checkpoint.DynamicsPngPath(outPath), temp => DynamicsPlot.WritePanels(temp, [(label, log.Records)]));
         var eval = Evaluator.Evaluate(model, test, device: device);
         var cost = ModelCost.Measure(model, train.SampleShape);
         var info = new CheckpointInfo
@@ -86,17 +88,19 @@ internal static class Workflows
                 ["trainSamples"] = train.Count.ToString(),
                 ["parameters"] = cost.Parameters.ToString(),
                 ["flops"] = cost.Flops.ToString(),
-                ["pruneMeasure"] = pruning.Measure ?? "",
-                ["pruneTarget"] = pruning.Schedule?.Target.ToString("R") ?? "",
-                ["pruneRounds"] = pruning.Schedule?.Rounds.ToString() ?? "",
-                ["pruneStart"] = pruning.Schedule?.StartEpoch.ToString() ?? "",
-                ["pruneStructure"] = pruning.Measure is null ? "" : pruning.Structured ? "filters" : "weights",
                 ["dynamics"] = Path.GetFileName(dynamicsCsv),
             },
+            Recipe = recipe?.ToYaml(),
+            Compression = compression,
         };
-        Checkpoint.Save(outPath, model, info);
+        foreach (var (key, value) in notes ?? new Dictionary<string, string>()) info.Notes[key] = value;
+        Checkpoint.Stage(files, outPath, model, info);
+        files.Commit();
         return (model, Checkpoint.ReadInfo(outPath));
     }
+
+    /// <summary>What a sweep writes into its folder: the journal, the reports and the lock file (checked before any work).</summary>
+    public static IReadOnlyList<string> SweepFiles => [SweepResults.JournalFile, .. SweepReport.FileNames, Surgeon.IO.FolderLock.FileName];
 
     public static SweepReport SweepAndReport(nn.Module<Tensor, Tensor> model, CheckpointInfo info, string checkpointPath,
         string dataSpec, IReadOnlyList<PruningMethod> methods, IReadOnlyList<double> sparsities, IReadOnlyList<int> seeds,
@@ -111,8 +115,12 @@ internal static class Workflows
         string key = $"{info.WeightsSha256}|{dataSpec}|{options}";
         if (!PrunableParameters.SameInBoth(model)) key += $"|prunable={prunable}";
         if (testSubset > 0) key += $"|test-subset={testSubset}";
-        var journal = new SweepJournal(Path.Combine(outDir, "points.jsonl"), key);
-        var done = journal.Load().Where(p => methods.Any(m => m.Name == p.Method || m.Name + SweepRunner.RecalibratedSuffix == p.Method)
+        // The folder is this run's until it ends: a second sweep on it stops at once instead of computing the same points.
+        using var folderLock = Surgeon.IO.FolderLock.Acquire(outDir, "--out-dir");
+        var journal = new SweepJournal(Path.Combine(outDir, SweepResults.JournalFile), key);
+        var (journaled, warning) = journal.Load();
+        if (warning is not null) progress.Info(warning);
+        var done = journaled.Where(p => methods.Any(m => m.Name == p.Method || m.Name + SweepRunner.RecalibratedSuffix == p.Method)
             && sparsities.Contains(p.Sparsity) && seeds.Contains(p.Seed)).ToList();
         if (done.Count > 0)
             progress.Info($"resuming: {done.Count} point(s) already in {journal.Path}");
@@ -152,15 +160,6 @@ internal static class Workflows
         foreach (var file in report.WriteAll(outDir))
             progress.Info($"wrote {file}");
         return report;
-    }
-
-    /// <summary>The outermost folder on the way to <paramref name="path"/> that does not exist yet (null when its folder exists).</summary>
-    private static string? TopmostMissingFolder(string path)
-    {
-        string? missing = null;
-        for (string? dir = Path.GetDirectoryName(Path.GetFullPath(path)); dir is not null && !Directory.Exists(dir); dir = Path.GetDirectoryName(dir))
-            missing = dir;
-        return missing;
     }
 
     public static void EnsureDataFits(CheckpointInfo info, ImageDataset data)

@@ -56,8 +56,10 @@ internal static class BenchModelCommand
             };
             bench.Validate();
             string? folder = r.GetValue(outDir);
-            if (folder is not null) AtomicFile.EnsureWritable(folder, isFolder: true);
             string densePath = r.GetValue(dense)!, prunedPath = r.GetValue(pruned)!;
+            var paths = new RunPaths().ReadsCheckpoint(densePath, "the --dense checkpoint").ReadsCheckpoint(prunedPath, "the --pruned checkpoint");
+            if (folder is not null) paths.WritesFolder(folder, "--out-dir", [MarkdownFile, CsvFile, FolderLock.FileName]);
+            paths.Check();
             // The sidecars first: two models that cannot be compared are refused before either is loaded.
             SpeedupBenchmark.CheckComparable(Checkpoint.ReadInfo(densePath).Spec, densePath, Checkpoint.ReadInfo(prunedPath).Spec, prunedPath);
             var (denseModel, denseInfo) = Checkpoint.Load(densePath);
@@ -71,9 +73,11 @@ internal static class BenchModelCommand
                 string report = SpeedupTable.ToReport(result);
                 if (folder is not null)
                 {
-                    Directory.CreateDirectory(folder);
-                    AtomicFile.WriteAllText(Path.Combine(folder, MarkdownFile), report);
-                    AtomicFile.WriteAllText(Path.Combine(folder, CsvFile), SpeedupTable.ToCsv(result));
+                    using var folderLock = FolderLock.Acquire(folder, "--out-dir");
+                    using var files = new AtomicFileSet();
+                    files.WriteText(Path.Combine(folder, MarkdownFile), report);
+                    files.WriteText(Path.Combine(folder, CsvFile), SpeedupTable.ToCsv(result));
+                    files.Commit();
                     progress.Info($"wrote {Path.Combine(folder, MarkdownFile)} and {CsvFile}");
                 }
                 Console.Write(report);

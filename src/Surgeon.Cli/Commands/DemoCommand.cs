@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using System.CommandLine;
 using System.Diagnostics;
 using Surgeon.Pruning;
@@ -26,8 +27,10 @@ internal static class DemoCommand
             var progress = new ConsoleProgress(r.GetValue(quiet));
             var options = new TrainOptions { Epochs = r.GetValue(epochs), Seed = r.GetValue(seed) };
             options.Validate();
-            Surgeon.IO.AtomicFile.EnsureWritable(folder, isFolder: true);
             string ckpt = Path.Combine(folder, "mlpnet-digits.ckpt");
+            new Surgeon.IO.RunPaths().WritesFolder(folder, "--out-dir", [Surgeon.IO.FolderLock.FileName]).WritesCheckpoint(ckpt, "the demo's checkpoint", dynamics: true)
+                .WritesFolder(Path.Combine(folder, "sweep"), "--out-dir", Workflows.SweepFiles).Check();
+            using var folderLock = Surgeon.IO.FolderLock.Acquire(folder, "--out-dir");
             var (model, info) = Workflows.TrainAndSave("mlpnet", 1.0, "digits", options, ckpt, TorchSharp.torch.CPU, progress);
             Console.WriteLine($"dense MLPNet: test accuracy {info.TestAccuracy:P2} on the 2,000 held-out digits; checkpoint {ckpt}");
             var sparsities = CliOptions.ParseDoubles(SweepCommand.DefaultSparsities, "--sparsities");

@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using System.CommandLine;
 using Surgeon.Data;
 using Surgeon.Pruning;
@@ -39,6 +40,15 @@ internal static class EvalCommand
                     $"({PrunableParameters.TotalCount(inSet):N0} weights), {masks.Sparsity:P2} of every Linear/Conv2d weight";
             }
             Console.WriteLine($"{info.Architecture} on {test.Name}: accuracy {eval.Accuracy:P2}, loss {eval.Loss:F4} ({eval.Samples} samples), {sparsity}");
+            if (info.Compression is { } state)
+            {
+                // What the sidecar stores beside the weights (the mask fine-tuning holds, quantisation, factorised forms).
+                var masked = state.Tensors.Where(t => t.Value.Kept is not null).ToList();
+                long total = masked.Sum(t => model.state_dict()[t.Key].numel()), kept = masked.Sum(t => t.Value.Kept!.Value);
+                Console.WriteLine($"compression state: {masked.Count} masked tensor(s), {total - kept:N0} of {total:N0} entries masked" +
+                    $"{(state.Tensors.Values.Any(t => t.Quantization is not null) ? $", {state.Tensors.Values.Count(t => t.Quantization is not null)} quantised" : "")}" +
+                    $"{(state.Tensors.Values.Any(t => t.Factorized is not null) ? $", {state.Tensors.Values.Count(t => t.Factorized is not null)} factorised" : "")}");
+            }
             return 0;
         }));
         return command;

@@ -24,9 +24,9 @@ internal static class ExportCommand
         {
             // Everything that can be checked before loading is: the format, then whether the output can be written.
             var exporter = ExportFormats.Get(r.GetValue(format)!);
-            string outPath = r.GetValue(output)!;
-            Surgeon.IO.AtomicFile.EnsureWritable(outPath);
-            var (model, info) = Checkpoint.Load(r.GetValue(checkpoint)!);
+            string outPath = r.GetValue(output)!, path = r.GetValue(checkpoint)!;
+            new Surgeon.IO.RunPaths().ReadsCheckpoint(path).Writes(outPath, "--out").Check();
+            var (model, info) = Checkpoint.Load(path);
             using (model)
             {
                 var result = exporter.Write(model, info, outPath);

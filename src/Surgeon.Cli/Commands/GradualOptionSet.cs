@@ -1,3 +1,4 @@
+using Surgeon.Modifiers;
 using System.CommandLine;
 using Surgeon.Pruning;
 using Surgeon.Training;
@@ -43,6 +44,10 @@ internal sealed class GradualOptionSet
         schedule.Validate();
         return schedule;
     }
+
+    /// <summary>The schedule options (s_i, T, f) that the command line gives explicitly.</summary>
+    public IEnumerable<string> GivenScheduleOptions(ParseResult r) =>
+        new Option[] { initial, steps, every }.Where(o => r.GetResult(o) is { Implicit: false }).Select(o => o.Name);
 
     /// <summary>The names of these options that the command line gives explicitly.</summary>
     public IEnumerable<string> Given(ParseResult r) =>

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using Surgeon.Compression;
 using Surgeon.Data;
+using Surgeon.Modifiers;
 using Surgeon.Pruning;
 using Surgeon.Training;
 
@@ -27,45 +29,90 @@ internal sealed class GradualRun
     public required string DeviceName { get; init; }
     public bool Quiet { get; init; }
 
+    /// <summary>A recipe file to run instead of --method/--sparsity (then no gradual flag may be given).</summary>
+    public string? RecipePath { get; init; }
+
     public int Execute(ParseResult r, GradualOptionSet gradual)
     {
         if ((Method is null) != (FinalSparsity is null))
             throw new SurgeonException("gradual pruning needs both --method and --sparsity; give neither to fine-tune only");
         if (FinalSparsity is { } sf) SparsityTarget.Validate(sf);
+        if (RecipePath is not null && Method is not null)
+            throw new SurgeonException("--recipe and --method both say how to prune; put the pruning in the recipe, or drop --recipe");
+        if (RecipePath is not null && gradual.GivenScheduleOptions(r).FirstOrDefault() is { } scheduleOption)
+            throw new SurgeonException($"{scheduleOption} belongs to --method's schedule; a recipe gives its own");
+        if (Method is { PrunesFilters: true })
+            throw new SurgeonException($"{Method.Name}: gradual pruning holds a mask of single weights; @filter removes filters (train --prune-measure does that while training)");
         if (Prunable is not null) PrunableParameters.ParseSet(Prunable); // a bad --prunable fails before the checkpoint loads
+        var recipeFile = RecipePath is null ? null : Recipe.Load(RecipePath);
         int subsetCount = gradual.TrainSubset(r);
         var dev = CliOptions.ParseDevice(DeviceName);
         var progress = new ConsoleProgress(Quiet);
+        string outPath = OutPath ?? Path.Combine(Path.GetDirectoryName(CheckpointPath) ?? ".", DefaultOutName);
+        var paths = new Surgeon.IO.RunPaths().ReadsCheckpoint(CheckpointPath).ReadsData(CliOptions.DataOf(DataSpec, CheckpointPath))
+            .WritesCheckpoint(outPath, "--out");
+        if (RecipePath is not null) paths.Reads(RecipePath, $"the --recipe file {RecipePath}");
+        paths.Check();
         var (model, info) = Checkpoint.Load(CheckpointPath, dev);
         // A pruned checkpoint's zeros are held in the set it was pruned in, unless --prunable says otherwise.
         var prunableSet = PrunableParameters.ParseSet(Prunable ?? info.Notes.GetValueOrDefault("prunable") ?? "paper");
+        // A final sparsity that prunes no weight (0, −0, a subnormal, one that rounds to zero) fails before training.
+        if (FinalSparsity is { } final)
+            SparsityTarget.PruneCount(final, PrunableParameters.TotalCount(PrunableParameters.Discover(model, prunableSet)));
         string dataSpec = DataSpec ?? info.Dataset;
         var (train, test) = DatasetCatalog.Load(dataSpec);
         train = Workflows.BalancedSubset(train, subsetCount, "--train-subset");
         Workflows.EnsureDataFits(info, test);
-        long totalSteps = (long)Training.Epochs * ((train.Count + Training.BatchSize - 1) / Training.BatchSize);
+        int batchesPerEpoch = (train.Count + Training.BatchSize - 1) / Training.BatchSize;
+        long totalSteps = (long)Training.Epochs * batchesPerEpoch;
         var schedule = FinalSparsity is { } target ? gradual.Schedule(r, target, totalSteps) : null;
-        string outPath = OutPath ?? Path.Combine(Path.GetDirectoryName(CheckpointPath) ?? ".", DefaultOutName);
-        Surgeon.IO.AtomicFile.EnsureWritable(outPath);
-        var before = Evaluator.Evaluate(model, test, device: dev);
-        var driver = new GradualPruning(Training, dev, progress)
-        {
-            Method = Method,
-            Schedule = schedule,
-            Options = Fisher,
-            Prunable = prunableSet,
-            AfterEpoch = (s, sp) => progress.Info($"epoch {s.Epoch,3}: sparsity {sp:P2}  train loss {s.TrainLoss:F4}  test acc {s.TestAccuracy:P2}  ({s.Seconds:F1}s)"),
-        };
-        using var mask = driver.Run(model, train, test);
-        var after = Evaluator.Evaluate(model, test, device: dev);
         var inv = CultureInfo.InvariantCulture;
+        string prunableName = prunableSet.ToString().ToLowerInvariant();
+        // The flags build the recipe a file would give: gradual pruning to --sparsity, or a fixed mask.
+        var recipe = recipeFile ?? (Method is null
+            ? Recipe.Of(Recipe.FlagsSource, ("fixed-mask", [("prunable", prunableName)]))
+            : Recipe.Of(Recipe.FlagsSource, ("gradual-pruning",
+            [
+                ("method", Method.Name),
+                ("final-sparsity", schedule!.Final.ToString("R", inv)),
+                ("initial-sparsity", schedule.Initial.ToString("R", inv)),
+                ("start-step", "0"),
+                ("end-step", schedule.Steps.ToString(inv)),
+                ("every-steps", schedule.Every.ToString(inv)),
+                ("prunable", prunableName),
+                .. OptionFields(Fisher),
+            ])));
+        var modifiers = recipe.CreateModifiers(Training.Epochs, batchesPerEpoch);
+        var before = Evaluator.Evaluate(model, test, device: dev);
+        // Fine-tuning holds the stored mask (a zero weight that is not masked may move); a checkpoint without one
+        // (format 1, or never pruned) has its zeros held instead.
+        var stored = info.Compression?.ToMask(PrunableParameters.Discover(model, prunableSet));
+        TrainingLoop? running = null;
+        using var loop = running = new TrainingLoop(Training, model, train, dev)
+        {
+            TestData = test,
+            Progress = progress,
+            Modifiers = modifiers,
+            AfterEpoch = s => progress.Info($"epoch {s.Epoch,3}: sparsity {running!.Mask?.Sparsity ?? 0:P2}  train loss {s.TrainLoss:F4}  test acc {s.TestAccuracy:P2}  ({s.Seconds:F1}s)"),
+            Mask = stored,
+        };
+        loop.Run(Method is null && recipeFile is null ? "fine-tuning" : "gradual pruning and fine-tuning");
+        model = loop.Model;
+        using var mask = loop.Mask ?? FixedMaskModifier.NonzeroPattern(PrunableParameters.Discover(model, prunableSet));
+        loop.Mask = null;
+        var after = Evaluator.Evaluate(model, test, device: dev);
+        // A recipe that removed filters (prune-while-training with @filter) leaves a smaller model: describe that one.
+        if (model is Surgeon.Models.IStructuredModel shrunk) info = info.WithSpec(shrunk.Spec);
+        string pruning = recipeFile is not null ? $"recipe {recipeFile.Source}" : Method is null ? "" : $"gradual {Method.Name}";
         Checkpoint.Save(outPath, model, info with
         {
             TestAccuracy = after.Accuracy,
             TestLoss = after.Loss,
             Sparsity = mask.Sparsity,
-            PruningMethod = Method is null ? info.PruningMethod : $"gradual {Method.Name}",
+            PruningMethod = pruning.Length == 0 ? info.PruningMethod : pruning,
             Dataset = dataSpec,
+            Recipe = recipe.ToYaml(),
+            Compression = CompressionState.FromMask(mask),
             Notes = new(info.Notes)
             {
                 ["finetunedFrom"] = Path.GetFullPath(CheckpointPath),
@@ -73,13 +120,33 @@ internal sealed class GradualRun
                 ["finetuneLr"] = Training.LearningRate.ToString("R", inv),
                 ["finetuneSeed"] = Training.Seed.ToString(inv),
                 ["finetuneTrainImages"] = train.Count.ToString(inv),
-                ["prunable"] = prunableSet.ToString().ToLowerInvariant(),
+                ["prunable"] = prunableName,
                 ["gradualSchedule"] = schedule is null ? "none" : $"s_i {schedule.Initial.ToString("R", inv)}, s_f {schedule.Final.ToString("R", inv)}, T {schedule.Steps}, f {schedule.Every}",
             },
         });
         Workflows.PrintLayerTable(mask);
-        Console.WriteLine($"{(Method is null ? "fine-tuned" : $"gradual {Method.Name} to {mask.Sparsity:P2}, fine-tuned")}: " +
+        Console.WriteLine($"{(pruning.Length == 0 ? "fine-tuned" : $"{pruning} to {mask.Sparsity:P2}, fine-tuned")}: " +
             $"accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}; wrote {outPath}");
         return 0;
+    }
+
+    /// <summary>The pruning options that differ from their defaults, as recipe fields.</summary>
+    private static IEnumerable<(string, string)> OptionFields(PruningOptions o)
+    {
+        var d = new PruningOptions();
+        var inv = CultureInfo.InvariantCulture;
+        if (o.FisherSamples != d.FisherSamples) yield return ("fisher-samples", o.FisherSamples.ToString(inv));
+        if (o.Lambda != d.Lambda) yield return ("lambda", o.Lambda.ToString("R", inv));
+        if (o.BlockSize != d.BlockSize) yield return ("block-size", o.BlockSize.ToString(inv));
+        if (o.ExamplesPerSample != d.ExamplesPerSample) yield return ("examples-per-sample", o.ExamplesPerSample.ToString(inv));
+        if (o.UpdateScale != d.UpdateScale) yield return ("update-scale", o.UpdateScale.ToString("R", inv));
+        if (o.CbsEpsilon != d.CbsEpsilon) yield return ("cbs-epsilon", o.CbsEpsilon.ToString("R", inv));
+        if (o.CbsRelativeEpsilon != d.CbsRelativeEpsilon) yield return ("cbs-relative-epsilon", o.CbsRelativeEpsilon ? "true" : "false");
+        if (o.CbsRho != d.CbsRho) yield return ("cbs-rho", o.CbsRho.ToString(inv));
+        if (o.CbsTau != d.CbsTau) yield return ("cbs-tau", o.CbsTau.ToString(inv));
+        if (o.CbsMaxIterations != d.CbsMaxIterations) yield return ("cbs-iterations", o.CbsMaxIterations.ToString(inv));
+        if (o.CbsCandidates != d.CbsCandidates) yield return ("cbs-candidates", o.CbsCandidates.ToString(inv));
+        if (o.CbsLossSamples != d.CbsLossSamples) yield return ("cbs-loss-samples", o.CbsLossSamples.ToString(inv));
+        if (o.ScoreSamples != d.ScoreSamples) yield return ("score-samples", o.ScoreSamples.ToString(inv));
     }
 }

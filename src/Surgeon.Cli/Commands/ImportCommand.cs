@@ -38,11 +38,12 @@ internal static class ImportCommand
             var describing = new Option[] { width, channels, data }.FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
             if (modelName is null && describing is not null)
                 throw new SurgeonException($"{describing.Name} describes the model together with --model; add --model, or drop {describing.Name} to use the file's own description");
-            string outPath = r.GetValue(output)!;
-            Surgeon.IO.AtomicFile.EnsureWritable(outPath);
+            string outPath = r.GetValue(output)!, inPath = r.GetValue(input)!;
+            new Surgeon.IO.RunPaths().Reads(inPath, $"the input file {inPath}").ReadsData(modelName is null ? null : r.GetValue(data))
+                .WritesCheckpoint(outPath, "--out").Check();
 
             CheckpointInfo? spec = modelName is null ? null : Spec(modelName, r.GetValue(width) ?? 1.0, r.GetValue(channels), r.GetValue(data) ?? DatasetCatalog.Digits, r.GetValue(seed));
-            var result = importer.Read(new ImportRequest(importer.Name, r.GetValue(input)!, spec, r.GetValue(allowMissing), r.GetValue(seed)));
+            var result = importer.Read(new ImportRequest(importer.Name, inPath, spec, r.GetValue(allowMissing), r.GetValue(seed)));
             using (result.Model)
                 Checkpoint.Save(outPath, result.Model, result.Info);
             foreach (string line in result.Report)

@@ -1,3 +1,4 @@
+using Surgeon.Training;
 using System.CommandLine;
 using Surgeon.Reports;
 
@@ -29,17 +30,24 @@ internal static class PlotDynamicsCommand
             string path = r.GetValue(output)!;
             if (!path.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
                 throw new SurgeonException($"--out {path}: the plot is a PNG; give a file name ending in .png");
-            Surgeon.IO.AtomicFile.EnsureWritable(path);
-            var loaded = new List<(string Label, IReadOnlyList<DynamicsRecord> Records)>();
+            var pairs = new List<(string Label, string Csv)>();
             foreach (var pair in r.GetValue(runs)!)
             {
                 int eq = pair.IndexOf('=');
                 if (eq <= 0 || eq == pair.Length - 1)
                     throw new SurgeonException($"'{pair}' is not LABEL=PATH (e.g. grasp=runs/vgg-grasp-s0.ckpt.dynamics.csv)");
-                var records = DynamicsLog.ReadCsv(pair[(eq + 1)..]);
+                pairs.Add((pair[..eq], pair[(eq + 1)..]));
+            }
+            var paths = new Surgeon.IO.RunPaths().Writes(path, "--out");
+            foreach (var (_, csv) in pairs) paths.Reads(csv, $"the dynamics {csv}");
+            paths.Check();
+            var loaded = new List<(string Label, IReadOnlyList<DynamicsRecord> Records)>();
+            foreach (var (label, csv) in pairs)
+            {
+                var records = DynamicsLog.ReadCsv(csv);
                 if (records.Count == 0)
-                    throw new SurgeonException($"{pair[(eq + 1)..]} has a header but no records: the run stopped before its first one; drop it");
-                loaded.Add((pair[..eq], records));
+                    throw new SurgeonException($"{csv} has a header but no records: the run stopped before its first one; drop it");
+                loaded.Add((label, records));
             }
             string q = r.GetValue(quantity)!;
             if (q.Equals("all", StringComparison.OrdinalIgnoreCase))

@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using System.CommandLine;
 using Surgeon.Data;
 using Surgeon.Pruning;
@@ -12,7 +13,8 @@ internal static class PruneCommand
         var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Trained checkpoint to prune.", Required = true };
         var method = new Option<string>("--method", "-m")
         {
-            Description = "Pruning method: " + string.Join("; ", PruningMethods.Known.Select(m => $"{m.Name} = {m.Description}")) + ".",
+            Description = "Pruning method, score[@rule][+update] or selection[+update] (surgeon methods lists them all), e.g. " +
+                string.Join(", ", PruningMethods.Examples) + ". With @filter the sparsity is the fraction of filters removed (the model shrinks).",
             DefaultValueFactory = _ => "mp",
         };
         var sparsity = new Option<double>("--sparsity", "-s") { Description = "Fraction of the prunable weights to remove, in [0, 1).", Required = true };
@@ -76,16 +78,17 @@ internal static class PruneCommand
             if (recalibrateSamples < 0) throw new SurgeonException($"--recalibrate-bn must be 0 (off) or a number of samples, got {recalibrateSamples}");
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));
+            string outPath = r.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(path) ?? ".",
+                $"{Path.GetFileNameWithoutExtension(path)}-{pruningMethod.Name}-{s:0.###}.ckpt");
+            new Surgeon.IO.RunPaths().ReadsCheckpoint(path).ReadsData(CliOptions.DataOf(r.GetValue(data), path))
+                .WritesCheckpoint(outPath, "--out").Check();
             var (model, info) = Checkpoint.Load(path, dev);
             string dataSpec = r.GetValue(data) ?? info.Dataset;
             var (train, test) = DatasetCatalog.Load(dataSpec);
             Workflows.EnsureDataFits(info, test);
-            string outPath = r.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(path) ?? ".",
-                $"{Path.GetFileNameWithoutExtension(path)}-{pruningMethod.Name}-{s:0.###}.ckpt");
-            Surgeon.IO.AtomicFile.EnsureWritable(outPath);
             var parameters = PrunableParameters.Discover(model, prunableSet);
-            SparsityTarget.PruneCount(s, PrunableParameters.TotalCount(parameters)); // rounds to zero weights: for every method alike
-            var before = Evaluator.Evaluate(model, test, device: dev);
+            if (!pruningMethod.PrunesFilters)
+                SparsityTarget.PruneCount(s, PrunableParameters.TotalCount(parameters)); // rounds to zero weights: for every method alike
             var context = new PruningContext
             {
                 Model = model,
@@ -96,28 +99,39 @@ internal static class PruneCommand
                 Progress = progress,
                 Options = options,
             };
-            using var masks = pruningMethod.Prune(context, s);
-            var after = Evaluator.Evaluate(model, test, device: dev);
+            pruningMethod.Check(context); // a combination the model or the data cannot serve fails before any work
+            var before = Evaluator.Evaluate(model, test, device: dev);
+            using var result = pruningMethod.Prune(context, s);
+            var pruned = result.Model; // a smaller model when the method removed filters
+            var after = Evaluator.Evaluate(pruned, test, device: dev);
+            // Finite weights whose outputs overflow float32: a model no one can use, so no checkpoint (a sweep records
+            // such a point as a result instead, its loss written as "Infinity" or "NaN").
+            if (!double.IsFinite(after.Loss))
+                throw new SurgeonException($"{pruningMethod.Name} at sparsity {s.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} gave a model whose outputs overflow float32 " +
+                    $"(test loss {after.Loss.ToString(System.Globalization.CultureInfo.InvariantCulture)})" +
+                    (pruningMethod.Update is null ? "" : $"; {PruningMethod.UpdateAdvice(options)}") + "; nothing was written");
             var saved = after; // what the written checkpoint scores: after recalibration when there is one
             string recalibration = "";
             if (recalibrateSamples > 0)
             {
-                if (BatchNormRecalibration.Run(model, train, recalibrateSamples, context.Seed, device: dev) == 0)
+                if (BatchNormRecalibration.Run(pruned, train, recalibrateSamples, context.Seed, device: dev) == 0)
                 {
                     progress.Info($"--recalibrate-bn: {info.Architecture} has no BatchNorm layers, nothing to recalibrate");
                 }
                 else
                 {
-                    var recalibrated = Evaluator.Evaluate(model, test, device: dev);
+                    var recalibrated = Evaluator.Evaluate(pruned, test, device: dev);
                     recalibration = $"; after BatchNorm recalibration on {recalibrateSamples:N0} samples {recalibrated.Accuracy:P2}, loss {recalibrated.Loss:F4}";
                     saved = recalibrated;
                 }
             }
-            Checkpoint.Save(outPath, model, info with
+            var described = pruned is Surgeon.Models.IStructuredModel shrunk && !ReferenceEquals(pruned, model) ? info.WithSpec(shrunk.Spec) : info;
+            Checkpoint.Save(outPath, pruned, described with
             {
                 TestAccuracy = saved.Accuracy,
                 TestLoss = saved.Loss,
-                Sparsity = masks.Sparsity,
+                Sparsity = result.Sparsity,
+                Compression = CompressionState.FromMask(result.Mask), // removed filters need no mask: the model shrank
                 PruningMethod = pruningMethod.Name,
                 Dataset = dataSpec,
                 Notes = new(info.Notes)
@@ -127,10 +141,15 @@ internal static class PruneCommand
                     ["denseAccuracy"] = before.Accuracy.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
                     ["prunable"] = prunableSet.ToString().ToLowerInvariant(),
                     ["recalibrateBnSamples"] = recalibrateSamples.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["method"] = pruningMethod.Canonical,
+                    ["sparsityOf"] = pruningMethod.PrunesFilters ? "filters" : "weights",
                 },
             });
-            Workflows.PrintLayerTable(masks);
-            Console.WriteLine($"{pruningMethod.Name} at {masks.Sparsity:P2} sparsity: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}{recalibration}; wrote {outPath}");
+            if (result.Mask is { } masks)
+                Workflows.PrintLayerTable(masks);
+            else
+                Console.WriteLine($"filters: {string.Join(", ", ((Surgeon.Models.IStructuredModel)pruned).FilterGroups.Take(8).Select(g => $"{g.Name} {g.Channels}"))}{(((Surgeon.Models.IStructuredModel)pruned).FilterGroups.Count > 8 ? ", …" : "")}");
+            Console.WriteLine($"{pruningMethod.Name} at {result.Sparsity:P2} sparsity{(pruningMethod.PrunesFilters ? " of the filters" : "")}: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}{recalibration}; wrote {outPath}");
             return 0;
         }));
         return command;

@@ -1,9 +1,10 @@
+using Surgeon.Compression;
 using System.CommandLine;
 using Surgeon.Pruning;
 
 namespace Surgeon.Cli.Commands;
 
-/// <summary>The options of curvature-based methods, shared by prune and sweep.</summary>
+/// <summary>The options of the methods that use data or curvature, shared by prune, sweep and finetune (validated by <see cref="PruningOptions.Validate"/>).</summary>
 internal sealed class PruningOptionSet
 {
     private readonly Option<int> fisherSamples = new("--fisher-samples")
@@ -41,6 +42,11 @@ internal sealed class PruningOptionSet
     {
         Description = "CBS-S: read ε relative to f(P) of the start mask (useful on well-trained models, whose f is tiny).",
     };
+    private readonly Option<int> scoreSamples = new("--score-samples")
+    {
+        Description = "Training samples the data-dependent scores (snip, grasp, loss-preservation, …) average their gradients over.",
+        DefaultValueFactory = _ => 1000,
+    };
     private readonly Option<int> cbsRho = new("--cbs-rho") { Description = "CBS-S: swap window ±ρ ranks (paper: 10).", DefaultValueFactory = _ => 10 };
     private readonly Option<int> cbsTau = new("--cbs-tau") { Description = "CBS-S: failures before an iteration ends (paper: 20).", DefaultValueFactory = _ => 20 };
     private readonly Option<int> cbsIterations = new("--cbs-iterations") { Description = "CBS-S: most swap iterations.", DefaultValueFactory = _ => 100 };
@@ -61,6 +67,7 @@ internal sealed class PruningOptionSet
         command.Options.Add(blockSize);
         command.Options.Add(examplesPerSample);
         command.Options.Add(updateScale);
+        command.Options.Add(scoreSamples);
     }
 
     public PruningOptions Read(ParseResult r)
@@ -79,17 +86,9 @@ internal sealed class PruningOptionSet
             CbsMaxIterations = r.GetValue(cbsIterations),
             CbsCandidates = r.GetValue(cbsCandidates),
             CbsLossSamples = r.GetValue(cbsLossSamples),
+            ScoreSamples = r.GetValue(scoreSamples),
         };
-        if (!(o.CbsEpsilon >= 0) || double.IsInfinity(o.CbsEpsilon)) throw new SurgeonException($"--cbs-epsilon must be ≥ 0, got {o.CbsEpsilon}");
-        if (o.CbsRho < 0 || o.CbsTau < 1 || o.CbsMaxIterations < 0)
-            throw new SurgeonException("--cbs-rho must be ≥ 0, --cbs-tau ≥ 1 and --cbs-iterations ≥ 0");
-        if (o.CbsCandidates < 1) throw new SurgeonException($"--cbs-candidates must be ≥ 1, got {o.CbsCandidates}");
-        if (o.CbsLossSamples < 1) throw new SurgeonException($"--cbs-loss-samples must be ≥ 1, got {o.CbsLossSamples}");
-        if (o.FisherSamples < 1) throw new SurgeonException($"--fisher-samples must be ≥ 1, got {o.FisherSamples}");
-        if (!(o.Lambda > 0) || double.IsInfinity(o.Lambda)) throw new SurgeonException($"--lambda must be positive, got {o.Lambda}");
-        if (o.BlockSize < -1) throw new SurgeonException($"--block-size must be -1, 0 or positive, got {o.BlockSize}");
-        if (o.ExamplesPerSample < 1) throw new SurgeonException($"--examples-per-sample must be ≥ 1, got {o.ExamplesPerSample}");
-        if (double.IsNaN(o.UpdateScale) || double.IsInfinity(o.UpdateScale)) throw new SurgeonException("--update-scale must be a finite number");
+        o.Validate();
         return o;
     }
 }

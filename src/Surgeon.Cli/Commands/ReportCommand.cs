@@ -31,19 +31,23 @@ internal static class ReportCommand
             if (fmt is not ("markdown" or "md" or "csv"))
                 throw new SurgeonException($"unknown --format '{r.GetValue(format)}': use markdown or csv");
             string? folder = r.GetValue(outDir);
-            if (folder is not null) AtomicFile.EnsureWritable(folder, isFolder: true);
             string path = r.GetValue(checkpoint)!;
+            string stem = Path.GetFileNameWithoutExtension(path) + "-layers";
+            var paths = new RunPaths().ReadsCheckpoint(path);
+            if (folder is not null) paths.WritesFolder(folder, "--out-dir", [stem + ".md", stem + ".csv", FolderLock.FileName]);
+            paths.Check();
             var (model, info) = Checkpoint.Load(path);
             using (model)
             {
                 var table = LayerSparsityTable.Measure(model, info.InputShape);
                 if (folder is not null)
                 {
-                    string stem = Path.Combine(folder, Path.GetFileNameWithoutExtension(path) + "-layers");
-                    Directory.CreateDirectory(folder);
-                    AtomicFile.WriteAllText(stem + ".md", table.ToMarkdown());
-                    AtomicFile.WriteAllText(stem + ".csv", table.ToCsv());
-                    Console.Error.WriteLine($"wrote {stem}.md and {Path.GetFileName(stem)}.csv");
+                    using var folderLock = FolderLock.Acquire(folder, "--out-dir");
+                    using var files = new AtomicFileSet();
+                    files.WriteText(Path.Combine(folder, stem + ".md"), table.ToMarkdown());
+                    files.WriteText(Path.Combine(folder, stem + ".csv"), table.ToCsv());
+                    files.Commit();
+                    Console.Error.WriteLine($"wrote {Path.Combine(folder, stem)}.md and {stem}.csv");
                 }
                 Console.Write(fmt == "csv" ? table.ToCsv() : table.ToMarkdown());
             }
@@ -76,13 +80,21 @@ internal static class ReportCommand
         command.SetAction(r => Program.Guard(() =>
         {
             string? folder = r.GetValue(outDir);
-            if (folder is not null) AtomicFile.EnsureWritable(folder, isFolder: true);
-            var loaded = new List<(string? Label, SweepResults Results)>();
-            foreach (string arg in r.GetValue(sources)!)
+            var sourcePaths = r.GetValue(sources)!.Select(SplitLabel).ToList();
+            var paths = new RunPaths();
+            foreach (var (_, path) in sourcePaths)
             {
-                var (label, path) = SplitLabel(arg);
-                loaded.Add((label, SweepResults.Read(path)));
+                paths.Reads(path, $"the sweep results {path}");
+                if (!Directory.Exists(path)) continue;
+                // A folder is read through its sweep.json, or its points.jsonl when it has none (an unfinished sweep,
+                // whose reports may then be written beside the journal).
+                string reportFile = Path.Combine(path, SweepResults.ReportFile);
+                if (File.Exists(reportFile)) paths.Reads(reportFile, $"the sweep results {path}");
+                paths.Reads(Path.Combine(path, SweepResults.JournalFile), $"the sweep journal of {path}");
             }
+            if (folder is not null) paths.WritesFolder(folder, "--out-dir", [.. SweepReport.FileNames, FolderLock.FileName]);
+            paths.Check();
+            var loaded = sourcePaths.Select(s => (s.Label, Results: SweepResults.Read(s.Path))).ToList();
             if (folder is not null && loaded.Count > 1)
             {
                 string target = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
@@ -96,6 +108,7 @@ internal static class ReportCommand
                 Console.Error.WriteLine(note);
             if (folder is not null)
             {
+                using var folderLock = FolderLock.Acquire(folder, "--out-dir");
                 foreach (var file in report.WriteAll(folder, r.GetValue(title)!))
                     Console.Error.WriteLine($"wrote {file}");
             }

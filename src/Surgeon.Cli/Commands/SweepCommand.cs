@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using System.CommandLine;
 using Surgeon.Pruning;
 using Surgeon.Training;
@@ -13,7 +14,7 @@ internal static class SweepCommand
         var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Trained (dense) checkpoint to prune.", Required = true };
         var methods = new Option<string>("--methods", "-m")
         {
-            Description = "Comma-separated methods: " + string.Join(", ", PruningMethods.Known.Select(m => m.Name)) + ".",
+            Description = "Comma-separated methods, each score[@rule][+update] or selection[+update] (surgeon methods lists them), e.g. " + string.Join(", ", PruningMethods.Examples) + ".",
             DefaultValueFactory = _ => "mp,lmp",
         };
         var sparsities = new Option<string>("--sparsities", "-s") { Description = "Comma-separated sparsities in [0, 1).", DefaultValueFactory = _ => DefaultSparsities };
@@ -49,9 +50,10 @@ internal static class SweepCommand
             if (recalibrateSamples < 0) throw new SurgeonException($"--recalibrate-bn must be 0 (off) or a number of samples, got {recalibrateSamples}");
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));
-            var (model, info) = Checkpoint.Load(path, dev);
             string folder = r.GetValue(outDir) ?? Workflows.DefaultRunsPath($"sweep-{Path.GetFileNameWithoutExtension(path)}");
-            Surgeon.IO.AtomicFile.EnsureWritable(folder, isFolder: true);
+            new Surgeon.IO.RunPaths().ReadsCheckpoint(path).ReadsData(CliOptions.DataOf(r.GetValue(data), path))
+                .WritesFolder(folder, "--out-dir", Workflows.SweepFiles).Check();
+            var (model, info) = Checkpoint.Load(path, dev);
             var report = Workflows.SweepAndReport(model, info, path, r.GetValue(data) ?? info.Dataset, methodList, sparsityList,
                 seedList, options, folder, dev, progress, recalibrateSamples, prunableSet, testImages);
             Workflows.PrintSweepTable(report, $"{info.Architecture} on {info.Dataset}: one-shot pruning, no fine-tuning");

@@ -1,4 +1,4 @@
-using Surgeon.Pruning;
+using Surgeon.Compression;
 using TorchSharp;
 using static TorchSharp.torch;
 

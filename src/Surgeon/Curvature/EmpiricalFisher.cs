@@ -1,7 +1,7 @@
+using Surgeon.Compression;
 using Surgeon.Numerics;
 using Surgeon.Data;
 using Surgeon.Progress;
-using Surgeon.Pruning;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -353,11 +353,7 @@ public sealed class EmpiricalFisher : IDisposable
             matrix = gb.t().matmul(gb).to(ScalarType.Float64).div_(HeldScalars.Of(N));
             matrix.diagonal().add_(HeldScalars.Of(Lambda), HeldScalars.One);
         }
-        var (l, info) = linalg.cholesky_ex(matrix);
-        if (info.max().item<int>() != 0)
-            throw new SurgeonException(
-                $"the damped Fisher block at weights {b.Offset}..{b.End - 1} is not positive definite in float64 " +
-                $"(λ = {Lambda}); increase λ");
+        var l = DampedCholesky.Factor(matrix, Lambda, N, IsWoodbury(b), $"block at weights {b.Offset}..{b.End - 1}");
         factors[index] = l.DetachFromDisposeScope();
         return factors[index]!;
     }

@@ -1,19 +1,6 @@
-using Surgeon.Pruning;
+using Surgeon.Compression;
 
 namespace Surgeon.Curvature;
-
-/// <summary>A selection or update that uses the empirical Fisher (through <see cref="FisherProvider"/>).</summary>
-public interface IUsesFisher
-{
-    /// <summary>
-    /// Bytes per prunable weight that this step holds at its peak beside G and the factors (flattened weights, diagonals,
-    /// scores, masks, sort orders), for the memory estimate (<see cref="CurvatureMemory"/>).
-    /// </summary>
-    int BookkeepingBytesPerWeight { get; }
-
-    /// <summary>Examples in one forward pass that this step runs beside the Fisher (CBS-S scores masks by real loss), 0 if none.</summary>
-    int LossEvaluationExamples(PruningOptions options);
-}
 
 /// <summary>
 /// The empirical Fisher of a pruning context, built once from the dense model and the context's seed and options,
@@ -64,9 +51,17 @@ public static class FisherProvider
         return cached ? (EmpiricalFisher)context.Cache[CacheKey] : Build(context, data);
     }
 
-    /// <summary>The context's Fisher (built with a method-blind estimate when no <see cref="Prepare"/> came first).</summary>
-    public static EmpiricalFisher For(PruningContext context, string method) =>
-        context.Cache.TryGetValue(CacheKey, out var cached) ? (EmpiricalFisher)cached : Prepare(context, method, 0);
+    /// <summary>
+    /// The context's Fisher for a step of the method being run (<see cref="PruningContext.Method"/>): prepared with that
+    /// method's bookkeeping and loss batch, so the first step that asks prints the estimate and builds it; <paramref name="step"/>
+    /// names the asker when no method is running (a method-blind estimate).
+    /// </summary>
+    public static EmpiricalFisher For(PruningContext context, string step)
+    {
+        var method = context.Method;
+        return Prepare(context, method?.Name ?? step, method?.FisherBookkeepingBytesPerWeight ?? 0,
+            method?.LossEvaluationExamples(context.Options) ?? 0);
+    }
 
     /// <summary>What the last printed estimate was made for, and its peak.</summary>
     private sealed record PrintedEstimate(int BookkeepingBytesPerWeight, int LossEvaluationExamples, long Peak);

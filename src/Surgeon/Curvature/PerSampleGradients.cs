@@ -1,5 +1,5 @@
+using Surgeon.Compression;
 using Surgeon.Numerics;
-using Surgeon.Pruning;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

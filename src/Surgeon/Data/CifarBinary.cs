@@ -51,28 +51,48 @@ public static class CifarBinary
         return (train, test);
     }
 
-    /// <summary>One dataset from the records of the given files, in file order.</summary>
+    /// <summary>
+    /// One dataset from the records of the given files, in file order. Every file's size is checked to be a whole number
+    /// of records, and the total (in checked arithmetic) to fit in memory, before any record is read, so the arrays
+    /// allocated are exactly the records' size.
+    /// </summary>
     public static ImageDataset Read(string name, IEnumerable<string> files, CifarVariant variant)
     {
         int labelBytes = variant == CifarVariant.Cifar10 ? 1 : 2, record = labelBytes + ImageBytes, classes = Classes(variant);
-        var labels = new List<byte>();
-        var pixels = new MemoryStream();
-        foreach (string file in files)
+        var paths = files.ToList();
+        long records = 0;
+        foreach (string file in paths)
         {
-            byte[] data = File.ReadAllBytes(file);
-            if (data.Length == 0 || data.Length % record != 0)
+            IO.InputFiles.Check(file, Title(variant));
+            long length = new FileInfo(file).Length;
+            if (length == 0 || length % record != 0)
                 throw new SurgeonException(
-                    $"{file}: {data.Length} bytes is not a whole number of {record}-byte {Title(variant)} records; the file is truncated or not the binary version");
-            for (int offset = 0; offset < data.Length; offset += record)
+                    $"{file}: {length} bytes is not a whole number of {record}-byte {Title(variant)} records; the file is truncated or not the binary version");
+            records += length / record;
+        }
+        if (records * ImageBytes > Array.MaxLength)
+            throw new SurgeonException($"{name}: {records} {Title(variant)} records are {records * ImageBytes} bytes of pixels, more than Surgeon holds in memory ({Array.MaxLength})");
+        var labels = new byte[records];
+        var pixels = new byte[records * ImageBytes];
+        var buffer = new byte[record];
+        long index = 0;
+        foreach (string file in paths)
+        {
+            using var stream = File.OpenRead(file);
+            long count = stream.Length / record;
+            if (count * record != stream.Length)
+                throw new SurgeonException($"{file} changed while it was read");
+            for (long r = 0; r < count; r++, index++)
             {
-                byte label = data[offset + labelBytes - 1]; // CIFAR-100: the fine label follows the coarse one
+                stream.ReadExactly(buffer);
+                byte label = buffer[labelBytes - 1]; // CIFAR-100: the fine label follows the coarse one
                 if (label >= classes)
                     throw new SurgeonException(
-                        $"{file}: record {offset / record} has label {label}, outside 0..{classes - 1}; is this {Title(variant)}?");
-                labels.Add(label);
-                pixels.Write(data, offset + labelBytes, ImageBytes);
+                        $"{file}: record {r} has label {label}, outside 0..{classes - 1}; is this {Title(variant)}?");
+                labels[index] = label;
+                buffer.AsSpan(labelBytes).CopyTo(pixels.AsSpan((int)(index * ImageBytes)));
             }
         }
-        return new ImageDataset(name, pixels.ToArray(), labels.ToArray(), 3, Side, Side, classes, Means(variant), Stds(variant));
+        return new ImageDataset(name, pixels, labels, 3, Side, Side, classes, Means(variant), Stds(variant));
     }
 }

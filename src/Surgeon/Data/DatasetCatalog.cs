@@ -18,6 +18,19 @@ public static class DatasetCatalog
     public const float MnistMean = 0.1307f, MnistStd = 0.3081f;
     public const float FashionMean = 0.2860f, FashionStd = 0.3530f;
 
+    /// <summary>The folders whose files a <c>--data</c> value reads (none for the embedded digits), so that no output
+    /// of the same run may replace one of them.</summary>
+    public static IReadOnlyList<string> Folders(string? spec)
+    {
+        if (string.IsNullOrWhiteSpace(spec) || spec.Equals(Digits, StringComparison.OrdinalIgnoreCase)) return [];
+        if (spec.Equals(FashionMnist, StringComparison.OrdinalIgnoreCase)) return [FashionMnistFolder];
+        if (spec.StartsWith(Cifar10Prefix, StringComparison.OrdinalIgnoreCase))
+            return [spec[Cifar10Prefix.Length..], Path.Combine(spec[Cifar10Prefix.Length..], "cifar-10-batches-bin")];
+        if (spec.StartsWith(Cifar100Prefix, StringComparison.OrdinalIgnoreCase))
+            return [spec[Cifar100Prefix.Length..], Path.Combine(spec[Cifar100Prefix.Length..], "cifar-100-binary")];
+        return [spec];
+    }
+
     public static (ImageDataset Train, ImageDataset Test) Load(string spec)
     {
         if (string.IsNullOrWhiteSpace(spec))

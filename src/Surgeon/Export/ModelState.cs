@@ -52,21 +52,28 @@ public static class ModelState
     /// Checks that <paramref name="tensors"/> are exactly the model's state: the same names, element types and shapes.
     /// <paramref name="what"/> names the file in the message.
     /// </summary>
-    public static void RequireExactMatch(nn.Module model, IReadOnlyList<StateTensor> tensors, string what, string describeModel)
+    public static void RequireExactMatch(nn.Module model, IReadOnlyList<StateTensor> tensors, string what, string describeModel) =>
+        RequireExactMatch(model.state_dict().Select(kv => (kv.Key, kv.Value.dtype, kv.Value.shape)).ToList(),
+            tensors.Select(t => (t.Name, t.DType, t.Shape)).ToList(), what, describeModel);
+
+    /// <summary>The same check on a model's state given as (name, dtype, shape) (e.g. <see cref="Models.ModelRegistry.StateOf"/>,
+    /// which needs no model in memory) and a file's table (name, dtype name, shape), before any tensor data is decoded.</summary>
+    public static void RequireExactMatch(IReadOnlyList<(string Name, ScalarType DType, long[] Shape)> state,
+        IReadOnlyList<(string Name, string DType, long[] Shape)> table, string what, string describeModel)
     {
-        var expected = model.state_dict();
-        var (missing, unexpected) = NameList.Differences(expected.Keys, tensors.Select(t => t.Name).ToList());
+        var expected = state.ToDictionary(t => t.Name, t => (t.DType, t.Shape));
+        var (missing, unexpected) = NameList.Differences(expected.Keys, table.Select(t => t.Name).ToList());
         if (missing.Count > 0 || unexpected.Count > 0)
             throw new SurgeonException(
                 $"{what} does not hold the state of the {describeModel} its header describes (" +
                 NameList.DescribeDifferences(missing, unexpected) + "); re-export it");
-        foreach (var t in tensors)
+        foreach (var t in table)
         {
             var want = expected[t.Name];
-            string dtype = ElementTypes.NameOf(want.dtype);
-            if (t.DType != dtype || !want.shape.AsSpan().SequenceEqual(t.Shape))
+            string dtype = ElementTypes.NameOf(want.DType);
+            if (t.DType != dtype || !want.Shape.AsSpan().SequenceEqual(t.Shape))
                 throw new SurgeonException(
-                    $"{what}: {t.Name} is {t.DType} {t.ShapeText} but a {describeModel} needs {dtype} {StateTensor.ShapeTextOf(want.shape)}; re-export it");
+                    $"{what}: {t.Name} is {t.DType} {StateTensor.ShapeTextOf(t.Shape)} but a {describeModel} needs {dtype} {StateTensor.ShapeTextOf(want.Shape)}; re-export it");
         }
     }
 

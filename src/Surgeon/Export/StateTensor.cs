@@ -14,5 +14,5 @@ public sealed record StateTensor(string Name, string DType, long[] Shape, byte[]
 
     public string ShapeText => ShapeTextOf(Shape);
 
-    public static string ShapeTextOf(IEnumerable<long> shape) => shape.Any() ? string.Join('×', shape) : "a scalar";
+    public static string ShapeTextOf(IEnumerable<long> shape) => Surgeon.ShapeText.Of(shape);
 }

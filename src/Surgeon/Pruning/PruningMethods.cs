@@ -1,39 +1,133 @@
+using Surgeon.Compression;
+using Surgeon.Scoring;
 using Surgeon.Selection;
 using Surgeon.Update;
 
 namespace Surgeon.Pruning;
 
-/// <summary>The pruning methods by name, as <c>--method</c> and <c>--methods</c> accept them.</summary>
+/// <summary>
+/// The one vocabulary of pruning methods: every score, rule, joint selection and update by name, and the grammar
+/// that composes them, <c>score[@rule][+update]</c> or <c>selection[+update]</c> (e.g. <c>snip</c>, <c>grasp@layer</c>,
+/// <c>magnitude@filter</c>, <c>woodfisher+cbs-u</c>). The rule defaults to global top-k. The names of the methods that
+/// came first are aliases: <c>mp</c> = magnitude@global, <c>lmp</c> = magnitude@layer, <c>wf-s</c> = woodfisher@global,
+/// <c>wf</c> = woodfisher@global+obs, <c>cbs</c> = cbs-s+cbs-u. A new score is one file and one line in <see cref="Scores"/>.
+/// </summary>
 public static class PruningMethods
 {
-    private static readonly List<PruningMethod> All =
+    public static IReadOnlyList<IScore> Scores { get; } =
     [
-        new("mp", "global magnitude: prune the smallest |w| over all layers", new MagnitudeSelection(layerWise: false)),
-        new("lmp", "layer-wise magnitude: prune the same fraction of each layer by |w|", new MagnitudeSelection(layerWise: true)),
-        new("wf-s", "WoodFisher selection: prune the smallest OBS saliency w²/(2[F⁻¹]_qq), no weight update", new WoodFisherSelection()),
-        new("wf", "WoodFisher: WF-S selection plus the OBS update of the kept weights", new WoodFisherSelection(), new ObsUpdate()),
-        new("cbs-s", "Combinatorial Brain Surgeon selection: minimise the joint loss f(P) of the pruned set, no update", new CbsSelection()),
-        new("cbs", "Combinatorial Brain Surgeon: CBS-S selection plus the CBS-U multi-weight update", new CbsSelection(), new CbsUpdate()),
-        new("mp+cbs-u", "global magnitude selection plus the CBS-U update", new MagnitudeSelection(layerWise: false), new CbsUpdate()),
-        new("wf-s+cbs-u", "WoodFisher selection plus the CBS-U update", new WoodFisherSelection(), new CbsUpdate()),
+        new MagnitudeMeasure(),
+        new L1Measure(),
+        new WoodFisherScore(),
+        new LossPreservationMeasure(),
+        new BiasedLossMeasure(),
+        new TaylorMeasure(),
+        new FisherMeasure(),
+        new GraspMeasure(),
+        new GradientNormMeasure(),
+        new SnipMeasure(),
+        new SynFlowMeasure(),
+        new BnScaleMeasure(),
     ];
 
-    public static IReadOnlyList<PruningMethod> Known => All;
+    public static IReadOnlyList<IRule> Rules { get; } = [new GlobalRule(), new LayerRule(), new FilterRule()];
 
-    public static PruningMethod Get(string name) =>
-        All.FirstOrDefault(m => m.Name.Equals(name.Trim(), StringComparison.OrdinalIgnoreCase))
-        ?? throw new SurgeonException($"unknown pruning method '{name}': known methods are {string.Join(", ", All.Select(m => m.Name))}");
+    public static IReadOnlyList<IJointSelection> Selections { get; } = [new CbsSelection()];
+
+    public static IReadOnlyList<IWeightUpdate> Updates { get; } = [new ObsUpdate(), new CbsUpdate()];
+
+    /// <summary>Names kept from before the grammar, with what they stand for and the line that described them.</summary>
+    public static IReadOnlyList<(string Alias, string Method, string Description)> Aliases { get; } =
+    [
+        ("mp", "magnitude@global", "global magnitude: prune the smallest |w| over all layers"),
+        ("lmp", "magnitude@layer", "layer-wise magnitude: prune the same fraction of each layer by |w| (⌊s·d⌋ in all, the rounding spread by largest remainder)"),
+        ("wf-s", "woodfisher@global", "WoodFisher selection: prune the smallest OBS saliency w²/(2[F⁻¹]_qq), no weight update"),
+        ("wf", "woodfisher@global+obs", "WoodFisher: WF-S selection plus the OBS update of the kept weights"),
+        ("cbs", "cbs-s+cbs-u", "Combinatorial Brain Surgeon: CBS-S selection plus the CBS-U multi-weight update"),
+    ];
+
+    /// <summary>The methods listed in help texts: the aliases, then a few compositions.</summary>
+    public static IReadOnlyList<string> Examples { get; } = ["mp", "lmp", "wf-s", "wf", "cbs-s", "cbs", "mp+cbs-u", "wf-s+cbs-u", "snip", "grasp@layer", "magnitude@filter"];
+
+    /// <summary>
+    /// Parses one method. <paramref name="defaultRule"/> is the rule of a bare score (global unless the caller knows
+    /// better, e.g. train --prune-structure filters). Unknown names and combinations that cannot work are one-line errors.
+    /// </summary>
+    public static PruningMethod Get(string text, string defaultRule = "global")
+    {
+        string name = text.Trim().ToLowerInvariant();
+        if (name.Length == 0) throw new SurgeonException("no pruning method given");
+        string head = name, updateName = "";
+        int plus = name.IndexOf('+');
+        if (plus >= 0)
+        {
+            head = name[..plus];
+            updateName = name[(plus + 1)..];
+            if (updateName.Contains('+'))
+                throw new SurgeonException($"method '{text}' has two updates; a method is score[@rule][+update] or selection[+update]");
+        }
+        var alias = Aliases.FirstOrDefault(a => a.Alias == head);
+        if (alias.Alias is not null)
+        {
+            if (plus < 0)
+                return Compose(name, alias.Method, defaultRule, alias.Description);
+            if (alias.Method.Contains('+'))
+                throw new SurgeonException($"method '{text}': {alias.Alias} already includes an update ({alias.Method}); write {alias.Method.Split('+')[0]}+{updateName}");
+            return Compose(name, $"{alias.Method}+{updateName}", defaultRule, null);
+        }
+        return Compose(name, name, defaultRule, null);
+    }
 
     /// <summary>Parses a comma-separated list, rejecting unknown and repeated names.</summary>
-    public static IReadOnlyList<PruningMethod> Parse(string list)
+    public static IReadOnlyList<PruningMethod> Parse(string list, string defaultRule = "global")
     {
         var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (names.Length == 0)
             throw new SurgeonException("no pruning method given");
-        var methods = names.Select(Get).ToList();
+        var methods = names.Select(n => Get(n, defaultRule)).ToList();
         var repeated = methods.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
         if (repeated is not null)
             throw new SurgeonException($"method '{repeated.Key}' is listed twice");
         return methods;
     }
+
+    public static IScore Score(string name) => Find(Scores, name.Trim().ToLowerInvariant(), "score");
+
+    private static PruningMethod Compose(string name, string spelled, string defaultRule, string? description)
+    {
+        string head = spelled, updateName = "";
+        int plus = spelled.IndexOf('+');
+        if (plus >= 0)
+        {
+            head = spelled[..plus];
+            updateName = spelled[(plus + 1)..];
+        }
+        IWeightUpdate? update = updateName is "" or "none" ? null : Find(Updates, updateName, "update");
+        string scoreName = head, ruleName = defaultRule;
+        int at = head.IndexOf('@');
+        if (at >= 0)
+        {
+            scoreName = head[..at];
+            ruleName = head[(at + 1)..];
+        }
+        var selection = Selections.FirstOrDefault(s => s.Name == scoreName);
+        if (selection is not null)
+        {
+            if (at >= 0)
+                throw new SurgeonException($"method '{name}': {selection.Name} is a joint selection, which chooses the pruned weights itself; it takes no @rule");
+            return new PruningMethod(name, null, null, selection, update, description);
+        }
+        if (!Scores.Any(s => s.Name == scoreName) && Updates.Any(u => u.Name == scoreName))
+            throw new SurgeonException($"method '{name}': {scoreName} is an update; write score[@rule]+{scoreName}, e.g. magnitude+{scoreName}");
+        if (!Scores.Any(s => s.Name == scoreName) && Rules.Any(r => r.Name == scoreName))
+            throw new SurgeonException($"method '{name}': {scoreName} is a rule; write score@{scoreName}, e.g. magnitude@{scoreName}");
+        var score = Scores.FirstOrDefault(s => s.Name == scoreName)
+            ?? throw new SurgeonException($"unknown pruning method '{name}': a method is score[@rule][+update] or selection[+update], or one of {string.Join(", ", Aliases.Select(a => a.Alias))}; " +
+                $"scores: {string.Join(", ", Scores.Select(s => s.Name))}; selections: {string.Join(", ", Selections.Select(s => s.Name))} (see surgeon methods)");
+        return new PruningMethod(name, score, Find(Rules, ruleName, "rule"), null, update, description);
+    }
+
+    private static T Find<T>(IReadOnlyList<T> stages, string name, string kind) where T : IMethodStage =>
+        stages.FirstOrDefault(s => s.Name == name)
+        ?? throw new SurgeonException($"unknown {kind} '{name}': known {kind}s are {string.Join(", ", stages.Select(s => s.Name))}");
 }

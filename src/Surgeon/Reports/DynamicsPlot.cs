@@ -1,3 +1,4 @@
+using Surgeon.Training;
 using ScottPlot;
 using Surgeon.IO;
 

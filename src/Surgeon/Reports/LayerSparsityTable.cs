@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using System.Globalization;
 using System.Text;
 using Surgeon.Models;

@@ -1,3 +1,4 @@
+using Surgeon.Pruning;
 using System.Globalization;
 using Surgeon.Training;
 

@@ -1,3 +1,4 @@
+using Surgeon.Pruning;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -68,26 +69,27 @@ public sealed class SweepReport(EvalResult? dense, IReadOnlyList<SweepPoint> poi
         dense = dense is null ? null : new { accuracy = dense.Accuracy, loss = dense.Loss },
         summary = Summary,
         points,
-    }, new JsonSerializerOptions(SweepResults.Json) { WriteIndented = true }); // NaN (an unknown dense loss) as "NaN"
+    }, new JsonSerializerOptions(SweepResults.Json) { WriteIndented = true }); // NaN (an unknown dense loss) and ∞ as strings
 
-    /// <summary>Writes sweep.md, sweep.csv, summary.csv, sweep.json and sweep.png into <paramref name="folder"/>.</summary>
+    /// <summary>The files <see cref="WriteAll"/> writes into its folder.</summary>
+    public static readonly IReadOnlyList<string> FileNames = ["sweep.md", "sweep.csv", "summary.csv", "sweep.json", "sweep.png"];
+
+    /// <summary>Writes sweep.md, sweep.csv, summary.csv, sweep.json and sweep.png into <paramref name="folder"/>, all or none.</summary>
     public IReadOnlyList<string> WriteAll(string folder, string plotTitle = SweepPlot.DefaultTitle)
     {
-        Directory.CreateDirectory(folder);
-        var written = new List<string>();
-        void Text(string name, string text)
-        {
-            string path = Path.Combine(folder, name);
-            AtomicFile.WriteAllText(path, text);
-            written.Add(path);
-        }
-        Text("sweep.md", ToMarkdown());
-        Text("sweep.csv", ToCsv());
-        Text("summary.csv", ToSummaryCsv());
-        Text("sweep.json", ToJson());
-        string png = Path.Combine(folder, "sweep.png");
-        SweepPlot.Write(png, this, plotTitle);
-        written.Add(png);
-        return written;
+        // Nothing is written for a point no sweep can produce (a loss of +∞ or NaN is a result; see JsonNumbers).
+        foreach (var p in points)
+            if (p.Problem() is { } problem)
+                throw new SurgeonException($"cannot write the sweep report to {folder}: {p.Describe()} is impossible: {problem}");
+        if (dense is not null && IO.JsonNumbers.First(IO.JsonNumbers.Fraction("its accuracy", dense.Accuracy), IO.JsonNumbers.Loss("its loss", dense.Loss)) is { } bad)
+            throw new SurgeonException($"cannot write the sweep report to {folder}: the dense result is impossible: {bad}");
+        using var files = new AtomicFileSet();
+        files.WriteText(Path.Combine(folder, "sweep.md"), ToMarkdown());
+        files.WriteText(Path.Combine(folder, "sweep.csv"), ToCsv());
+        files.WriteText(Path.Combine(folder, "summary.csv"), ToSummaryCsv());
+        files.WriteText(Path.Combine(folder, "sweep.json"), ToJson());
+        files.WriteVia(Path.Combine(folder, "sweep.png"), temp => SweepPlot.Write(temp, this, plotTitle));
+        files.Commit();
+        return FileNames.Select(name => Path.Combine(folder, name)).ToList();
     }
 }

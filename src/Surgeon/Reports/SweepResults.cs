@@ -1,5 +1,6 @@
+using Surgeon.Pruning;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using Surgeon.IO;
 using Surgeon.Training;
 
 namespace Surgeon.Reports;
@@ -11,20 +12,28 @@ namespace Surgeon.Reports;
 /// </summary>
 /// <param name="Source">The file the results were read from.</param>
 /// <param name="Dense">The dense model's test result; null when read from a journal, which does not record it.</param>
-/// <param name="Note">What the reader left out and why (other sweeps in the same journal), or null.</param>
+/// <param name="Note">What the reader left out and why (a last journal line cut short by a crash, other sweeps in the
+/// same journal), or null; one line per item.</param>
 public sealed record SweepResults(string Source, IReadOnlyList<SweepPoint> Points, EvalResult? Dense,
     IReadOnlyDictionary<string, string> Config, string? Note = null)
 {
     public const string ReportFile = "sweep.json", JournalFile = "points.jsonl";
 
-    internal static readonly JsonSerializerOptions Json = new()
+    /// <summary>How sweep.json is written and read: a loss that is not finite as "Infinity" / "NaN" (see <see cref="JsonNumbers"/>).</summary>
+    internal static readonly JsonSerializerOptions Json = JsonNumbers.With(new JsonSerializerOptions
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    });
+
+    /// <summary>Reading is stricter: a point lacking a field, or with null where a value belongs, is an error.</summary>
+    private static readonly JsonSerializerOptions StrictJson = new(Json)
+    {
+        RespectRequiredConstructorParameters = true,
+        RespectNullableAnnotations = true,
     };
 
     private sealed record DenseJson(double Accuracy, double Loss);
-    private sealed record ReportJson(Dictionary<string, string>? Config, DenseJson? Dense, List<SweepPoint>? Points);
+    private sealed record ReportJson(Dictionary<string, string>? Config = null, DenseJson? Dense = null, List<SweepPoint>? Points = null);
 
     /// <summary>
     /// Reads a sweep folder (its sweep.json, or its points.jsonl when the sweep did not finish), a sweep.json or a
@@ -32,9 +41,12 @@ public sealed record SweepResults(string Source, IReadOnlyList<SweepPoint> Point
     /// </summary>
     public static SweepResults Read(string path)
     {
+        Surgeon.IO.InputFiles.Check(path, "sweep results");
         if (Directory.Exists(path))
         {
             string report = Path.Combine(path, ReportFile), journal = Path.Combine(path, JournalFile);
+            Surgeon.IO.InputFiles.Check(report, ReportFile);
+            Surgeon.IO.InputFiles.Check(journal, JournalFile);
             if (File.Exists(report)) return ReadReport(report);
             if (File.Exists(journal)) return ReadJournal(journal);
             throw new SurgeonException($"{path} holds neither {ReportFile} nor {JournalFile}: is it a folder written by 'surgeon sweep'?");
@@ -51,23 +63,28 @@ public sealed record SweepResults(string Source, IReadOnlyList<SweepPoint> Point
         ReportJson? report;
         try
         {
-            report = JsonSerializer.Deserialize<ReportJson>(File.ReadAllText(path), Json);
+            report = JsonSerializer.Deserialize<ReportJson>(File.ReadAllBytes(path), StrictJson);
         }
         catch (JsonException e)
         {
-            throw new SurgeonException($"{path} is not a {ReportFile} written by 'surgeon sweep' ({e.Message})", e);
+            throw new SurgeonException($"{path} is not a {ReportFile} written by 'surgeon sweep' ({IO.JsonErrors.OneLine(e)})", e);
         }
         if (report?.Points is null || report.Points.Any(p => p is null || p.Method is null))
             throw new SurgeonException($"{path} is not a {ReportFile} written by 'surgeon sweep': it has no list of points");
         if (report.Points.Count == 0)
             throw new SurgeonException($"{path} has no sweep points");
+        for (int i = 0; i < report.Points.Count; i++)
+            if (report.Points[i].Problem() is { } problem)
+                throw new SurgeonException($"{path}: point {i + 1} of {report.Points.Count} is impossible, {report.Points[i].Describe()}: {problem}");
+        if (report.Dense is { } d && JsonNumbers.First(JsonNumbers.Fraction("its accuracy", d.Accuracy), JsonNumbers.Loss("its loss", d.Loss)) is { } bad)
+            throw new SurgeonException($"{path}: the dense result is impossible: {bad}");
         var dense = report.Dense is null ? null : new EvalResult(report.Dense.Accuracy, report.Dense.Loss, 0);
         return new SweepResults(path, report.Points, dense, report.Config ?? []);
     }
 
     private static SweepResults ReadJournal(string path)
     {
-        var lines = SweepJournal.ReadAll(path);
+        var (lines, warning) = SweepJournal.ReadAll(path);
         if (lines.Count == 0)
             throw new SurgeonException($"{path} has no sweep points: is it a {JournalFile} written by 'surgeon sweep'?");
         // One journal can hold several sweeps (the same folder rerun with another checkpoint, data or options); the one
@@ -77,6 +94,7 @@ public sealed record SweepResults(string Source, IReadOnlyList<SweepPoint> Point
         int others = lines.Count - points.Count;
         string? note = others == 0 ? null
             : $"{path}: kept the {points.Count} points of the sweep written last; left out {others} of {lines.Select(l => l.Key).Distinct().Count() - 1} earlier sweep(s) with other settings";
+        if (warning is not null) note = note is null ? warning : $"{warning}\n{note}";
         // A point recorded twice (a rerun racing a kill) counts once.
         points = points.GroupBy(p => (p.Method, p.Sparsity, p.Seed)).Select(g => g.Last()).ToList();
         return new SweepResults(path, points, null, new Dictionary<string, string> { ["key"] = key }, note);

@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using Surgeon.Numerics;
 using static TorchSharp.torch;
 
@@ -7,16 +8,17 @@ namespace Surgeon.Scoring;
 /// Magnitude-biased loss preservation (Lubana &amp; Dick): θ·ḡ weighted once more by |θ|, so small weights go first;
 /// the paper writes it Σ|θ²·ḡ| per filter (|θ²ḡ| = |θ|·|θḡ|). Per weight |θ²·ḡ|.
 /// </summary>
-public sealed class BiasedLossMeasure : IImportanceMeasure
+public sealed class BiasedLossMeasure : IScore
 {
     public string Name => "biased-loss";
     public FilterAggregation Aggregation => FilterAggregation.AbsThenSum;
-    public bool NeedsData => true;
+    public string Description => "magnitude-biased loss preservation |θ²·ḡ|";
+    public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients;
 
-    public IReadOnlyDictionary<string, Tensor> RawScores(nn.Module<Tensor, Tensor> model,
-        IReadOnlyList<string> parameterNames, ScoringData? data)
+    public IReadOnlyDictionary<string, Tensor> RawScores(PruningContext context, IReadOnlyList<string> parameterNames)
     {
-        var g = LossGradients.MeanOf(model, parameterNames, MeasureInputs.RequireData(this, data));
+        var model = context.Model;
+        var g = LossGradients.MeanOf(model, parameterNames, context.RequireScoreData(Name));
         return MeasureInputs.Combine(model, parameterNames, g, (theta, gbar) => theta.Squared().mul(gbar));
     }
 }

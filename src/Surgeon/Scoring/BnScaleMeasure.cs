@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using static TorchSharp.torch;
 
 namespace Surgeon.Scoring;
@@ -6,16 +7,16 @@ namespace Surgeon.Scoring;
 /// BatchNorm scale (network slimming, Liu et al. 2017): a filter's importance is |γ_c| of its BatchNorm. Defined per
 /// filter only: the raw values are the γ parameters named by a group's Norms, not the producer weights.
 /// </summary>
-public sealed class BnScaleMeasure : IImportanceMeasure
+public sealed class BnScaleMeasure : IScore
 {
     public string Name => "bn-scale";
     public FilterAggregation Aggregation => FilterAggregation.NormScale;
-    public bool NeedsData => false;
+    public string Description => "BatchNorm scale |γ| of each filter (network slimming), filters only";
+    public StageNeeds Needs => StageNeeds.FilterGroups;
 
-    public IReadOnlyDictionary<string, Tensor> RawScores(nn.Module<Tensor, Tensor> model,
-        IReadOnlyList<string> parameterNames, ScoringData? data)
+    public IReadOnlyDictionary<string, Tensor> RawScores(PruningContext context, IReadOnlyList<string> parameterNames)
     {
-        var weights = MeasureInputs.Weights(model, parameterNames);
+        var weights = MeasureInputs.Weights(context.Model, parameterNames);
         var result = new Dictionary<string, Tensor>();
         for (int i = 0; i < parameterNames.Count; i++)
         {

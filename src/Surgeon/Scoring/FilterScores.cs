@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using Surgeon.Numerics;
 using Surgeon.Models;
 using TorchSharp;
@@ -15,14 +16,13 @@ public sealed record GroupScores(FilterGroup Group, double[] Scores);
 /// </summary>
 public static class FilterScores
 {
-    public static IReadOnlyList<GroupScores> Compute(IImportanceMeasure measure, nn.Module<Tensor, Tensor> model,
-        IReadOnlyList<FilterGroup> groups, ScoringData? data)
+    public static IReadOnlyList<GroupScores> Compute(IScore measure, PruningContext context, IReadOnlyList<FilterGroup> groups)
     {
         using var scope = NewDisposeScope();
         var names = groups.SelectMany(g => InputNames(g, measure.Aggregation)).Distinct().ToList();
         if (names.Count == 0)
-            throw new SurgeonException($"no parameters to score for measure '{measure.Name}'");
-        var raw = measure.RawScores(model, names, data);
+            throw new SurgeonException($"no parameters to score for score '{measure.Name}'");
+        var raw = measure.RawScores(context, names);
         return Aggregate(raw, measure.Aggregation, groups);
     }
 

@@ -1,6 +1,6 @@
+using Surgeon.Compression;
 using Surgeon.Curvature;
 using Surgeon.Numerics;
-using Surgeon.Pruning;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,16 +11,17 @@ namespace Surgeon.Scoring;
 /// for the Hessian), E over per-sample gradients: F_pp = (1/N) Σₙ (∂ℓₙ/∂θ_p)², one sample per gradient, eval mode
 /// (see <see cref="PerSampleGradients"/>). Non-negative, so per filter the plain Σ.
 /// </summary>
-public sealed class FisherMeasure : IImportanceMeasure
+public sealed class FisherMeasure : IScore
 {
     public string Name => "fisher";
     public FilterAggregation Aggregation => FilterAggregation.Sum;
-    public bool NeedsData => true;
+    public string Description => "diagonal-Fisher saliency θ²·E[g²] from per-sample gradients";
+    public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients;
 
-    public IReadOnlyDictionary<string, Tensor> RawScores(nn.Module<Tensor, Tensor> model,
-        IReadOnlyList<string> parameterNames, ScoringData? data)
+    public IReadOnlyDictionary<string, Tensor> RawScores(PruningContext context, IReadOnlyList<string> parameterNames)
     {
-        var samples = MeasureInputs.RequireData(this, data);
+        var model = context.Model;
+        var samples = context.RequireScoreData(Name);
         var parameters = ModelParameters.Resolve(model, parameterNames)
             .Select((p, i) => new PrunableParameter(parameterNames[i], p)).ToList();
         var dtype = ModelParameters.FloatType(model);

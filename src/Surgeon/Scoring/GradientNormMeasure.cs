@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using static TorchSharp.torch;
 
 namespace Surgeon.Scoring;
@@ -7,16 +8,17 @@ namespace Surgeon.Scoring;
 /// the filters whose removal changes the gradient norm least, in either direction, go first: per filter |Σθ·(Hḡ)|,
 /// per weight |θ·(Hḡ)|. T_H = 1 (the plain loss), unlike GraSP.
 /// </summary>
-public sealed class GradientNormMeasure : IImportanceMeasure
+public sealed class GradientNormMeasure : IScore
 {
     public string Name => "gradient-norm";
     public FilterAggregation Aggregation => FilterAggregation.SumThenAbs;
-    public bool NeedsData => true;
+    public string Description => "gradient-norm preservation |θ·Hḡ|";
+    public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients | StageNeeds.HessianProducts;
 
-    public IReadOnlyDictionary<string, Tensor> RawScores(nn.Module<Tensor, Tensor> model,
-        IReadOnlyList<string> parameterNames, ScoringData? data)
+    public IReadOnlyDictionary<string, Tensor> RawScores(PruningContext context, IReadOnlyList<string> parameterNames)
     {
-        var hg = LossGradients.HessianGradientOf(model, parameterNames, MeasureInputs.RequireData(this, data));
+        var model = context.Model;
+        var hg = LossGradients.HessianGradientOf(model, parameterNames, context.RequireScoreData(Name));
         return MeasureInputs.Combine(model, parameterNames, hg, (theta, h) => theta.mul(h));
     }
 }

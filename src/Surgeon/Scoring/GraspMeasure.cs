@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using static TorchSharp.torch;
 
 namespace Surgeon.Scoring;
@@ -13,7 +14,7 @@ namespace Surgeon.Scoring;
 /// most negative θᵀHg and so increases the gradient norm. With our "higher = kept" convention the score is therefore
 /// +θ·Hḡ without an absolute value, and selection prunes the lowest (most negative) first, as DESIGN.md states.
 /// </remarks>
-public sealed class GraspMeasure(double temperature = GraspMeasure.DefaultTemperature) : IImportanceMeasure
+public sealed class GraspMeasure(double temperature = GraspMeasure.DefaultTemperature) : IScore
 {
     /// <summary>T_H of the GraSP code and of Lubana &amp; Dick's GraSP runs.</summary>
     public const double DefaultTemperature = 200;
@@ -24,12 +25,13 @@ public sealed class GraspMeasure(double temperature = GraspMeasure.DefaultTemper
 
     public string Name => "grasp";
     public FilterAggregation Aggregation => FilterAggregation.Sum;
-    public bool NeedsData => true;
+    public string Description => "GraSP θ·Hḡ with logits/200, signed (most negative pruned first)";
+    public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients | StageNeeds.HessianProducts;
 
-    public IReadOnlyDictionary<string, Tensor> RawScores(nn.Module<Tensor, Tensor> model,
-        IReadOnlyList<string> parameterNames, ScoringData? data)
+    public IReadOnlyDictionary<string, Tensor> RawScores(PruningContext context, IReadOnlyList<string> parameterNames)
     {
-        var hg = LossGradients.HessianGradientOf(model, parameterNames, MeasureInputs.RequireData(this, data), Temperature);
+        var model = context.Model;
+        var hg = LossGradients.HessianGradientOf(model, parameterNames, context.RequireScoreData(Name), Temperature);
         return MeasureInputs.Combine(model, parameterNames, hg, (theta, h) => theta.mul(h));
     }
 }

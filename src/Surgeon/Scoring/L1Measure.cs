@@ -1,15 +1,16 @@
+using Surgeon.Compression;
 using static TorchSharp.torch;
 
 namespace Surgeon.Scoring;
 
 /// <summary>L1 norm: per weight |θ|, per filter ‖θ_f‖₁. Data-free.</summary>
-public sealed class L1Measure : IImportanceMeasure
+public sealed class L1Measure : IScore
 {
     public string Name => "l1";
     public FilterAggregation Aggregation => FilterAggregation.L1Norm;
-    public bool NeedsData => false;
+    public string Description => "L1 |θ| (per filter ‖θ_f‖₁)";
+    public StageNeeds Needs => StageNeeds.None;
 
-    public IReadOnlyDictionary<string, Tensor> RawScores(nn.Module<Tensor, Tensor> model,
-        IReadOnlyList<string> parameterNames, ScoringData? data) =>
-        parameterNames.Zip(MeasureInputs.Weights(model, parameterNames)).ToDictionary(p => p.First, p => p.Second.clone());
+    public IReadOnlyDictionary<string, Tensor> RawScores(PruningContext context, IReadOnlyList<string> parameterNames) =>
+        parameterNames.Zip(MeasureInputs.Weights(context.Model, parameterNames)).ToDictionary(p => p.First, p => p.Second.clone());
 }

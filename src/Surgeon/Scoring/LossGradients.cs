@@ -1,3 +1,4 @@
+using Surgeon.Data;
 using Surgeon.Numerics;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using static TorchSharp.torch;
 
 namespace Surgeon.Scoring;
@@ -6,16 +7,17 @@ namespace Surgeon.Scoring;
 /// Loss preservation (Molchanov et al. 2019, as unified by Lubana &amp; Dick): removing θ_p changes the loss by about
 /// −θ_p ḡ_p, so per weight |θ·ḡ| and per filter Σ|θ·ḡ|.
 /// </summary>
-public sealed class LossPreservationMeasure : IImportanceMeasure
+public sealed class LossPreservationMeasure : IScore
 {
     public string Name => "loss-preservation";
     public FilterAggregation Aggregation => FilterAggregation.AbsThenSum;
-    public bool NeedsData => true;
+    public string Description => "loss preservation |θ·ḡ| (per filter Σ|θ·ḡ|)";
+    public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients;
 
-    public IReadOnlyDictionary<string, Tensor> RawScores(nn.Module<Tensor, Tensor> model,
-        IReadOnlyList<string> parameterNames, ScoringData? data)
+    public IReadOnlyDictionary<string, Tensor> RawScores(PruningContext context, IReadOnlyList<string> parameterNames)
     {
-        var g = LossGradients.MeanOf(model, parameterNames, MeasureInputs.RequireData(this, data));
+        var model = context.Model;
+        var g = LossGradients.MeanOf(model, parameterNames, context.RequireScoreData(Name));
         return MeasureInputs.Combine(model, parameterNames, g, (theta, gbar) => theta.mul(gbar));
     }
 }

@@ -2,12 +2,9 @@ using static TorchSharp.torch;
 
 namespace Surgeon.Scoring;
 
-/// <summary>Small shared steps of the measures: checking that data was given, reading weights detached.</summary>
+/// <summary>Small shared steps of the measures: reading weights detached, pairing them with other values.</summary>
 internal static class MeasureInputs
 {
-    public static ScoringData RequireData(IImportanceMeasure measure, ScoringData? data) =>
-        data ?? throw new SurgeonException($"importance measure '{measure.Name}' needs training data");
-
     /// <summary>θ of each named parameter, detached (a view, not a copy: do not modify).</summary>
     public static IReadOnlyList<Tensor> Weights(nn.Module model, IReadOnlyList<string> names) =>
         ModelParameters.Resolve(model, names).Select(p => p.detach()).ToList();

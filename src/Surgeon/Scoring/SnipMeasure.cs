@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using static TorchSharp.torch;
 
 namespace Surgeon.Scoring;
@@ -7,16 +8,17 @@ namespace Surgeon.Scoring;
 /// mean loss on one minibatch: only the first batch of the scoring data is used. (SNIP's normalisation by Σ|θ·g| does
 /// not change any ranking and is left out.) Per filter Σ|θ·g|.
 /// </summary>
-public sealed class SnipMeasure : IImportanceMeasure
+public sealed class SnipMeasure : IScore
 {
     public string Name => "snip";
     public FilterAggregation Aggregation => FilterAggregation.AbsThenSum;
-    public bool NeedsData => true;
+    public string Description => "SNIP connection sensitivity |θ·g| on one minibatch";
+    public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients;
 
-    public IReadOnlyDictionary<string, Tensor> RawScores(nn.Module<Tensor, Tensor> model,
-        IReadOnlyList<string> parameterNames, ScoringData? data)
+    public IReadOnlyDictionary<string, Tensor> RawScores(PruningContext context, IReadOnlyList<string> parameterNames)
     {
-        var batch = MeasureInputs.RequireData(this, data).FirstBatchOnly();
+        var model = context.Model;
+        var batch = context.RequireScoreData(Name).FirstBatchOnly();
         var g = LossGradients.MeanOf(model, parameterNames, batch);
         return MeasureInputs.Combine(model, parameterNames, g, (theta, grad) => theta.mul(grad));
     }

@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using Surgeon.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -12,20 +13,20 @@ namespace Surgeon.Scoring;
 /// <remarks>
 /// The model is changed in place while scoring and restored exactly afterwards (every parameter and buffer, so the
 /// weights' signs and the BatchNorm statistics come back bit for bit), even when scoring throws. The input shape is
-/// the one given, else the data's sample shape; no sample is read. Iterative pruning with SynFlow (its exponential
-/// schedule) is <see cref="Pruning.IterativePruning"/>.
+/// the one given, else the data's sample shape; no sample is read.
 /// </remarks>
-public sealed class SynFlowMeasure(long[]? inputShape = null) : IImportanceMeasure
+public sealed class SynFlowMeasure(long[]? inputShape = null) : IScore
 {
     public string Name => "synflow";
     public FilterAggregation Aggregation => FilterAggregation.AbsThenSum;
-    public bool NeedsData => false;
+    public string Description => "SynFlow |θ·∂R/∂θ|, data-free (all-ones input, absolute weights)";
+    public StageNeeds Needs => StageNeeds.Gradients;
 
-    public IReadOnlyDictionary<string, Tensor> RawScores(nn.Module<Tensor, Tensor> model,
-        IReadOnlyList<string> parameterNames, ScoringData? data)
+    public IReadOnlyDictionary<string, Tensor> RawScores(PruningContext context, IReadOnlyList<string> parameterNames)
     {
-        var shape = inputShape ?? data?.SampleShape
-            ?? throw new SurgeonException("synflow needs the input shape: give it, or give scoring data to read it from");
+        var model = context.Model;
+        var shape = inputShape ?? context.SampleShape
+            ?? throw new SurgeonException("synflow needs the input shape: give it, or give training data to read it from");
         var parameters = ModelParameters.Resolve(model, parameterNames).Cast<Tensor>().ToList();
         using var snapshot = new ModelSnapshot(model);
         using var mode = new EvalMode(model);

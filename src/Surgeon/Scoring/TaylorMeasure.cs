@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using static TorchSharp.torch;
 
 namespace Surgeon.Scoring;
@@ -6,16 +7,17 @@ namespace Surgeon.Scoring;
 /// First-order Taylor (Molchanov et al. 2017): removing filter f changes the loss by about −Σ_f θ·ḡ, so per filter
 /// |Σθ·ḡ| (signs inside a filter may cancel). Per weight |θ·ḡ|.
 /// </summary>
-public sealed class TaylorMeasure : IImportanceMeasure
+public sealed class TaylorMeasure : IScore
 {
     public string Name => "taylor";
     public FilterAggregation Aggregation => FilterAggregation.SumThenAbs;
-    public bool NeedsData => true;
+    public string Description => "first-order Taylor |θ·ḡ| (per filter |Σθ·ḡ|)";
+    public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients;
 
-    public IReadOnlyDictionary<string, Tensor> RawScores(nn.Module<Tensor, Tensor> model,
-        IReadOnlyList<string> parameterNames, ScoringData? data)
+    public IReadOnlyDictionary<string, Tensor> RawScores(PruningContext context, IReadOnlyList<string> parameterNames)
     {
-        var g = LossGradients.MeanOf(model, parameterNames, MeasureInputs.RequireData(this, data));
+        var model = context.Model;
+        var g = LossGradients.MeanOf(model, parameterNames, context.RequireScoreData(Name));
         return MeasureInputs.Combine(model, parameterNames, g, (theta, gbar) => theta.mul(gbar));
     }
 }

@@ -1,4 +1,4 @@
-using Surgeon.Pruning;
+using Surgeon.Compression;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,16 +11,14 @@ namespace Surgeon.Scoring;
 /// </summary>
 public static class WeightScores
 {
-    /// <summary>Flat scores of <paramref name="parameters"/> (default: all prunable weights), float64.</summary>
-    public static Tensor Compute(IImportanceMeasure measure, nn.Module<Tensor, Tensor> model, ScoringData? data,
-        IReadOnlyList<PrunableParameter>? parameters = null)
+    /// <summary>Flat scores of the context's prunable weights, float64.</summary>
+    public static Tensor Compute(IScore measure, PruningContext context)
     {
-        if (measure.Aggregation == FilterAggregation.NormScale)
-            throw new SurgeonException($"measure '{measure.Name}' scores filters only (from BatchNorm scales), not single weights");
-        parameters ??= PrunableParameters.Discover(model);
+        if (!measure.ScoresWeights)
+            throw new SurgeonException($"score '{measure.Name}' scores filters only (from BatchNorm scales), not single weights");
         using var scope = NewDisposeScope();
-        var names = parameters.Select(p => p.Name).ToList();
-        var raw = measure.RawScores(model, names, data);
+        var names = context.Parameters.Select(p => p.Name).ToList();
+        var raw = measure.RawScores(context, names);
         var flat = cat(names.Select(n => Elementwise(raw[n], measure.Aggregation).flatten().to_type(ScalarType.Float64)).ToList(), 0);
         return flat.MoveToOuterDisposeScope();
     }

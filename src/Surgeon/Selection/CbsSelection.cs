@@ -1,5 +1,5 @@
+using Surgeon.Compression;
 using Surgeon.Curvature;
-using Surgeon.Pruning;
 using Surgeon.Training;
 using static TorchSharp.torch;
 
@@ -13,8 +13,14 @@ namespace Surgeon.Selection;
 /// α_i = f(P) − f(P∖i), β_j = f(P∪j) − f(P), γ_ij = 2w_iF_ijw_j (a swap changes f by β_j − α_i − γ_ij).
 /// F products come from G (F·v = Gᵀ(Gv)/N); no d×d matrix is formed.
 /// </summary>
-public sealed class CbsSelection : ISelection, IUsesFisher
+public sealed class CbsSelection : IJointSelection, IUsesFisher
 {
+    public string Name => "cbs-s";
+    public string Description => "CBS-S: best of randomised magnitude starts by real loss, then a swap search on f(P) = (w⊙y)ᵀF(w⊙y)";
+    public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients | StageNeeds.Fisher;
+
+    public void Check(PruningContext context) => FisherProvider.Check(context, Name);
+
     /// <summary>
     /// The flattened weights as float32 and float64 tensors and a double[] (20); the start, best and search masks and
     /// the final keep mask as bool[] and tensor (5); the search's diag F, u (16), its ranking buffers (12); while u is
@@ -31,14 +37,14 @@ public sealed class CbsSelection : ISelection, IUsesFisher
     /// <summary>The real loss of a mask is evaluated in batches of up to <see cref="Evaluator.DefaultBatchSize"/>.</summary>
     public int LossEvaluationExamples(PruningOptions options) => Math.Min(Evaluator.DefaultBatchSize, options.CbsLossSamples);
 
-    public Tensor SelectKeep(PruningContext context, double sparsity)
+    public Tensor SelectKeep(PruningContext context, PruneTarget target)
     {
         var o = context.Options;
         var fisher = FisherProvider.For(context, "cbs-s");
         var train = context.RequireTrainData("cbs-s");
         var w = PrunableParameters.Flatten(context.Parameters).to(ScalarType.Float64).data<double>().ToArray();
         int d = w.Length;
-        long k = SparsityTarget.PruneCount(sparsity, d);
+        long k = target.CountOf(d);
         var lossSamples = train.RandomSubset(Math.Min(o.CbsLossSamples, train.Count), unchecked(context.Seed * 7919 + 17));
         var realLoss = new RealLoss(context, lossSamples, OnMaskEvaluated);
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Surgeon.Numerics;
-using Surgeon.Pruning;
+using Surgeon.Compression;
 using static TorchSharp.torch;
 
 namespace Surgeon.Selection;

@@ -28,16 +28,19 @@ public static class TopK
         return keep.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Prunes ⌊s·d_l⌋ of each segment separately (layer-wise selection). Segments are lengths in order.</summary>
-    public static Tensor PruneLowestPerSegment(Tensor scores, IReadOnlyList<long> segmentLengths, double sparsity)
+    /// <summary>Prunes <paramref name="counts"/>[l] of segment l separately (layer-wise selection; see
+    /// <see cref="Compression.SparsityTarget.PerLayerCounts"/>). Segments are lengths in order.</summary>
+    public static Tensor PruneLowestPerSegment(Tensor scores, IReadOnlyList<long> segmentLengths, IReadOnlyList<long> counts)
     {
+        if (counts.Count != segmentLengths.Count)
+            throw new ArgumentException($"{counts.Count} counts for {segmentLengths.Count} segments", nameof(counts));
         using var scope = NewDisposeScope();
         var parts = new List<Tensor>();
         long offset = 0;
-        foreach (long len in segmentLengths)
+        for (int l = 0; l < segmentLengths.Count; l++)
         {
-            long k = (long)Math.Floor(sparsity * len + 1e-9);
-            parts.Add(PruneLowest(scores.flatten().narrow(0, offset, len), Math.Min(k, len)));
+            long len = segmentLengths[l];
+            parts.Add(PruneLowest(scores.flatten().narrow(0, offset, len), counts[l]));
             offset += len;
         }
         return cat(parts, 0).MoveToOuterDisposeScope();

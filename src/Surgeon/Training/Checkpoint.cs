@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Surgeon.Compression;
 using Surgeon.IO;
 using Surgeon.Models;
 using TorchSharp;
@@ -11,7 +12,9 @@ namespace Surgeon.Training;
 /// <summary>What the JSON sidecar of a checkpoint records.</summary>
 public sealed record CheckpointInfo
 {
-    public const string CurrentFormat = "surgeon-checkpoint/1";
+    /// <summary>Version 2 adds <see cref="Compression"/> and <see cref="Recipe"/>; version 1 sidecars still load.</summary>
+    public const string CurrentFormat = "surgeon-checkpoint/2";
+    public static readonly string[] ReadableFormats = ["surgeon-checkpoint/1", CurrentFormat];
     public string Format { get; init; } = CurrentFormat;
     public required string Architecture { get; init; }
     public required int[] InputShape { get; init; }
@@ -31,9 +34,40 @@ public sealed record CheckpointInfo
     public string WeightsSha256 { get; init; } = "";
     public DateTime CreatedUtc { get; init; } = DateTime.UtcNow;
     public Dictionary<string, string> Notes { get; init; } = [];
+    /// <summary>Per tensor, its mask (and room for its quantisation and factorised form); null for a model with none.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public CompressionState? Compression { get; init; }
+    /// <summary>The recipe (YAML) of the training run that made these weights, when one did (train, finetune).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Recipe { get; init; }
 
     [JsonIgnore]
     public ModelSpec Spec => new(Architecture, InputShape, NumClasses, Width, Channels);
+
+    /// <summary>
+    /// What no checkpoint Surgeon writes can hold, or null: a missing architecture, input shape or dataset, an input
+    /// shape that is not C×H×W with positive sizes, fewer than 2 classes, a width that is not a finite positive number, a
+    /// channel count below 1, a sparsity or accuracy outside [0, 1], a negative loss. A test loss of +∞ or NaN is a
+    /// result (a model whose outputs overflow), written as "Infinity" / "NaN" (see <see cref="JsonNumbers"/>).
+    /// </summary>
+    public string? Problem()
+    {
+        if (string.IsNullOrEmpty(Architecture) || InputShape is null || Dataset is null)
+            return "it lacks the architecture, inputShape or dataset";
+        if (InputShape.Length != 3 || InputShape.Any(d => d <= 0))
+            return $"its inputShape [{string.Join(", ", InputShape)}] is not C×H×W with positive sizes";
+        if (NumClasses < 2)
+            return $"its numClasses is {NumClasses}; a classifier has at least 2";
+        if (Channels is not null && Channels.Any(c => c < 1))
+            return $"its channels [{string.Join(", ", Channels)}] list a count below 1";
+        if (Compression?.Problem() is { } compression)
+            return compression;
+        return JsonNumbers.First(
+            JsonNumbers.Positive("its width", Width),
+            JsonNumbers.Fraction("its sparsity", Sparsity),
+            TestAccuracy is { } a ? JsonNumbers.Fraction("its testAccuracy", a) : null,
+            TestLoss is { } l ? JsonNumbers.Loss("its testLoss", l) : null);
+    }
 
     /// <summary>This record describing <paramref name="spec"/> instead (e.g. the spec of a shrunk model).</summary>
     public CheckpointInfo WithSpec(ModelSpec spec) => this with
@@ -48,27 +82,67 @@ public sealed record CheckpointInfo
 
 /// <summary>
 /// A checkpoint is the TorchSharp weights file plus a JSON sidecar (<c>PATH.json</c>) with the architecture,
-/// dataset, seed, accuracy and the weights' SHA-256. Both are written atomically, weights first.
+/// dataset, seed, accuracy and the weights' SHA-256. Both appear together or neither (one <see cref="AtomicFileSet"/>).
 /// </summary>
 public static class Checkpoint
 {
-    private static readonly JsonSerializerOptions Json = new()
+    private static readonly JsonSerializerOptions Json = JsonNumbers.With(new JsonSerializerOptions
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-    };
+    });
 
     public static string SidecarPath(string weightsPath) => weightsPath + ".json";
 
+    /// <summary>The training dynamics 'surgeon train' writes beside a checkpoint: PATH.dynamics.csv and PATH.dynamics.png.</summary>
+    public static string DynamicsCsvPath(string weightsPath) => weightsPath + ".dynamics.csv";
+
+    public static string DynamicsPngPath(string weightsPath) => weightsPath + ".dynamics.png";
+
+    /// <summary>A checkpoint read by a run, with the files derived from it that no output may replace.</summary>
+    public static RunPaths ReadsCheckpoint(this RunPaths paths, string path, string role = "the input checkpoint") =>
+        paths.Reads(path, $"{role} {path}")
+            .Reads(SidecarPath(path), $"the sidecar of {role} {path}")
+            .Reads(DynamicsCsvPath(path), $"the training dynamics of {role} {path}")
+            .Reads(DynamicsPngPath(path), $"the dynamics plot of {role} {path}");
+
+    /// <summary>A checkpoint written by a run: the weights and the sidecar (and train's dynamics files, with <paramref name="dynamics"/>).</summary>
+    public static RunPaths WritesCheckpoint(this RunPaths paths, string path, string option, bool dynamics = false)
+    {
+        paths.Writes(path, option);
+        if (string.IsNullOrEmpty(path)) return paths;
+        paths.Writes(SidecarPath(path), $"the sidecar of {option} {path}");
+        return dynamics
+            ? paths.Writes(DynamicsCsvPath(path), $"the dynamics of {option} {path}").Writes(DynamicsPngPath(path), $"the dynamics plot of {option} {path}")
+            : paths;
+    }
+
+    /// <summary>Writes the weights and the sidecar, together (see <see cref="Stage"/>).</summary>
     public static void Save(string path, nn.Module<Tensor, Tensor> model, CheckpointInfo info)
     {
-        AtomicFile.WriteVia(path, temp => model.save(temp));
-        var withHash = info with { WeightsSha256 = Sha256(path), CreatedUtc = DateTime.UtcNow };
-        AtomicFile.WriteAllText(SidecarPath(path), JsonSerializer.Serialize(withHash, Json) + "\n");
+        using var files = new AtomicFileSet();
+        Stage(files, path, model, info);
+        files.Commit();
+    }
+
+    /// <summary>Writes the weights and the sidecar into <paramref name="files"/>, to appear when it is committed. A
+    /// description no checkpoint can hold (<see cref="CheckpointInfo.Problem"/>), NaN or infinite weights, or a
+    /// compression state that does not describe the weights are refused before anything is written: Surgeon writes
+    /// only checkpoints it can load. The sidecar is written in the current format.</summary>
+    public static void Stage(AtomicFileSet files, string path, nn.Module<Tensor, Tensor> model, CheckpointInfo info)
+    {
+        if (info.Problem() is { } problem)
+            throw new SurgeonException($"cannot write the checkpoint {path}: {problem}");
+        EnsureFinite(model, $"cannot write the checkpoint {path}");
+        info.Compression?.Check(model, path); // a sidecar that does not describe its weights is never written
+        string weights = files.WriteVia(path, temp => model.save(temp));
+        var withHash = info with { Format = CheckpointInfo.CurrentFormat, WeightsSha256 = Sha256(weights), CreatedUtc = DateTime.UtcNow };
+        files.WriteText(SidecarPath(path), JsonSerializer.Serialize(withHash, Json) + "\n");
     }
 
     public static CheckpointInfo ReadInfo(string path)
     {
+        InputFiles.Check(path, "checkpoint");
         if (Directory.Exists(path))
             throw new SurgeonException($"{path} is a folder, not a checkpoint; give the weights file written by 'surgeon train' (e.g. {Path.Combine(path, "model.ckpt")})");
         if (!File.Exists(path))
@@ -78,6 +152,7 @@ public static class Checkpoint
             throw new SurgeonException($"{path} is the sidecar of a checkpoint; give the weights file {path[..^5]}");
         if (!File.Exists(sidecar))
             throw new SurgeonException($"{path} has no sidecar {Path.GetFileName(sidecar)}: is it a checkpoint written by 'surgeon train' or 'surgeon prune'?");
+        InputFiles.Check(sidecar, "checkpoint sidecar");
         CheckpointInfo? info;
         try
         {
@@ -85,12 +160,14 @@ public static class Checkpoint
         }
         catch (JsonException e)
         {
-            throw new SurgeonException($"{sidecar} is not a valid checkpoint sidecar ({e.Message})", e);
+            throw new SurgeonException($"{sidecar} is not a valid checkpoint sidecar ({IO.JsonErrors.OneLine(e)})", e);
         }
-        if (info is null || info.Format != CheckpointInfo.CurrentFormat)
-            throw new SurgeonException($"{sidecar}: unknown checkpoint format '{info?.Format}' (expected {CheckpointInfo.CurrentFormat})");
+        if (info is null || !CheckpointInfo.ReadableFormats.Contains(info.Format))
+            throw new SurgeonException($"{sidecar}: unknown checkpoint format '{info?.Format}' (expected {string.Join(" or ", CheckpointInfo.ReadableFormats)})");
         if (info.Architecture is null || info.InputShape is null || info.Dataset is null)
             throw new SurgeonException($"{sidecar}: the sidecar is incomplete (architecture, inputShape and dataset are required)");
+        if (info.Problem() is { } problem)
+            throw new SurgeonException($"{sidecar}: the sidecar is impossible: {problem}; re-create the checkpoint or restore its sidecar");
         return info;
     }
 
@@ -104,9 +181,11 @@ public static class Checkpoint
         string actual = Sha256(path);
         if (!string.Equals(actual, info.WeightsSha256, StringComparison.OrdinalIgnoreCase))
             throw new SurgeonException($"{path} is corrupt or was modified: its SHA-256 does not match the sidecar; re-create it");
+        // Names, dtypes and shapes are checked in C# first, against the model the sidecar describes built without
+        // storage, so the message says which tensor does not fit and why, and a sidecar that describes a far larger
+        // model than the weights file holds allocates nothing.
+        WeightsFile.Verify(path, ModelRegistry.StateOf(info.Spec), Describe(info.Spec));
         var model = ModelRegistry.Create(info.Spec);
-        // Names, dtypes and shapes are checked in C# first, so the message says which tensor does not fit and why.
-        WeightsFile.Verify(path, model, Describe(info.Spec));
         try
         {
             model.load(path, strict: true);
@@ -119,6 +198,7 @@ public static class Checkpoint
             model.to(device);
         model.eval();
         EnsureFinite(model, path);
+        info.Compression?.Check(model, path);
         return (model, info);
     }
 

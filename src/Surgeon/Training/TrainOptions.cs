@@ -28,8 +28,10 @@ public sealed record TrainOptions
         if (Epochs < 0) throw new SurgeonException($"--epochs must be ≥ 0, got {Epochs}");
         if (BatchSize < 1) throw new SurgeonException($"--batch-size must be ≥ 1, got {BatchSize}");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new SurgeonException($"--lr must be positive, got {LearningRate}");
-        if (Momentum is < 0 or >= 1) throw new SurgeonException($"--momentum must be in [0, 1), got {Momentum}");
-        if (WeightDecay < 0) throw new SurgeonException($"--weight-decay must be ≥ 0, got {WeightDecay}");
+        // Written so that NaN fails too (every comparison with NaN is false).
+        if (!(Momentum >= 0 && Momentum < 1)) throw new SurgeonException($"--momentum must be in [0, 1), got {Momentum}");
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay)) throw new SurgeonException($"--weight-decay must be a finite number ≥ 0, got {WeightDecay}");
+        if (!(StepGamma > 0) || double.IsInfinity(StepGamma)) throw new SurgeonException($"the step schedule's decay factor must be a finite positive number, got {StepGamma}");
         if (CropPadding < 0) throw new SurgeonException($"crop padding must be ≥ 0, got {CropPadding}");
         if (StepEpochs < 1) throw new SurgeonException($"--step-epochs must be ≥ 1, got {StepEpochs}");
     }

@@ -16,12 +16,13 @@ public static class WeightsFile
     /// <summary>One tensor of the file: name, TorchSharp dtype code and shape.</summary>
     public sealed record Entry(string Name, int DType, long[] Shape);
 
-    /// <summary>Checks that <paramref name="path"/> holds exactly the tensors of <paramref name="model"/>
-    /// (<paramref name="describe"/> names the model in messages, e.g. "mlpnet of width 2 for 1x28x28 inputs").</summary>
-    public static void Verify(string path, nn.Module model, string describe)
+    /// <summary>Checks that <paramref name="path"/> holds exactly the tensors of a model's state (name, dtype, shape; e.g.
+    /// <see cref="Models.ModelRegistry.StateOf"/>, which needs no model in memory). <paramref name="describe"/> names the
+    /// model in messages, e.g. "mlpnet of width 2 for 1x28x28 inputs".</summary>
+    public static void Verify(string path, IReadOnlyList<(string Name, ScalarType DType, long[] Shape)> state, string describe)
     {
-        var expected = model.state_dict();
-        var entries = ReadEntries(path, expected.ToDictionary(kv => kv.Key, kv => kv.Value.ElementSize));
+        var expected = state.ToDictionary(t => t.Name, t => (dtype: t.DType, shape: t.Shape));
+        var entries = ReadEntries(path, expected.ToDictionary(kv => kv.Key, kv => ElementSize((int)kv.Value.dtype, path, kv.Key)));
         var (missing, unknown) = NameList.Differences(expected.Keys, entries.Select(e => e.Name).ToList());
         if (missing.Count > 0 || unknown.Count > 0)
             throw new SurgeonException(
@@ -34,7 +35,7 @@ public static class WeightsFile
                 throw new SurgeonException($"{path}: {e.Name} is stored as dtype {e.DType} but a {describe} needs {want.dtype}; re-create the checkpoint");
             if (!e.Shape.AsSpan().SequenceEqual(want.shape))
                 throw new SurgeonException(
-                    $"{path}: {e.Name} is {Export.StateTensor.ShapeTextOf(e.Shape)} but a {describe} needs {Export.StateTensor.ShapeTextOf(want.shape)}: the sidecar does not describe these weights; re-create the checkpoint or restore its sidecar");
+                    $"{path}: {e.Name} is {ShapeText.Of(e.Shape)} but a {describe} needs {ShapeText.Of(want.shape)}: the sidecar does not describe these weights; re-create the checkpoint or restore its sidecar");
         }
     }
 

@@ -1,6 +1,6 @@
+using Surgeon.Compression;
 using Surgeon.Numerics;
 using Surgeon.Curvature;
-using Surgeon.Pruning;
 using static TorchSharp.torch;
 
 namespace Surgeon.Update;
@@ -13,6 +13,12 @@ namespace Surgeon.Update;
 /// </summary>
 public sealed class CbsUpdate : IWeightUpdate, IUsesFisher
 {
+    public string Name => "cbs-u";
+    public string Description => "the CBS-U multi-weight update: the kept weights compensate jointly, −F_λ⁻¹E_P(E_PᵀF_λ⁻¹E_P)⁻¹w_P";
+    public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients | StageNeeds.Fisher;
+
+    public void Check(PruningContext context) => FisherProvider.Check(context, Name);
+
     /// <summary>The keep mask (1), the weights in float32 and float64 (12), the updated copy (8) and its float32 (4): 25;
     /// each block's index lists are at most one layer's, rounded up to 32.</summary>
     public int BookkeepingBytesPerWeight => 32;
@@ -58,7 +64,7 @@ public sealed class CbsUpdate : IWeightUpdate, IUsesFisher
                     // Woodbury: N×N system NλI + G_U G_Uᵀ.
                     var k = gU.matmul(gU.T).to(ScalarType.Float64);
                     k.diagonal().add_(HeldScalars.Of(n * lambda), HeldScalars.One);
-                    var l = linalg.cholesky(k);
+                    var l = DampedCholesky.Factor(k, lambda, fisher.N, woodbury: true, $"kept-set system of CBS-U in the block at weights {block.Offset}..{block.End - 1}");
                     delta = gU.T.to(ScalarType.Float64).matmul(cholesky_solve(r.unsqueeze(1), l).squeeze(1));
                 }
                 else
@@ -66,7 +72,7 @@ public sealed class CbsUpdate : IWeightUpdate, IUsesFisher
                     // |U|×|U| system λI + G_UᵀG_U/N.
                     var a = gU.T.matmul(gU).to(ScalarType.Float64).div_(HeldScalars.Of(n));
                     a.diagonal().add_(HeldScalars.Of(lambda), HeldScalars.One);
-                    var l = linalg.cholesky(a);
+                    var l = DampedCholesky.Factor(a, lambda, fisher.N, woodbury: false, $"kept-set system of CBS-U in the block at weights {block.Offset}..{block.End - 1}");
                     var rhs = gU.T.to(ScalarType.Float64).matmul(r).div_(HeldScalars.Of(n));
                     delta = cholesky_solve(rhs.unsqueeze(1), l).squeeze(1);
                 }

@@ -1,6 +1,6 @@
+using Surgeon.Compression;
 using Surgeon.Numerics;
 using Surgeon.Curvature;
-using Surgeon.Pruning;
 using static TorchSharp.torch;
 
 namespace Surgeon.Update;
@@ -12,6 +12,12 @@ namespace Surgeon.Update;
 /// </summary>
 public sealed class ObsUpdate : IWeightUpdate, IUsesFisher
 {
+    public string Name => "obs";
+    public string Description => "the OBS (WoodFisher) update −F_λ⁻¹Σ(w_q/[F_λ⁻¹]_qq)e_q of the kept weights (--update-scale)";
+    public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients | StageNeeds.Fisher;
+
+    public void Check(PruningContext context) => FisherProvider.Check(context, Name);
+
     /// <summary>The keep mask and the pruned mask (2), diag(F_λ⁻¹) (8), the weights in float32 and float64 (12), w/diag,
     /// its zeros and the masked coefficients (24), F_λ⁻¹ times them and the scaled δw (16): 62, rounded up.</summary>
     public int BookkeepingBytesPerWeight => 64;

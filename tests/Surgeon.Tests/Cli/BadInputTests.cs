@@ -108,7 +108,7 @@ public class BadInputTests(CliCheckpointFixture fixture)
 
         // train: unknown names, contradictory options, impossible sizes, bad data, divergence.
         { "", "unknown model 'magic'", ["train", "--model", "magic", "-o", "{work}/out/t.ckpt", "-q"] },
-        { "", "unknown importance measure 'magic'", ["train", "--prune-measure", "magic", "--prune-target", "0.5", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "unknown pruning method 'magic'", ["train", "--prune-measure", "magic", "--prune-target", "0.5", "-o", "{work}/out/t.ckpt", "-q"] },
         { "", "needs both a measure (--prune-measure) and a target", ["train", "--prune-target", "0.5", "-o", "{work}/out/t.ckpt", "-q"] },
         { "", "--prune-rounds only applies when pruning while training", ["train", "--prune-rounds", "2", "-o", "{work}/out/t.ckpt", "-q"] },
         { "", "--prune-structure weights", ["train", "--prune-measure", "magnitude", "--prune-target", "0.5", "--prune-structure", "filters", "-o", "{work}/out/t.ckpt", "-q"] },
@@ -181,7 +181,8 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "", "is neither a sweep.json nor a points.jsonl", ["report", "sweep", "{csv}", "-o", "{work}/out"] },
         { "sweep-journal", "both hold mp at sparsity 0.5 (seed 0)", ["report", "sweep", "{work}/s.jsonl", "{work}/s.jsonl", "-o", "{work}/out"] },
         { "sweep-two-dense", "dense accuracy of 95.00 % but", ["report", "sweep", "{work}/a", "{work}/b", "-o", "{work}/out"] },
-        { "sweep-two-dense", "one of the merged sweeps", ["report", "sweep", "{work}/a", "{work}/b", "-o", "{work}/a"] },
+        { "sweep-two-dense", "it is the sweep results", ["report", "sweep", "{work}/a", "{work}/b", "-o", "{work}/a"] },
+        { "sweep-journal-in-folder", "one of the merged sweeps", ["report", "sweep", "{work}/j", "{work}/s.jsonl", "-o", "{work}/j"] },
         { "sweep-journal", "--dense-accuracy must be a fraction in [0, 1]", ["report", "sweep", "{work}/s.jsonl", "--dense-accuracy", "97", "-o", "{work}/out"] },
         { "", "is not LABEL=PATH", ["report", "sweep", "mp=", "-o", "{work}/out"] },
         { "file", "it is a file; give a folder", ["report", "sweep", "{csv}", "-o", "{work}/file.txt"] },
@@ -221,6 +222,141 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "safetensors", "fc1.weight (file F32 40×784, model F32 40×36)", ["import", "-f", "safetensors", "-i", "{work}/m.safetensors", "--model", "mlpnet", "--data", "{small}", "-o", "{work}/out/m.ckpt"] },
         { "", "unknown import format 'onnx': known formats are sparse, safetensors", ["import", "-f", "onnx", "-i", "{work}/m.onnx", "-o", "{work}/out/m.ckpt"] },
         { "", "Option '--in' is required", ["import", "-f", "sparse", "-o", "{work}/out/m.ckpt"] },
+
+        // Numbers (issue 16): updates that overflow float32, sparsities that prune nothing, a λ float32 cannot resolve,
+        // NaN options, impossible journal and report values, IDX headers whose sizes overflow or exceed the file.
+        { "", "gave a model whose outputs overflow float32 (test loss NaN); --update-scale 1E+30 is too large", ["prune", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--update-scale", "1e30", "--fisher-samples", "100", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "made weights of fc1.weight NaN or infinite: its update overflowed float32; --update-scale 1E+60 is too large", ["prune", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--update-scale", "1e60", "--fisher-samples", "100", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "made weights of fc1.weight NaN or infinite: its update overflowed float32; --update-scale 1E+60 is too large", ["sweep", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--update-scale", "1e60", "--fisher-samples", "100", "-o", "{work}/out", "-q"] },
+        { "", "sparsity -0 of 32360 weights rounds to zero weights to prune", ["prune", "-c", "{ckpt}", "-s", "-0", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "sparsity 5E-324 of 32360 weights rounds to zero weights to prune", ["prune", "-c", "{ckpt}", "-s", "4.9e-324", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "sparsity 0 of 32360 weights rounds to zero weights to prune", ["prune", "-c", "{ckpt}", "-m", "lmp", "-s", "0", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "sparsity -0 of 32360 weights rounds to zero weights to prune", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5,-0", "-o", "{work}/out", "-q"] },
+        { "", "sparsity 5E-324 of 32360 weights rounds to zero weights to prune", ["finetune", "-c", "{ckpt}", "-m", "mp", "-s", "4.9e-324", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "", "--prune-target -0 removes no weights", ["train", "--data", "{data}", "--epochs", "1", "--prune-measure", "magnitude", "--prune-target", "-0", "--score-samples", "50", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "--lambda 1E-12 is below what float32 resolves in the Fisher block", ["prune", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--lambda", "1e-12", "--fisher-samples", "100", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "--lambda 1E-12 is below what float32 resolves in the Fisher kept-set system of CBS-U", ["prune", "-c", "{ckpt}", "-m", "mp+cbs-u", "-s", "0.5", "--lambda", "1e-12", "--fisher-samples", "100", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "--lambda 1E-12 is below what float32 resolves", ["sweep", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--lambda", "1e-12", "--fisher-samples", "100", "-o", "{work}/out", "-q"] },
+        { "", "--momentum must be in [0, 1), got NaN", ["finetune", "-c", "{ckpt}", "--momentum", "NaN", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "", "--weight-decay must be a finite number ≥ 0", ["finetune", "-c", "{ckpt}", "--weight-decay", "Infinity", "-o", "{work}/out/f.ckpt", "-q"] },
+        { "journal-garbage-line", "s.jsonl:3: not a journal line", ["report", "sweep", "{work}/s.jsonl", "-o", "{work}/out"] },
+        { "journal-accuracy", "s.jsonl:2: an impossible point, mp at sparsity 0.5 (seed 0): its accuracy is 1.5, not a fraction in [0, 1]", ["report", "sweep", "{work}/s.jsonl", "-o", "{work}/out"] },
+        { "journal-accuracy", "s.jsonl:2: an impossible point", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "-o", "{work}", "-q"] },
+        { "sweep-accuracy", "point 1 of 1 is impossible, mp at sparsity 0.5 (seed 0): its accuracy is 1.5", ["report", "sweep", "{work}/sweep", "-o", "{work}/out"] },
+        { "data-overflow", "IDX header dimensions 2147483647×2147483647×2147483647 multiply to more bytes than any file holds", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "data-huge-header", "truncated IDX file: header promises 1683627179248 bytes of data, file has", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "data-huge-header-gz", "header promises 1683627179248 bytes of data, more than its", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "sidecar-huge-width", "needs 80000×784", ["eval", "-c", "{work}/bad.ckpt"] },
+        { "", "has tensors too large to exist", ["train", "--model", "mobilenet-v1", "--width", "1e300", "--epochs", "0", "-o", "{work}/out/t.ckpt", "-q"] },
+        { "", "for its weights, more than this machine's", ["train", "--model", "vgg13", "--width", "1e4", "--epochs", "0", "-o", "{work}/out/t.ckpt", "-q"] },
+        // Outputs (issue 16): empty, a FIFO, a socket or a symbolic link where a file is wanted (devices: DeviceCases).
+        { "", "--out is empty; give a file name", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "", "-q"] },
+        { "fifo", "it is a FIFO (named pipe), not a regular file", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "{work}/fifo", "-q"] },
+        { "socket", "it is a socket, not a regular file", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "{work}/sock", "-q"] },
+        { "symlink", "it is a symbolic link", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "{work}/link", "-q"] },
+        { "", "--out is empty; give a file name", ["finetune", "-c", "{ckpt}", "-o", "", "-q"] },
+        { "fifo", "it is a FIFO (named pipe), not a regular file", ["finetune", "-c", "{ckpt}", "--epochs", "1", "-o", "{work}/fifo", "-q"] },
+        { "", "--out is empty; give a file name", ["train", "-o", "", "-q"] },
+        { "fifo", "it is a FIFO (named pipe), not a regular file", ["train", "--data", "{data}", "--epochs", "1", "-o", "{work}/fifo", "-q"] },
+        { "symlink", "it is a symbolic link", ["train", "--data", "{data}", "--epochs", "1", "-o", "{work}/link", "-q"] },
+        { "", "--out is empty; give a file name", ["export", "-f", "onnx", "-c", "{ckpt}", "-o", ""] },
+        { "fifo", "it is a FIFO (named pipe), not a regular file", ["export", "-f", "onnx", "-c", "{ckpt}", "-o", "{work}/fifo"] },
+        { "socket", "it is a socket, not a regular file", ["export", "-f", "sparse", "-c", "{ckpt}", "-o", "{work}/sock"] },
+        { "symlink", "it is a symbolic link", ["export", "-f", "safetensors", "-c", "{ckpt}", "-o", "{work}/link"] },
+        { "sparse", "--out is empty; give a file name", ["import", "-f", "sparse", "-i", "{work}/m.sparse", "-o", ""] },
+        { "sparse+fifo", "it is a FIFO (named pipe), not a regular file", ["import", "-f", "sparse", "-i", "{work}/m.sparse", "-o", "{work}/fifo"] },
+        { "", "give a file name ending in .png", ["plot-dynamics", "-o", "", "a={csv}"] },
+        { "fifo", "it is a FIFO (named pipe), not a regular file", ["plot-dynamics", "-o", "{work}/fifo.png", "a={csv}"] },
+        { "symlink", "it is a symbolic link", ["plot-dynamics", "-o", "{work}/link.png", "a={csv}"] },
+        // A file a command writes beside its output (the sidecar, train's dynamics) that is a folder: refused before any
+        // work, where the weights used to be left behind without their sidecar.
+        { "sidecar-folder", "o.ckpt.json (the sidecar of --out", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "{work}/o.ckpt", "-q"] },
+        { "sidecar-folder", "o.ckpt.json (the sidecar of --out", ["prune", "-c", "{ckpt}", "-s", "0.5", "--schedule", "gradual", "--epochs", "1", "-o", "{work}/o.ckpt", "-q"] },
+        { "sidecar-folder", "o.ckpt.json (the sidecar of --out", ["finetune", "-c", "{ckpt}", "--epochs", "1", "-o", "{work}/o.ckpt", "-q"] },
+        { "sidecar-folder", "o.ckpt.json (the sidecar of --out", ["train", "--data", "{data}", "--epochs", "1", "-o", "{work}/o.ckpt", "-q"] },
+        { "dynamics-folder", "o.ckpt.dynamics.csv (the dynamics of --out", ["train", "--data", "{data}", "--epochs", "1", "-o", "{work}/o.ckpt", "-q"] },
+        { "sparse+sidecar-folder", "o.ckpt.json (the sidecar of --out", ["import", "-f", "sparse", "-i", "{work}/m.sparse", "-o", "{work}/o.ckpt"] },
+        // The output is an input of the same command, or an input's sidecar or derived file, by any name.
+        { "", "it is the input checkpoint", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "{ckpt}", "-q"] },
+        { "ckpt-copy", "it is the sidecar of the input checkpoint", ["prune", "-c", "{work}/m.ckpt", "-s", "0.5", "-o", "{work}/m.ckpt.json", "-q"] },
+        { "ckpt-copy", "it is the input checkpoint", ["prune", "-c", "{work}/m.ckpt", "-s", "0.5", "-o", "./m.ckpt", "-q"] },
+        { "ckpt-copy", "it is the input checkpoint", ["prune", "-c", "m.ckpt", "-s", "0.5", "-o", "{work}/sub/../m.ckpt", "-q"] },
+        { "ckpt-copy", "under another name (the same file)", ["prune", "-c", "{work}/m.ckpt", "-s", "0.5", "-o", "{work}/hard.ckpt", "-q"] },
+        { "ckpt-copy", "it is the training dynamics of the input checkpoint", ["prune", "-c", "{work}/m.ckpt", "-s", "0.5", "-o", "{work}/m.ckpt.dynamics.csv", "-q"] },
+        { "ckpt-named-json", "it is the input checkpoint", ["prune", "-c", "{work}/q.json", "-s", "0.5", "-o", "{work}/q", "-q"] },
+        { "ckpt-copy", "it is the sidecar of the input checkpoint", ["prune", "-c", "{work}/m.ckpt", "-s", "0.5", "--schedule", "gradual", "--epochs", "1", "-o", "{work}/m.ckpt.json", "-q"] },
+        { "", "it is the input checkpoint", ["finetune", "-c", "{ckpt}", "--epochs", "1", "-o", "{ckpt}", "-q"] },
+        { "", "it is the sidecar of the input checkpoint", ["finetune", "-c", "{ckpt}", "--epochs", "1", "-o", "{ckpt}.json", "-q"] },
+        { "ckpt-copy", "under another name (the same file)", ["finetune", "-c", "{work}/m.ckpt", "--epochs", "1", "-o", "{work}/hard.ckpt", "-q"] },
+        { "data-copy", "train-labels-idx1-ubyte.gz of the --data folder", ["train", "--data", "{work}/data", "--epochs", "1", "-o", "{work}/data/train-labels-idx1-ubyte.gz", "-q"] },
+        { "ckpt-copy+data-copy", "t10k-images-idx3-ubyte.gz of the --data folder", ["prune", "-c", "{work}/m.ckpt", "-s", "0.5", "--data", "{work}/data", "-o", "{work}/data/t10k-images-idx3-ubyte.gz", "-q"] },
+        { "", "it is the input checkpoint", ["export", "-f", "onnx", "-c", "{ckpt}", "-o", "{ckpt}"] },
+        { "", "it is the sidecar of the input checkpoint", ["export", "-f", "sparse", "-c", "{ckpt}", "-o", "{ckpt}.json"] },
+        { "", "it is the dynamics plot of the input checkpoint", ["export", "-f", "safetensors", "-c", "{ckpt}", "-o", "{png}"] },
+        { "sparse", "it is the input file", ["import", "-f", "sparse", "-i", "{work}/m.sparse", "-o", "{work}/m.sparse"] },
+        { "sparse-as-json", "it is the input file", ["import", "-f", "sparse", "-i", "{work}/m.json", "-o", "{work}/m"] },
+        { "safetensors", "it is the input file", ["import", "-f", "safetensors", "-i", "{work}/m.safetensors", "-o", "./m.safetensors"] },
+        { "csv-as-png", "it is the dynamics", ["plot-dynamics", "-o", "{work}/d.png", "a={work}/d.png"] },
+        // Output folders: empty, not a folder, holding a file the run would write that cannot be written, or holding an input.
+        { "", "--out-dir is empty; give a folder", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "-o", "", "-q"] },
+        { "fifo", "it is a FIFO (named pipe); give a folder", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "-o", "{work}/fifo", "-q"] },
+        { "sweep-out-md-folder", "sweep.md (written into --out-dir", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "-o", "{work}/sw", "-q"] },
+        // An append to a journal that is a link would write into what it points to (here a checkpoint).
+        { "ckpt-copy+journal-symlink", "points.jsonl (written into --out-dir", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "-o", "{work}/sw", "-q"] },
+        { "journal-fifo", "points.jsonl (written into --out-dir", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "-o", "{work}/sw", "-q"] },
+        { "lock-fifo", ".surgeon.lock (written into --out-dir", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "-o", "{work}/sw", "-q"] },
+        { "ckpt-in-sweep-folder", "it is the input checkpoint", ["sweep", "-c", "{work}/sw/sweep.json", "-m", "mp", "-s", "0.5", "-o", "{work}/sw", "-q"] },
+        { "", "--out-dir is empty; give a folder", ["demo", "-o", "", "-q"] },
+        { "fifo", "it is a FIFO (named pipe); give a folder", ["demo", "--epochs", "1", "-o", "{work}/fifo", "-q"] },
+        { "demo-sidecar-folder", "mlpnet-digits.ckpt.json (the sidecar of the demo's checkpoint", ["demo", "--epochs", "1", "-o", "{work}/d", "-q"] },
+        { "ckpt-as-bench-md", "it is the --dense checkpoint", ["bench-model", "--dense", "{work}/bench-model.md", "--pruned", "{ckpt}", "-o", "{work}", "-q"] },
+        { "fifo", "it is a FIFO (named pipe); give a folder", ["bench-model", "--dense", "{ckpt}", "--pruned", "{ckpt}", "-o", "{work}/fifo", "-q"] },
+        { "", "--out-dir is empty; give a folder", ["report", "layers", "-c", "{ckpt}", "-o", ""] },
+        { "fifo", "it is a FIFO (named pipe); give a folder", ["report", "layers", "-c", "{ckpt}", "-o", "{work}/fifo"] },
+        { "layers-md-fifo", "m-layers.md (written into --out-dir", ["report", "layers", "-c", "{ckpt}", "-o", "{work}/rl"] },
+        { "sweep-two-dense", "it is the sweep results", ["report", "sweep", "{work}/a", "-o", "{work}/a"] },
+        { "sweep-journal", "--out-dir is empty; give a folder", ["report", "sweep", "{work}/s.jsonl", "-o", ""] },
+        { "fifo", "it is a FIFO (named pipe); give a folder", ["data", "import-digits", "--from", "{work}/npm", "-o", "{work}/fifo"] },
+        { "", "--out is empty; give a folder", ["data", "import-digits", "--from", "{work}/npm", "-o", ""] },
+        { "", "--from is empty", ["data", "import-digits", "--from", "", "-o", "{work}/out"] },
+
+        // Inputs that are empty or not regular files are refused before they are opened (a FIFO would block the read).
+        { "", "the checkpoint path is empty", ["eval", "-c", ""] },
+        { "fifo", "is a FIFO (named pipe), not a regular file", ["eval", "-c", "{work}/fifo"] },
+        { "socket", "is a socket, not a regular file", ["eval", "-c", "{work}/sock"] },
+        { "sidecar-fifo", "s.ckpt.json is a FIFO (named pipe), not a regular file", ["eval", "-c", "{work}/s.ckpt"] },
+        { "fifo", "is a FIFO (named pipe), not a regular file", ["prune", "-c", "{work}/fifo", "-s", "0.5", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "fifo", "is a FIFO (named pipe), not a regular file", ["bench-model", "--dense", "{work}/fifo", "--pruned", "{ckpt}", "-o", "{work}/out", "-q"] },
+        { "data-fifo", "is a FIFO (named pipe), not a regular file", ["eval", "-c", "{ckpt}", "--data", "{work}/data"] },
+        { "cifar-fifo", "is a FIFO (named pipe), not a regular file", ["data", "info", "--data", "cifar10:{work}/cifar"] },
+        { "fifo", "is a FIFO (named pipe), not a regular file", ["import", "-f", "sparse", "-i", "{work}/fifo", "-o", "{work}/out/m.ckpt"] },
+        { "fifo", "is a FIFO (named pipe), not a regular file", ["import", "-f", "safetensors", "-i", "{work}/fifo", "-o", "{work}/out/m.ckpt"] },
+        { "fifo", "is a FIFO (named pipe), not a regular file", ["plot-dynamics", "-o", "{work}/out/d.png", "a={work}/fifo"] },
+        { "fifo", "is a FIFO (named pipe), not a regular file", ["report", "sweep", "{work}/fifo"] },
+        { "sweep-json-fifo", "is a FIFO (named pipe), not a regular file", ["report", "sweep", "{work}/sweep"] },
+        { "npm-fifo", "is a FIFO (named pipe), not a regular file", ["data", "import-digits", "--from", "{work}/npm", "-o", "{work}/out"] },
+    };
+
+    /// <summary>
+    /// Device nodes as outputs and inputs: a private node made with mknod in the case's folder (c 1 3, what /dev/null
+    /// is), never the real /dev/null, which a regression would replace on the machine. Skipped where mknod is not
+    /// permitted (not root, or no CAP_MKNOD in a container).
+    /// </summary>
+    public static TheoryData<string, string, string[]> DeviceCases => new()
+    {
+        { "null-device", "it is a character device, not a regular file", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "{work}/null", "-q"] },
+        { "null-device", "it is a character device, not a regular file", ["prune", "-c", "{ckpt}", "-s", "0.5", "--schedule", "gradual", "--epochs", "1", "-o", "{work}/null", "-q"] },
+        { "null-device", "it is a character device, not a regular file", ["finetune", "-c", "{ckpt}", "--epochs", "1", "-o", "{work}/null", "-q"] },
+        { "null-device", "it is a character device, not a regular file", ["train", "--data", "{data}", "--epochs", "1", "-o", "{work}/null", "-q"] },
+        { "null-device", "it is a character device, not a regular file", ["export", "-f", "onnx", "-c", "{ckpt}", "-o", "{work}/null"] },
+        { "null-device", "it is a character device, not a regular file", ["export", "-f", "sparse", "-c", "{ckpt}", "-o", "{work}/null"] },
+        { "null-device+sparse", "it is a character device, not a regular file", ["import", "-f", "sparse", "-i", "{work}/m.sparse", "-o", "{work}/null"] },
+        { "null-device", "it is a character device, not a regular file", ["plot-dynamics", "-o", "{work}/null.png", "a={csv}"] },
+        { "sidecar-device", "o.ckpt.json (the sidecar of --out", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "{work}/o.ckpt", "-q"] },
+        { "null-device", "it is a character device; give a folder", ["sweep", "-c", "{ckpt}", "-m", "mp", "-s", "0.5", "-o", "{work}/null", "-q"] },
+        { "null-device", "it is a character device; give a folder", ["report", "sweep", "{csv}", "-o", "{work}/null"] },
+        { "null-device", "is a character device, not a regular file", ["eval", "-c", "{work}/null"] },
+        { "null-device", "is a character device, not a regular file", ["import", "-f", "safetensors", "-i", "{work}/null", "-o", "{work}/out/m.ckpt"] },
     };
 
     /// <summary>Files a user may not read (chmod 000). Root reads them anyway, so under root (as in CI) the CLI runs as
@@ -243,10 +379,25 @@ public class BadInputTests(CliCheckpointFixture fixture)
     public void UnreadableInput_OneClearLine_ExitCode2(string setup, string phrase, string[] args) =>
         RunCase(setup, phrase, args, unprivileged: true);
 
+    [MknodTheory]
+    [MemberData(nameof(DeviceCases))]
+    public void DeviceAsInputOrOutput_OneClearLine_ExitCode2_DeviceUntouched(string setup, string phrase, string[] args) =>
+        RunCase(setup, phrase, args);
+
+    /// <summary>What a setup keeps open while the case runs (a bound socket: .NET unlinks its file when it closes).</summary>
+    private readonly List<IDisposable> held = [];
+
     private void RunCase(string setup, string phrase, string[] args, bool unprivileged = false)
     {
+        try { RunCaseHolding(setup, phrase, args, unprivileged); }
+        finally { held.ForEach(h => h.Dispose()); }
+    }
+
+    private void RunCaseHolding(string setup, string phrase, string[] args, bool unprivileged)
+    {
         string work = fixture.NewWorkFolder();
-        Prepare(setup, work);
+        foreach (string part in setup.Split('+')) // setups combine: "sparse+fifo"
+            Prepare(part, work);
         var before = CliCheckpointFixture.Snapshot(work);
         var good = CliCheckpointFixture.Snapshot(fixture.Good);
         var expanded = args.Select(a => a
@@ -446,6 +597,148 @@ public class BadInputTests(CliCheckpointFixture fixture)
             case "sweep-journal":
                 File.WriteAllText(Path.Combine(work, "s.jsonl"), Reports.SweepFiles.Journal());
                 break;
+            case "journal-garbage-line":
+                var journalLines = Reports.SweepFiles.Journal().Split('\n');
+                journalLines[2] = "{\"key\":\"new\",\"point\":{\"method\":\"mp\",garbage";
+                File.WriteAllText(Path.Combine(work, "s.jsonl"), string.Join('\n', journalLines));
+                break;
+            case "journal-accuracy":
+                // Also the journal of a sweep folder: a sweep run on {work} must not resume from (or write beside) it.
+                File.WriteAllText(Path.Combine(work, "s.jsonl"), Reports.SweepFiles.Line("k", "mp", 0.9, 0, 0.5) + "\n" + Reports.SweepFiles.Line("k", "mp", 0.5, 0, 1.5) + "\n");
+                File.Copy(Path.Combine(work, "s.jsonl"), Path.Combine(work, "points.jsonl"));
+                break;
+            case "sweep-accuracy":
+                Directory.CreateDirectory(Path.Combine(work, "sweep"));
+                File.WriteAllText(Path.Combine(work, "sweep", "sweep.json"), Edit(Reports.SweepFiles.ReportJson("mp", 0.95), j => j["points"]![0]!["accuracy"] = 1.5));
+                break;
+            case "data-overflow":
+                CopyFolder(fixture.Data, data);
+                // Three dimensions of 2³¹ − 1: their product overflows 64 bits.
+                File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte.gz"), [0, 0, 8, 3, 0x7F, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 1, 2, 3]);
+                break;
+            case "data-huge-header":
+                CopyFolder(fixture.Data, data);
+                // 2³¹ − 1 images of 28×28 in a file of a few bytes: refused before 1.6 TB are allocated.
+                File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte.gz"), [0, 0, 8, 3, 0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2, 3]);
+                break;
+            case "data-huge-header-gz":
+                CopyFolder(fixture.Data, data);
+                using (var gz = new System.IO.Compression.GZipStream(File.Create(Path.Combine(data, "train-images-idx3-ubyte.gz")), System.IO.Compression.CompressionLevel.Optimal))
+                    gz.Write([0, 0, 8, 3, 0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2, 3]);
+                break;
+            case "sidecar-huge-width":
+                // fc2 would be 80,000 × 40,000 floats (12.8 GB): refused before the model is built.
+                WriteCheckpoint(bad, weights, Edit(sidecar, j => j["width"] = 2000.0), rehash: false);
+                break;
+            case "fifo":
+                // A FIFO with a sidecar beside it, so a reader that does not check would block opening it.
+                MakeNode(Path.Combine(work, "fifo"), "p");
+                MakeNode(Path.Combine(work, "fifo.png"), "p");
+                File.WriteAllText(Path.Combine(work, "fifo.json"), sidecar);
+                break;
+            case "null-device":
+                MakeNode(Path.Combine(work, "null"), "c", "1", "3");
+                MakeNode(Path.Combine(work, "null.png"), "c", "1", "3");
+                File.WriteAllText(Path.Combine(work, "null.json"), sidecar);
+                break;
+            case "sidecar-device":
+                MakeNode(Path.Combine(work, "o.ckpt.json"), "c", "1", "3");
+                break;
+            case "socket":
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(Path.Combine(work, "sock")));
+                held.Add(socket);
+                break;
+            case "symlink":
+                File.WriteAllText(Path.Combine(work, "target.txt"), "what the links point to\n");
+                File.CreateSymbolicLink(Path.Combine(work, "link"), "target.txt");
+                File.CreateSymbolicLink(Path.Combine(work, "link.png"), "target.txt");
+                break;
+            case "ckpt-copy":
+                foreach (string from in new[] { fixture.Checkpoint, fixture.Sidecar, fixture.DynamicsCsv, fixture.Png })
+                    File.Copy(from, Path.Combine(work, "m.ckpt" + from[fixture.Checkpoint.Length..]));
+                Directory.CreateDirectory(Path.Combine(work, "sub"));
+                Run("ln", Path.Combine(work, "m.ckpt"), Path.Combine(work, "hard.ckpt"));
+                break;
+            case "ckpt-named-json":
+                File.WriteAllBytes(Path.Combine(work, "q.json"), weights);
+                File.WriteAllText(Path.Combine(work, "q.json.json"), sidecar);
+                break;
+            case "sidecar-folder":
+                Directory.CreateDirectory(Path.Combine(work, "o.ckpt.json"));
+                break;
+            case "dynamics-folder":
+                Directory.CreateDirectory(Path.Combine(work, "o.ckpt.dynamics.csv"));
+                break;
+            case "sidecar-fifo":
+                File.WriteAllBytes(Path.Combine(work, "s.ckpt"), weights);
+                MakeNode(Path.Combine(work, "s.ckpt.json"), "p");
+                break;
+            case "data-copy":
+                CopyFolder(fixture.Data, data);
+                break;
+            case "data-fifo":
+                CopyFolder(fixture.Data, data);
+                File.Delete(Path.Combine(data, "train-labels-idx1-ubyte.gz"));
+                MakeNode(Path.Combine(data, "train-labels-idx1-ubyte.gz"), "p");
+                break;
+            case "cifar-fifo":
+                string cifarFolder = Directory.CreateDirectory(Path.Combine(work, "cifar")).FullName;
+                for (int i = 1; i <= 5; i++)
+                    File.WriteAllBytes(Path.Combine(cifarFolder, $"data_batch_{i}.bin"), new byte[2 * 3073]);
+                MakeNode(Path.Combine(cifarFolder, "test_batch.bin"), "p");
+                break;
+            case "npm-fifo":
+                Directory.CreateDirectory(Path.Combine(work, "npm"));
+                MakeNode(Path.Combine(work, "npm", "0.json"), "p");
+                break;
+            case "sparse-as-json":
+                ExportFixture("sparse", Path.Combine(work, "m.json"));
+                break;
+            case "csv-as-png":
+                File.Copy(fixture.DynamicsCsv, Path.Combine(work, "d.png"));
+                break;
+            case "sweep-out-md-folder":
+                Directory.CreateDirectory(Path.Combine(work, "sw", "sweep.md"));
+                break;
+            case "journal-symlink":
+                Directory.CreateDirectory(Path.Combine(work, "sw"));
+                File.CreateSymbolicLink(Path.Combine(work, "sw", "points.jsonl"), Path.Combine(work, "m.ckpt"));
+                break;
+            case "journal-fifo":
+                Directory.CreateDirectory(Path.Combine(work, "sw"));
+                MakeNode(Path.Combine(work, "sw", "points.jsonl"), "p");
+                break;
+            case "lock-fifo":
+                Directory.CreateDirectory(Path.Combine(work, "sw"));
+                MakeNode(Path.Combine(work, "sw", Surgeon.IO.FolderLock.FileName), "p");
+                break;
+            case "ckpt-in-sweep-folder":
+                Directory.CreateDirectory(Path.Combine(work, "sw"));
+                File.WriteAllBytes(Path.Combine(work, "sw", "sweep.json"), weights);
+                File.WriteAllText(Path.Combine(work, "sw", "sweep.json.json"), sidecar);
+                break;
+            case "demo-sidecar-folder":
+                Directory.CreateDirectory(Path.Combine(work, "d", "mlpnet-digits.ckpt.json"));
+                break;
+            case "ckpt-as-bench-md":
+                File.WriteAllBytes(Path.Combine(work, "bench-model.md"), weights);
+                File.WriteAllText(Path.Combine(work, "bench-model.md.json"), sidecar);
+                break;
+            case "layers-md-fifo":
+                Directory.CreateDirectory(Path.Combine(work, "rl"));
+                MakeNode(Path.Combine(work, "rl", "m-layers.md"), "p");
+                break;
+            case "sweep-json-fifo":
+                Directory.CreateDirectory(Path.Combine(work, "sweep"));
+                MakeNode(Path.Combine(work, "sweep", "sweep.json"), "p");
+                break;
+            case "sweep-journal-in-folder":
+                // A sweep folder holding only its journal, merged with another: the merged sweep.json would then claim the folder.
+                Directory.CreateDirectory(Path.Combine(work, "j"));
+                File.WriteAllText(Path.Combine(work, "j", "points.jsonl"), Reports.SweepFiles.SingleMethodJournal("cbs", 0.7));
+                File.WriteAllText(Path.Combine(work, "s.jsonl"), Reports.SweepFiles.Journal());
+                break;
             case "sweep-two-dense":
                 foreach (var (folder, method, dense) in new[] { ("a", "mp", 0.95), ("b", "wf", 0.90) })
                 {
@@ -488,10 +781,11 @@ public class BadInputTests(CliCheckpointFixture fixture)
         File.WriteAllText(path + ".json", sidecar);
     }
 
-    /// <summary>The good checkpoint with one weight replaced, saved the way surgeon saves (so the hash is valid).</summary>
+    /// <summary>The good checkpoint with one weight replaced, its sidecar's hash that of the new weights (surgeon itself
+    /// refuses to save NaN or infinite weights, so the file is written by TorchSharp directly).</summary>
     private void WriteWithWeight(string path, float value)
     {
-        var (model, info) = Checkpoint.Load(fixture.Checkpoint);
+        var (model, _) = Checkpoint.Load(fixture.Checkpoint);
         using (model)
         {
             using (torch.no_grad())
@@ -500,8 +794,26 @@ public class BadInputTests(CliCheckpointFixture fixture)
                 using var v = torch.tensor(value);
                 first[0, 0] = v;
             }
-            Checkpoint.Save(path, model, info);
+            model.save(path);
         }
+        WriteCheckpoint(path, File.ReadAllBytes(path), File.ReadAllText(fixture.Sidecar), rehash: true);
+    }
+
+    /// <summary>mkfifo (kind "p") or mknod (kind "c" or "b" with major and minor numbers) at <paramref name="path"/>.</summary>
+    internal static void MakeNode(string path, string kind, params string[] numbers)
+    {
+        if (kind == "p") Run("mkfifo", path);
+        else Run("mknod", [path, kind, .. numbers]);
+    }
+
+    private static void Run(string program, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(program) { RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in args) psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string error = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed: {error}");
     }
 
     private static void MakeUnreadable(string path)
@@ -530,5 +842,33 @@ public class BadInputTests(CliCheckpointFixture fixture)
         using var output = new MemoryStream();
         input.CopyTo(output);
         return output.ToArray();
+    }
+}
+
+/// <summary>A theory skipped where a device node cannot be made (mknod needs root, or CAP_MKNOD in a container).</summary>
+public sealed class MknodTheoryAttribute : TheoryAttribute
+{
+    private static readonly Lazy<string?> Refusal = new(() =>
+    {
+        if (!OperatingSystem.IsLinux()) return "device nodes are made with mknod on Linux only";
+        string dir = Directory.CreateTempSubdirectory("surgeon-mknod-").FullName;
+        try
+        {
+            BadInputTests.MakeNode(Path.Combine(dir, "null"), "c", "1", "3");
+            return Surgeon.IO.FileNode.Of(Path.Combine(dir, "null")).Kind == Surgeon.IO.FileKind.CharacterDevice ? null : "mknod made no character device";
+        }
+        catch (InvalidOperationException e)
+        {
+            return $"mknod is not permitted here ({e.Message.Trim()})";
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    });
+
+    public MknodTheoryAttribute()
+    {
+        if (Refusal.Value is { } reason) Skip = reason;
     }
 }

@@ -38,12 +38,28 @@ public sealed class CliCheckpointFixture : IDisposable
     /// <summary>A fresh, empty folder for one test case.</summary>
     public string NewWorkFolder() => Directory.CreateDirectory(Path.Combine(Root, "case-" + Guid.NewGuid().ToString("N")[..12])).FullName;
 
-    /// <summary>Every file and folder below <paramref name="folder"/> with its size, to compare before and after a run.</summary>
+    /// <summary>
+    /// Every file and folder below <paramref name="folder"/>, to compare before and after a run: a regular file with its
+    /// size and SHA-256 (so an input changed in place is caught), a device with its major:minor numbers (so one replaced
+    /// by a file, or by another device, is caught), a FIFO, socket or symbolic link by its kind (never opened).
+    /// </summary>
     public static IReadOnlyList<string> Snapshot(string folder) =>
         Directory.GetFileSystemEntries(folder, "*", SearchOption.AllDirectories)
-            .Select(p => $"{Path.GetRelativePath(folder, p)} {(File.Exists(p) ? new FileInfo(p).Length : -1)}")
+            .Select(p => $"{Path.GetRelativePath(folder, p)} {Describe(p)}")
             .Order(StringComparer.Ordinal)
             .ToList();
+
+    private static string Describe(string path)
+    {
+        var node = Surgeon.IO.FileNode.Of(path);
+        return node.Kind switch
+        {
+            Surgeon.IO.FileKind.Regular => $"{new FileInfo(path).Length} bytes, sha256 {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)))}",
+            Surgeon.IO.FileKind.CharacterDevice or Surgeon.IO.FileKind.BlockDevice => $"{node.Kind} {node.RdevMajor}:{node.RdevMinor}",
+            Surgeon.IO.FileKind.SymbolicLink => $"link to {new FileInfo(path).LinkTarget}",
+            _ => node.Kind.ToString(),
+        };
+    }
 
     public static void WriteIdxFolder(string folder, int side, int train, int test)
     {

@@ -115,6 +115,34 @@ internal static class CliRunner
         }
     }
 
+    /// <summary>Starts the CLI with its stdout and stderr collected, for a caller that signals it and then reads what it said.</summary>
+    public static (Process Process, Func<Result> Finish) StartCollecting(string workingDirectory, params string[] args)
+    {
+        var p = Process.Start(StartInfo(workingDirectory, args))!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        return (p, () =>
+        {
+            if (!p.WaitForExit(TimeSpan.FromMinutes(1)))
+            {
+                p.Kill(entireProcessTree: true);
+                throw new TimeoutException($"surgeon {string.Join(' ', args)} did not exit within a minute");
+            }
+            return new Result(p.ExitCode, stdout.Result, stderr.Result);
+        }
+        );
+    }
+
+    /// <summary>Sends a POSIX signal (2 = SIGINT, 15 = SIGTERM) to a process, as Ctrl-C or kill would.</summary>
+    public static void Signal(Process process, int signal)
+    {
+        if (Kill(process.Id, signal) != 0)
+            throw new InvalidOperationException($"kill({process.Id}, {signal}) failed");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
     private static ProcessStartInfo StartInfo(string workingDirectory, string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")

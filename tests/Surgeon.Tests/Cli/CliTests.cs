@@ -169,10 +169,10 @@ public class CliTests : IDisposable
     {
         var r = CliRunner.Run(dir, "--help");
         Assert.Equal(0, r.ExitCode);
-        foreach (var c in new[] { "train", "prune", "eval", "sweep", "demo" })
+        foreach (var c in new[] { "train", "prune", "eval", "sweep", "demo", "methods" })
             Assert.Contains(c, r.Stdout);
         var prune = CliRunner.Run(dir, "prune", "--help");
         Assert.Contains("--sparsity", prune.Stdout);
-        Assert.Contains("global magnitude", prune.Stdout);
+        Assert.Contains("score[@rule][+update]", prune.Stdout); // the method grammar; surgeon methods lists the stages
     }
 }

@@ -71,7 +71,64 @@ public class SweepResumeTests(CliCheckpointFixture fixture)
         Assert.Empty(Directory.GetFiles(work, "*.tmp-*", SearchOption.AllDirectories));
     }
 
-    private static int JournalLines(string path)
+    [Fact]
+    public void APointWhoseOutputsOverflow_IsRecordedWithItsLossAsNaN_AndDoesNotPoisonTheJournal()
+    {
+        // --update-scale 1e30 blows WoodFisher's update up to weights of ~1e28: finite, but the logits overflow float32,
+        // so the loss is NaN: a result (the method destroyed the model), not an error. It used to end the sweep with an
+        // internal error ("NaN cannot be written as valid JSON") on every rerun.
+        string work = fixture.NewWorkFolder(), outDir = Path.Combine(work, "sweep");
+        string[] args = ["sweep", "-c", fixture.Checkpoint, "--methods", "mp,wf", "--sparsities", "0.5", "--update-scale", "1e30",
+            "--fisher-samples", "100", "--out-dir", outDir];
+        var first = CliRunner.Run(work, args);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        Assert.Contains("wf at 0.5 (seed 0): the pruned model's outputs overflow float32 (test loss NaN); recorded as a result", first.Stderr);
+        var lines = File.ReadAllLines(Path.Combine(outDir, "points.jsonl"));
+        Assert.Equal(2, lines.Length);
+        Assert.Contains("\"method\":\"wf\"", lines[1]);
+        Assert.Contains("\"loss\":\"NaN\"", lines[1]);
+        Assert.Contains("\"loss\": \"NaN\"", File.ReadAllText(Path.Combine(outDir, "sweep.json")));
+
+        var rerun = CliRunner.Run(work, args);
+        Assert.True(rerun.ExitCode == 0, rerun.Stderr);
+        Assert.Contains("resuming: 2 point(s) already in", rerun.Stderr);
+        Assert.Equal(first.Stdout, rerun.Stdout);
+        var report = CliRunner.Run(work, "report", "sweep", outDir);
+        Assert.True(report.ExitCode == 0, report.Stderr);
+        Assert.Contains("| 0.5 |", report.Stdout);
+        var fromJournal = CliRunner.Run(work, "report", "sweep", Path.Combine(outDir, "points.jsonl"));
+        Assert.True(fromJournal.ExitCode == 0, fromJournal.Stderr);
+    }
+
+    [Fact]
+    public void SecondSweepOnTheSameFolder_IsRefusedAtOnce_NamingTheFirst_AndEveryPointIsJournaledOnce()
+    {
+        string work = fixture.NewWorkFolder(), outDir = Path.Combine(work, "shared");
+        string journal = Path.Combine(outDir, "points.jsonl");
+        // Five seeds: enough points that the first is still computing when the second has started and been refused.
+        string[] sweep = [.. Sweep(outDir).Take(7), "--seeds", "0,1,2,3,4", "--fisher-samples", "200", "--out-dir", outDir];
+        using var first = CliRunner.Start(work, sweep);
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (JournalLines(journal) < 1) // the first run holds the folder and is computing
+        {
+            Assert.False(first.HasExited, $"the first sweep exited (code {(first.HasExited ? first.ExitCode : 0)}) before its first point");
+            Assert.True(DateTime.UtcNow < deadline, "no point was journaled within 2 minutes");
+            Thread.Sleep(20);
+        }
+
+        var second = CliRunner.Run(work, sweep);
+
+        BadInputTests.AssertCleanError(second, $"is in use by another surgeon run (pid {first.Id})");
+        Assert.False(first.HasExited, "the first sweep finished before the second was refused; the test proves nothing");
+        Assert.True(first.WaitForExit(TimeSpan.FromMinutes(3)), "the first sweep did not finish");
+        Assert.Equal(0, first.ExitCode);
+        var points = ParsedPoints(journal);
+        Assert.Equal(Methods.Length * Sparsities.Length * 5, points.Count);
+        Assert.Equal(points.Count, points.Select(p => p.Key).Distinct().Count());
+        Assert.False(File.Exists(Path.Combine(outDir, Surgeon.IO.FolderLock.FileName)), "the lock file outlived the run");
+    }
+
+    internal static int JournalLines(string path)
     {
         if (!File.Exists(path)) return 0;
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);

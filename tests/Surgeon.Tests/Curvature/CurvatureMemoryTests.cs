@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using Surgeon.Curvature;
 using Surgeon.Progress;
 using Surgeon.Pruning;

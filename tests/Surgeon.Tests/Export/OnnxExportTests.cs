@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using Surgeon.Export.Onnx;
 using Surgeon.Models;
 using Surgeon.Pruning;
@@ -89,7 +90,7 @@ public class OnnxExportTests(ITestOutputHelper output) : IDisposable
         manual_seed(2);
         using var model = ModelRegistry.Create(spec);
         var parameters = PrunableParameters.Discover(model);
-        using (var masks = PruningMethods.Get("mp").Prune(new PruningContext { Model = model, Parameters = parameters }, 0.9))
+        using (var masks = PruningMethods.Get("mp").Prune(new PruningContext { Model = model, Parameters = parameters }, 0.9).Mask!)
             Assert.Equal(29_124, masks.PrunedCount); // ⌊0.9 · 32,360⌋
 
         var onnx = OnnxExport.Build(model, spec);

@@ -161,7 +161,7 @@ public class SparseFileTests
         using var doc = JsonDocument.Parse(bytes.AsMemory(20, headerLength));
         var model = doc.RootElement.GetProperty("model");
         Assert.Equal([3, 4], model.GetProperty("channels").EnumerateArray().Select(x => x.GetInt32()));
-        Assert.Equal("surgeon-checkpoint/1", model.GetProperty("format").GetString());
+        Assert.Equal(CheckpointInfo.CurrentFormat, model.GetProperty("format").GetString());
         Assert.Equal("random", model.GetProperty("dataset").GetString());
     }
 }

@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using Surgeon.Export;
 using Surgeon.Export.Safetensors;
 using Surgeon.Export.Sparse;
@@ -186,7 +187,7 @@ public class WeightFileRoundTripTests(ITestOutputHelper output) : IDisposable
     private static void Prune(nn.Module<Tensor, Tensor> model, double sparsity)
     {
         var parameters = PrunableParameters.Discover(model);
-        using var masks = PruningMethods.Get("mp").Prune(new PruningContext { Model = model, Parameters = parameters }, sparsity);
+        using var masks = PruningMethods.Get("mp").Prune(new PruningContext { Model = model, Parameters = parameters }, sparsity).Mask!;
     }
 
     /// <summary>Distinct batch counters per BatchNorm, so the int64 buffers are really carried.</summary>

@@ -67,7 +67,7 @@ public class ConvModelShapeTests
     {
         Assert.Equal(weights, name == "lenet5" ? 20 * 25 + 50 * 20 * 25 + 500 * 800 + 10 * 500 : 784 * 300 + 300 * 100 + 100 * 10);
         var model = ConvModels.Create(name, [1, 28, 28], width: 1);
-        Assert.Equal(weights, Surgeon.Pruning.PrunableParameters.TotalCount(Surgeon.Pruning.PrunableParameters.Discover(model)));
+        Assert.Equal(weights, Surgeon.Compression.PrunableParameters.TotalCount(Surgeon.Compression.PrunableParameters.Discover(model)));
         Assert.Equal(parameters, ConvModels.CountParameters(model));
     }
 

@@ -1,3 +1,4 @@
+using Surgeon.Training;
 using Surgeon.Reports;
 using Xunit;
 

@@ -1,3 +1,4 @@
+using Surgeon.Compression;
 using Surgeon.Models;
 using Surgeon.Pruning;
 using Surgeon.Reports;

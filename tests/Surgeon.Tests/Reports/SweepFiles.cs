@@ -1,3 +1,4 @@
+using Surgeon.Pruning;
 using System.Text.Json;
 using Surgeon.Reports;
 

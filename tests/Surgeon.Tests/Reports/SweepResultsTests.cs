@@ -1,3 +1,4 @@
+using Surgeon.Pruning;
 using Surgeon.Reports;
 using Surgeon.Training;
 

@@ -1,3 +1,6 @@
+using Surgeon.Data;
+using Surgeon.Pruning;
+using Surgeon.Compression;
 using Surgeon.Models;
 using Surgeon.Scoring;
 using static TorchSharp.torch;
@@ -80,9 +83,9 @@ public class FilterScoresTests
         var thetaG = theta.mul(g["conv.weight"]).flatten(1).data<double>().ToArray();
         var data = ScoringData.FromTensors(x, y, batchSize: 4);
 
-        var taylor = FilterScores.Compute(ImportanceMeasures.Create("taylor"), model, [model.Group], data)[0].Scores;
-        var lossPreservation = FilterScores.Compute(ImportanceMeasures.Create("loss-preservation"), model, [model.Group], data)[0].Scores;
-        var magnitude = FilterScores.Compute(ImportanceMeasures.Create("magnitude"), model, [model.Group], null)[0].Scores;
+        var taylor = ScoringFixtures.Filters(PruningMethods.Score("taylor"), model, [model.Group], data)[0].Scores;
+        var lossPreservation = ScoringFixtures.Filters(PruningMethods.Score("loss-preservation"), model, [model.Group], data)[0].Scores;
+        var magnitude = ScoringFixtures.Filters(PruningMethods.Score("magnitude"), model, [model.Group], null)[0].Scores;
         var w = theta.flatten(1).data<double>().ToArray();
         for (int c = 0; c < 4; c++)
         {

@@ -1,3 +1,4 @@
+using Surgeon.Data;
 using Surgeon.Scoring;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

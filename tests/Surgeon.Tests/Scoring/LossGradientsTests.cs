@@ -1,3 +1,4 @@
+using Surgeon.Data;
 using Surgeon.Scoring;
 using static TorchSharp.torch;
 

@@ -1,3 +1,5 @@
+using Surgeon.Data;
+using Surgeon.Compression;
 using Surgeon.Pruning;
 using Surgeon.Scoring;
 using TorchSharp;
@@ -20,7 +22,7 @@ public class MeasureTests
     private static Tensor Flat(IEnumerable<Tensor> parts) => cat(parts.Select(t => t.flatten()).ToList(), 0);
 
     private static Tensor Scores(string measure, nn.Module<Tensor, Tensor> model, Tensor x, Tensor y, int batchSize = 4) =>
-        WeightScores.Compute(ImportanceMeasures.Create(measure), model, ScoringData.FromTensors(x, y, batchSize));
+        ScoringFixtures.Weights(PruningMethods.Score(measure), model, ScoringData.FromTensors(x, y, batchSize));
 
     [Theory]
     [InlineData("magnitude")]
@@ -30,7 +32,7 @@ public class MeasureTests
         var (model, ps, x, y) = Setup();
         ScoringFixtures.AssertClose(PrunableParameters.Flatten(ps).abs(), Scores(measure, model, x, y), 0);
         // Data-free: no data needed at all.
-        var noData = WeightScores.Compute(ImportanceMeasures.Create(measure), model, null);
+        var noData = ScoringFixtures.Weights(PruningMethods.Score(measure), model, null);
         ScoringFixtures.AssertClose(PrunableParameters.Flatten(ps).abs(), noData, 0);
     }
 
@@ -110,8 +112,8 @@ public class MeasureTests
     {
         var (model, _, x, y) = Setup();
         var data = ScoringData.FromTensors(x, y);
-        var t200 = WeightScores.Compute(new GraspMeasure(), model, data);
-        var t1 = WeightScores.Compute(new GraspMeasure(temperature: 1), model, data);
+        var t200 = ScoringFixtures.Weights(new GraspMeasure(), model, data);
+        var t1 = ScoringFixtures.Weights(new GraspMeasure(temperature: 1), model, data);
         Assert.False(t1.allclose(t200, rtol: 1e-2));
         Assert.Throws<SurgeonException>(() => new GraspMeasure(temperature: 0));
     }
@@ -120,9 +122,9 @@ public class MeasureTests
     public void DataDependentMeasures_WithoutData_AreErrors()
     {
         var (model, _, _, _) = Setup();
-        foreach (var name in ImportanceMeasures.Names.Where(n => ImportanceMeasures.Create(n).NeedsData))
+        foreach (var name in PruningMethods.Scores.Select(s => s.Name).Where(n => PruningMethods.Score(n).Needs.HasFlag(StageNeeds.Data)))
         {
-            var ex = Assert.Throws<SurgeonException>(() => WeightScores.Compute(ImportanceMeasures.Create(name), model, null));
+            var ex = Assert.Throws<SurgeonException>(() => ScoringFixtures.Weights(PruningMethods.Score(name), model, null));
             Assert.Contains(name, ex.Message);
         }
     }
@@ -132,23 +134,23 @@ public class MeasureTests
     {
         var model = ScoringFixtures.Conv64();
         var gamma = model.named_parameters().Single(p => p.name == "bn.weight").parameter.detach();
-        var scores = FilterScores.Compute(ImportanceMeasures.Create("bn-scale"), model, [model.Group], null);
+        var scores = ScoringFixtures.Filters(PruningMethods.Score("bn-scale"), model, [model.Group], null);
         Assert.Equal(gamma.abs().data<double>().ToArray(), scores[0].Scores);
-        Assert.Throws<SurgeonException>(() => WeightScores.Compute(ImportanceMeasures.Create("bn-scale"), model, null));
+        Assert.Throws<SurgeonException>(() => ScoringFixtures.Weights(PruningMethods.Score("bn-scale"), model, null));
         var noNorm = model.Group with { Norms = [] };
-        Assert.Throws<SurgeonException>(() => FilterScores.Compute(ImportanceMeasures.Create("bn-scale"), model, [noNorm], null));
+        Assert.Throws<SurgeonException>(() => ScoringFixtures.Filters(PruningMethods.Score("bn-scale"), model, [noNorm], null));
     }
 
     [Fact]
     public void Registry_KnowsEveryMeasureByName_AndRejectsUnknownNames()
     {
         string[] expected = ["magnitude", "loss-preservation", "biased-loss", "grasp", "gradient-norm", "taylor", "fisher",
-            "l1", "bn-scale", "snip", "synflow"];
-        Assert.Equal(expected.Order(), ImportanceMeasures.Names.Order());
+            "l1", "bn-scale", "snip", "synflow", "woodfisher"];
+        Assert.Equal(expected.Order(), PruningMethods.Scores.Select(s => s.Name).Order());
         foreach (var name in expected)
-            Assert.Equal(name, ImportanceMeasures.Create(name).Name);
-        Assert.Equal("grasp", ImportanceMeasures.Create(" GraSP ").Name);
-        var ex = Assert.Throws<SurgeonException>(() => ImportanceMeasures.Create("hessian-trace"));
+            Assert.Equal(name, PruningMethods.Score(name).Name);
+        Assert.Equal("grasp", PruningMethods.Score(" GraSP ").Name);
+        var ex = Assert.Throws<SurgeonException>(() => PruningMethods.Score("hessian-trace"));
         Assert.Contains("hessian-trace", ex.Message);
         foreach (var name in expected) Assert.Contains(name, ex.Message);
     }

@@ -1,3 +1,5 @@
+using Surgeon.Data;
+using Surgeon.Compression;
 using Surgeon.Models;
 using Surgeon.Scoring;
 using TorchSharp;
@@ -39,6 +41,19 @@ internal sealed class TinyConvNet : nn.Module<Tensor, Tensor>
 
 internal static class ScoringFixtures
 {
+    /// <summary>A pruning context over <paramref name="model"/> whose scores average over <paramref name="data"/>.</summary>
+    public static PruningContext Context(nn.Module<Tensor, Tensor> model, ScoringData? data,
+        IReadOnlyList<PrunableParameter>? parameters = null) =>
+        new() { Model = model, Parameters = parameters ?? PrunableParameters.Discover(model), ScoreData = data };
+
+    /// <summary>Flat per-weight scores of a score on the model's prunable weights (or <paramref name="parameters"/>).</summary>
+    public static Tensor Weights(IScore score, nn.Module<Tensor, Tensor> model, ScoringData? data,
+        IReadOnlyList<PrunableParameter>? parameters = null) => WeightScores.Compute(score, Context(model, data, parameters));
+
+    /// <summary>Per-filter scores of a score over <paramref name="groups"/>.</summary>
+    public static IReadOnlyList<GroupScores> Filters(IScore score, nn.Module<Tensor, Tensor> model,
+        IReadOnlyList<FilterGroup> groups, ScoringData? data) => FilterScores.Compute(score, Context(model, data), groups);
+
     public static MLPNet Mlp64() => TestModels.TinyMlp().to(float64);
 
     public static TinyConvNet Conv64() => new TinyConvNet().to(float64);

@@ -1,4 +1,4 @@
-using Surgeon.Pruning;
+using Surgeon.Compression;
 using Surgeon.Selection;
 using static TorchSharp.torch;
 

@@ -91,14 +91,76 @@ public class CheckpointTests : IDisposable
     }
 
     [Fact]
-    public void NaNWeights_AreRejected()
+    public void NaNWeights_AreNeitherSavedNorLoaded()
     {
         manual_seed(7);
         var model = ModelRegistry.Create(Info(12).Spec);
         using (no_grad())
             model.parameters().First().fill_(float.NaN);
         string path = Path.Combine(dir, "nan.ckpt");
-        Checkpoint.Save(path, model, Info(12));
+        Assert.Contains("NaN", Assert.Throws<SurgeonException>(() => Checkpoint.Save(path, model, Info(12))).Message);
+        Assert.Empty(Directory.GetFiles(dir));
+        // Written by hand with a valid sidecar, the file is refused when loaded.
+        Checkpoint.Save(path, ModelRegistry.Create(Info(12).Spec), Info(12));
+        model.save(path);
+        string sidecar = File.ReadAllText(path + ".json");
+        var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path))).ToLowerInvariant();
+        File.WriteAllText(path + ".json", System.Text.RegularExpressions.Regex.Replace(sidecar, "\"weightsSha256\": \"[0-9a-f]+\"", $"\"weightsSha256\": \"{hash}\""));
         Assert.Contains("NaN", Assert.Throws<SurgeonException>(() => Checkpoint.Load(path)).Message);
+    }
+
+    [Theory]
+    [InlineData("testAccuracy", "1.5", "its testAccuracy is 1.5, not a fraction in [0, 1]")]
+    [InlineData("testAccuracy", "\"NaN\"", "its testAccuracy is NaN")]
+    [InlineData("testLoss", "-1", "its testLoss is -1, but a loss is never negative")]
+    [InlineData("width", "\"Infinity\"", "its width is Infinity, not a finite number > 0")]
+    [InlineData("width", "0", "its width is 0")]
+    [InlineData("sparsity", "2", "its sparsity is 2")]
+    [InlineData("inputShape", "[1, 0, 28]", "its inputShape [1, 0, 28] is not C×H×W with positive sizes")]
+    [InlineData("numClasses", "1", "its numClasses is 1")]
+    [InlineData("compression", "{\"tensors\": null}", "its compression has no tensors")]
+    [InlineData("compression", "{\"tensors\": {\"fc1.weight\": null}}", "its compression of fc1.weight is null")]
+    [InlineData("compression", "{\"tensors\": {\"fc1.weight\": {\"quantization\": {\"bits\": 8, \"symmetric\": true, \"scales\": null, \"zeroPoints\": [0]}}}}", "its quantisation of fc1.weight lacks its scales or zero points")]
+    public void AnImpossibleSidecar_IsRefusedWhenRead(string field, string value, string phrase)
+    {
+        string path = Path.Combine(dir, "m.ckpt");
+        Checkpoint.Save(path, ModelRegistry.Create(Info(12).Spec), Info(12));
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path + ".json"))!.AsObject();
+        node[field] = System.Text.Json.Nodes.JsonNode.Parse(value);
+        File.WriteAllText(path + ".json", node.ToJsonString());
+        var e = Assert.Throws<SurgeonException>(() => Checkpoint.ReadInfo(path));
+        Assert.Contains(phrase, e.Message);
+        Assert.StartsWith($"{path}.json: the sidecar is impossible", e.Message);
+    }
+
+    [Fact]
+    public void AnInfiniteOrNaNTestLoss_IsWrittenAsAString_AndReadBack()
+    {
+        string path = Path.Combine(dir, "m.ckpt");
+        var model = ModelRegistry.Create(Info(12).Spec);
+        Checkpoint.Save(path, model, Info(12) with { TestLoss = double.PositiveInfinity });
+        Assert.Contains("\"testLoss\": \"Infinity\"", File.ReadAllText(path + ".json"));
+        Assert.True(double.IsPositiveInfinity(Checkpoint.ReadInfo(path).TestLoss!.Value));
+        Checkpoint.Save(path, model, Info(12) with { TestLoss = double.NaN });
+        Assert.True(double.IsNaN(Checkpoint.ReadInfo(path).TestLoss!.Value));
+        // An impossible value is refused before anything is written.
+        string other = Path.Combine(dir, "other.ckpt");
+        var e = Assert.Throws<SurgeonException>(() => Checkpoint.Save(other, model, Info(12) with { TestAccuracy = double.NaN }));
+        Assert.Contains("its testAccuracy is NaN", e.Message);
+        Assert.False(File.Exists(other));
+    }
+
+    [Fact]
+    public void ASidecarDescribingAFarLargerModel_IsRefusedBeforeTheModelIsBuilt()
+    {
+        string path = Path.Combine(dir, "m.ckpt");
+        Checkpoint.Save(path, ModelRegistry.Create(Info(12).Spec), Info(12));
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path + ".json"))!.AsObject();
+        node["width"] = 2000; // fc2 alone would be 80,000 × 40,000 floats: 12.8 GB
+        File.WriteAllText(path + ".json", node.ToJsonString());
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<SurgeonException>(() => Checkpoint.Load(path));
+        Assert.Contains("needs 80000×12", e.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 10 << 20, "allocated more than 10 MB");
     }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Surgeon.IO;
 using Surgeon.Training;
 using static TorchSharp.torch;
@@ -20,7 +19,7 @@ public static class SafetensorsExport
         var metadata = new Dictionary<string, string>
         {
             ["format"] = "pt", // what Hugging Face's loaders expect of PyTorch weights
-            [SafetensorsContents.CheckpointKey] = JsonSerializer.Serialize(info with { WeightsSha256 = "" }, InfoJson.Options),
+            [SafetensorsContents.CheckpointKey] = InfoJson.Serialize(info with { WeightsSha256 = "" }, "the safetensors metadata"),
         };
         return SafetensorsWriter.Build(tensors, metadata);
     }

@@ -19,6 +19,7 @@ public static class SafetensorsReader
 
     public static SafetensorsContents Read(string path)
     {
+        IO.InputFiles.Check(path, "safetensors");
         if (Directory.Exists(path))
             throw new SurgeonException($"{path} is a folder; give a .safetensors file");
         if (!File.Exists(path))

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Surgeon.Models;
 using Surgeon.Training;
 
 namespace Surgeon.Export.Sparse;
@@ -32,6 +33,8 @@ public static class SparseFile
     /// <summary>The file's bytes for a model's state and the checkpoint description that rebuilds it.</summary>
     public static (byte[] Bytes, IReadOnlyList<SparseTensorEntry> Entries) Build(CheckpointInfo info, IReadOnlyList<StateTensor> tensors)
     {
+        if (info.Problem() is { } problem)
+            throw new SurgeonException($"cannot write a sparse file: the model description is impossible: {problem}");
         var blocks = new List<byte[]>();
         var entries = new List<SparseTensorEntry>();
         long offset = 0;
@@ -63,17 +66,25 @@ public static class SparseFile
 
     public static SparseContents Read(string path)
     {
+        IO.InputFiles.Check(path, "sparse");
         if (Directory.Exists(path))
             throw new SurgeonException($"{path} is a folder; give a sparse file written by 'surgeon export --format sparse'");
         if (!File.Exists(path))
             throw new SurgeonException($"sparse file not found: {path}");
         if (new FileInfo(path).Length > Array.MaxLength)
             throw new SurgeonException($"{path} is too large to be a sparse file surgeon wrote ({new FileInfo(path).Length} bytes)");
-        return Parse(File.ReadAllBytes(path), path);
+        return Parse(File.ReadAllBytes(path), path, info => ModelRegistry.StateOf(info.Spec));
     }
 
-    /// <summary>Checks and decodes a sparse file's <paramref name="bytes"/>; <paramref name="path"/> names it in messages.</summary>
-    public static SparseContents Parse(byte[] bytes, string path)
+    /// <summary>
+    /// Checks and decodes a sparse file's <paramref name="bytes"/>; <paramref name="path"/> names it in messages. With
+    /// <paramref name="modelState"/> (the state of the model a header describes, e.g. <see cref="ModelRegistry.StateOf"/>,
+    /// as <see cref="Read"/> passes) the tensor table must be exactly that state before any block is decoded: a block can
+    /// decode to far more than its bytes (an indices block of no values is a tensor of zeros of any size), so the model
+    /// bounds what decoding allocates. Without it (the format on its own) each tensor is bounded by the largest array.
+    /// </summary>
+    public static SparseContents Parse(byte[] bytes, string path,
+        Func<CheckpointInfo, IReadOnlyList<(string Name, TorchSharp.torch.ScalarType DType, long[] Shape)>>? modelState = null)
     {
         if (bytes.Length == 0)
             throw new SurgeonException($"{path} is empty (truncated to nothing, or not a sparse file); {Advice}");
@@ -96,6 +107,11 @@ public static class SparseFile
             throw Bad(path, $"its header length {headerLength} runs past the end of the file ({bytes.Length} bytes)");
         int dataStart = PreambleBytes + (int)headerLength;
         var header = ParseHeader(bytes.AsSpan(PreambleBytes, (int)headerLength), path);
+        if (header.Tensors.Any(e => e is null || e.Name is null || e.DType is null || e.Shape is null || e.Encoding is null))
+            throw Bad(path, "its tensor table has an entry without name, dtype, shape or encoding");
+        if (modelState is not null)
+            ModelState.RequireExactMatch(modelState(header.Model), header.Tensors.Select(e => (e.Name, e.DType, e.Shape)).ToList(),
+                path, ImportFormats.Describe(header.Model));
 
         var tensors = new List<StateTensor>();
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -164,6 +180,8 @@ public static class SparseFile
         var m = header.Model;
         if (m.Architecture is null || m.InputShape is null || m.Dataset is null)
             throw Bad(path, "its header's model lacks architecture, inputShape or dataset");
+        if (m.Problem() is { } problem)
+            throw Bad(path, $"its header's model is impossible: {problem}");
         return header;
     }
 

@@ -1,0 +1,60 @@
+using Surgeon.Data;
+using Surgeon.Progress;
+using static TorchSharp.torch;
+
+namespace Surgeon.Compression;
+
+/// <summary>
+/// Everything a method's stages may need: the model and its prunable weights, the training data (for gradients and
+/// real-loss scoring) and the samples scores average over, what earlier rounds pruned, the seed, the device and the
+/// progress sink. <see cref="Cache"/> keeps work that depends only on the dense model and the seed (e.g. per-sample
+/// gradients) across the sparsities of a sweep.
+/// </summary>
+public sealed class PruningContext
+{
+    public required nn.Module<Tensor, Tensor> Model { get; init; }
+    public required IReadOnlyList<PrunableParameter> Parameters { get; init; }
+    public ImageDataset? TrainData { get; init; }
+    public int Seed { get; init; }
+    public Device Device { get; init; } = CPU;
+    public IProgressReporter Progress { get; init; } = NullProgress.Instance;
+    public PruningOptions Options { get; init; } = new();
+    public Dictionary<string, object> Cache { get; } = [];
+
+    /// <summary>The samples a data-dependent score averages over; null = <see cref="PruningOptions.ScoreSamples"/>
+    /// training samples drawn with <see cref="Seed"/> when a score first asks (see <see cref="RequireScoreData"/>).</summary>
+    public ScoringData? ScoreData { get; set; }
+
+    /// <summary>Weights already pruned (e.g. by an earlier round): rules keep them pruned and count them toward the target.</summary>
+    public MaskSet? Mask { get; init; }
+
+    /// <summary>Per non-removable filter group, the channels already masked: filter rules count them as removed.</summary>
+    public IReadOnlyDictionary<string, long[]> MaskedChannels { get; init; } = new Dictionary<string, long[]>();
+    /// <summary>The method being run (set by <see cref="PruningMethod.Prune"/>), so shared work such as the Fisher is
+    /// prepared for all of its steps at once.</summary>
+    public PruningMethod? Method { get; set; }
+
+    /// <summary>Disposes what the methods cached (the empirical Fisher and its factors) and empties the cache.</summary>
+    public void ReleaseCache()
+    {
+        foreach (var cached in Cache.Values.OfType<IDisposable>()) cached.Dispose();
+        Cache.Clear();
+    }
+
+    public ImageDataset RequireTrainData(string method) =>
+        TrainData ?? throw new SurgeonException($"method '{method}' needs training data; pass --data");
+
+    /// <summary>The samples for data-dependent scores: <see cref="ScoreData"/>, else (once) a seeded random subset of
+    /// <see cref="PruningOptions.ScoreSamples"/> training samples (all of them when there are fewer).</summary>
+    public ScoringData RequireScoreData(string score)
+    {
+        if (ScoreData is not null) return ScoreData;
+        var train = TrainData ?? throw new SurgeonException($"score '{score}' needs training data; pass --data");
+        ScoreData = ScoringData.FromDataset(train, train.RandomSubset(Math.Min(Options.ScoreSamples, train.Count), Seed), device: Device);
+        return ScoreData;
+    }
+
+    /// <summary>The shape of one input sample, from the score data or the training data (null when there is neither).</summary>
+    public long[]? SampleShape => ScoreData?.SampleShape ?? TrainData?.SampleShape.Select(s => (long)s).ToArray();
+}
+

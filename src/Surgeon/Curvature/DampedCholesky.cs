@@ -1,0 +1,101 @@
+using System.Globalization;
+using Surgeon.Numerics;
+using static TorchSharp.torch;
+
+namespace Surgeon.Curvature;
+
+/// <summary>
+/// The Cholesky factor of a damped Fisher system, refused with a one-line <see cref="SurgeonException"/> naming --lambda
+/// where the result would be meaningless. Every such system (a block of <see cref="EmpiricalFisher"/>, CBS-U's kept-set
+/// systems) is c·(λI + F_S), F_S = G_SᵀG_S/N, or its Woodbury twin NλI + G_SG_Sᵀ, with the Gram product formed in
+/// float32 (G's dtype) and promoted to float64. That rounding is of the order of 2⁻²³·λ_max(F_S), so:
+/// <list type="bullet">
+/// <item>λI + F_S solved directly is noise where its smallest eigenvalue, λ + λ_min(F_S), is below that level (a tiny λ
+/// is fine while F_S itself is well conditioned; estimated by inverse iteration on the factor);</item>
+/// <item>the Woodbury form F_λ⁻¹ = (I − GᵀK⁻¹G)/λ cancels to the λ/(λ + s) part of each direction of G's row space and
+/// divides by λ, so its error is about 2⁻²³·λ_max/λ whatever K's conditioning: λ itself must be above that level.</item>
+/// </list>
+/// Below it WoodFisher's and CBS's solves return garbage (or the factorisation fails) without any sign of it; such a λ
+/// is refused, as is a failed factorisation.
+/// </summary>
+public static class DampedCholesky
+{
+    /// <summary>float32's unit roundoff, 2⁻²³: the relative rounding of the Gram matrix.</summary>
+    public const double Float32Resolution = 1.0 / (1 << 23);
+
+    /// <summary>Power (and inverse) iterations: a bound that is close after a few dozen on a Gram matrix, and O(m²)
+    /// each against the factorisation's m³/3.</summary>
+    private const int PowerIterations = 30;
+
+    /// <summary>
+    /// The lower Cholesky factor of <paramref name="system"/> (float64, m×m): NλI + G_SG_Sᵀ when
+    /// <paramref name="woodbury"/>, else λI + G_SᵀG_S/N. <paramref name="n"/> is N; <paramref name="where"/> names the
+    /// block in messages.
+    /// </summary>
+    public static Tensor Factor(Tensor system, double lambda, int n, bool woodbury, string where)
+    {
+        using var scope = NewDisposeScope();
+        double scale = woodbury ? n : 1;
+        double largest = LargestEigenvalue(system) / scale - lambda; // of F_S
+        double resolution = Float32Resolution * largest;
+        var c = CultureInfo.InvariantCulture;
+        string Refusal(string what) =>
+            $"--lambda {lambda.ToString("G3", c)} is below what float32 resolves in the Fisher {where}: {what}, but its largest eigenvalue is " +
+            $"{largest.ToString("G3", c)}, so rounding alone is about {resolution.ToString("G2", c)} and F_λ = λI + GᵀG/N is singular in float32; " +
+            $"use --lambda ≥ {resolution.ToString("G2", c)}";
+        if (woodbury && lambda < resolution)
+            throw new SurgeonException(Refusal($"the Woodbury form divides by λ = {lambda.ToString("G3", c)}"));
+        var (l, info) = linalg.cholesky_ex(system);
+        if (info.max().item<int>() != 0 || !l.isfinite().all().item<bool>())
+            throw new SurgeonException(
+                $"the damped Fisher {where} is not positive definite in float64 (--lambda {lambda.ToString("G3", c)}); raise --lambda");
+        if (!woodbury && lambda < resolution)
+        {
+            double smallest = SmallestEigenvalue(l);
+            if (smallest < resolution)
+                throw new SurgeonException(Refusal($"the smallest eigenvalue of λI + F is about {smallest.ToString("G2", c)}"));
+        }
+        return l.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>An upper bound of the smallest eigenvalue of L·Lᵀ (inverse iteration with the factor).</summary>
+    public static double SmallestEigenvalue(Tensor lower)
+    {
+        using var scope = NewDisposeScope();
+        var v = ones([lower.shape[0], 1], ScalarType.Float64, lower.device);
+        double inverse = 0;
+        for (int i = 0; i < PowerIterations; i++)
+        {
+            using var step = NewDisposeScope();
+            var unit = v.div(v.norm());
+            var next = cholesky_solve(unit, lower);
+            inverse = unit.mul(next).sum().item<double>();
+            v.Dispose();
+            v = next.MoveToOuterDisposeScope();
+        }
+        return inverse > 0 ? 1 / inverse : double.PositiveInfinity;
+    }
+
+    /// <summary>A lower bound of the largest eigenvalue of a symmetric positive semi-definite matrix (power iteration from
+    /// its diagonal, a start that leans towards the top eigenvector of a Gram matrix).</summary>
+    public static double LargestEigenvalue(Tensor symmetric)
+    {
+        using var scope = NewDisposeScope();
+        var diagonal = symmetric.diagonal().abs();
+        var v = diagonal.add(diagonal.mean().mul(HeldScalars.Of(1e-3)), HeldScalars.One).add(HeldScalars.Of(1e-300), HeldScalars.One).unsqueeze(1);
+        double rayleigh = 0;
+        for (int i = 0; i < PowerIterations; i++)
+        {
+            using var step = NewDisposeScope();
+            var norm = v.norm();
+            double n = norm.item<double>();
+            if (!(n > 0) || !double.IsFinite(n)) break;
+            var unit = v.div(norm);
+            var next = symmetric.matmul(unit);
+            rayleigh = unit.mul(next).sum().item<double>();
+            v.Dispose();
+            v = next.MoveToOuterDisposeScope();
+        }
+        return rayleigh;
+    }
+}

@@ -1,0 +1,327 @@
+using System.Globalization;
+using System.Text;
+using Surgeon.Compression;
+using Surgeon.Modifiers;
+using Surgeon.Training;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Surgeon.Pruning;
+
+/// <summary>One modifier of a recipe as written: its kind, its fields (as text) and the lines they are on.</summary>
+public sealed record RecipeEntry(string Modifier, int Line, IReadOnlyDictionary<string, string> Fields,
+    IReadOnlyDictionary<string, int> FieldLines);
+
+/// <summary>A kind of modifier a recipe may list, with its fields and what it does (<c>surgeon methods</c> prints them).</summary>
+public sealed record ModifierKind(string Name, string Description, IReadOnlyList<string> Fields, IReadOnlyList<string> Required);
+
+/// <summary>
+/// A recipe: the list of training modifiers of one run, each with its parameters and range, in the shape SparseML
+/// recipes and Distiller schedules made familiar:
+/// <code>
+/// modifiers:
+///   - modifier: gradual-pruning
+///     method: mp
+///     final-sparsity: 0.9
+///     end-step: 600
+/// </code>
+/// Field names are the command-line option names. <c>surgeon train --recipe</c> and <c>finetune --recipe</c> read one;
+/// their flags build the same recipe. It is stored in the checkpoint's sidecar. Unknown modifiers or fields, bad values
+/// and two modifiers that decide the mask over overlapping ranges are one-line errors naming the recipe's line.
+/// </summary>
+public sealed class Recipe
+{
+    private static readonly string[] PruningOptionFields =
+    [
+        "fisher-samples", "lambda", "block-size", "examples-per-sample", "update-scale", "cbs-epsilon", "cbs-relative-epsilon",
+        "cbs-rho", "cbs-tau", "cbs-iterations", "cbs-candidates", "cbs-loss-samples", "score-samples",
+    ];
+
+    public static IReadOnlyList<ModifierKind> Kinds { get; } =
+    [
+        new("gradual-pruning", "prune with any weight method on the polynomial schedule s_t = s_f + (s_i − s_f)(1 − t/T)³ every f steps, holding the mask (Zhu & Gupta)",
+            ["method", "final-sparsity", "initial-sparsity", "start-step", "end-step", "start-epoch", "end-epoch", "every-steps", "prunable", .. PruningOptionFields],
+            ["method", "final-sparsity"]),
+        new("prune-while-training", "Lubana & Dick: after epoch t and each of the next n − 1, prune p/(k·p + n(1 − p)) of the current filters (method@filter) or weights",
+            ["method", "structure", "target", "rounds", "start-epoch", .. PruningOptionFields], ["method", "target"]),
+        new("fixed-mask", "fine-tune holding the checkpoint's mask (its stored mask, else its zeros) at exact zeros", ["prunable"], []),
+    ];
+
+    /// <summary>The source name of a recipe built from command-line flags: its errors name no line (there is no file).</summary>
+    public const string FlagsSource = "flags";
+
+    /// <summary>"FILE line N: MODIFIER: " before a message about a recipe file; nothing for one built from flags.</summary>
+    private static string At(string source, int line, string? modifier = null) =>
+        source == FlagsSource ? "" : $"{source} line {line}: {(modifier is null ? "" : modifier + ": ")}";
+
+    private Recipe(string source, IReadOnlyList<RecipeEntry> entries)
+    {
+        Source = source;
+        Entries = entries;
+    }
+
+    /// <summary>Where the recipe came from (a file name, or "flags"), for messages.</summary>
+    public string Source { get; }
+    public IReadOnlyList<RecipeEntry> Entries { get; }
+
+    public static Recipe Load(string path)
+    {
+        IO.InputFiles.Check(path, "recipe"); // an empty path, a FIFO or a device is refused before it is opened
+        if (Directory.Exists(path))
+            throw new SurgeonException($"{path} is a folder; give the recipe's YAML file");
+        if (!File.Exists(path))
+            throw new SurgeonException($"recipe not found: {path}");
+        return Parse(File.ReadAllText(path), Path.GetFileName(path));
+    }
+
+    /// <summary>Parses and checks a recipe (names, fields, values; not yet the ranges, which need the run's length).</summary>
+    public static Recipe Parse(string yaml, string source)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException e)
+        {
+            throw new SurgeonException($"{source} line {e.Start.Line}: not valid YAML ({e.Message.Split('\n')[0]})", e);
+        }
+        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
+            throw new SurgeonException($"{source}: a recipe is one YAML mapping with a 'modifiers' list");
+        foreach (var (key, _) in root.Children)
+            if (Text(key) != "modifiers")
+                throw new SurgeonException($"{source} line {key.Start.Line}: unknown field '{Text(key)}' (a recipe has 'modifiers')");
+        if (!root.Children.TryGetValue(new YamlScalarNode("modifiers"), out var list) || list is not YamlSequenceNode items)
+            throw new SurgeonException($"{source} line {root.Start.Line}: a recipe needs a 'modifiers' list");
+        var entries = new List<RecipeEntry>();
+        foreach (var item in items)
+        {
+            int line = (int)item.Start.Line;
+            if (item is not YamlMappingNode map)
+                throw new SurgeonException($"{source} line {line}: each modifier is a mapping with 'modifier: NAME' and its fields");
+            var fields = new Dictionary<string, string>();
+            var lines = new Dictionary<string, int>();
+            foreach (var (k, v) in map.Children)
+            {
+                string key = Text(k);
+                if (v is not YamlScalarNode scalar)
+                    throw new SurgeonException($"{source} line {k.Start.Line}: field '{key}' must be a single value");
+                if (!fields.TryAdd(key, scalar.Value ?? ""))
+                    throw new SurgeonException($"{source} line {k.Start.Line}: field '{key}' is given twice");
+                lines[key] = (int)k.Start.Line;
+            }
+            if (!fields.Remove("modifier", out string? kindName))
+                throw new SurgeonException($"{source} line {line}: the modifier has no 'modifier: NAME' ({string.Join(", ", Kinds.Select(k => k.Name))})");
+            var entry = new RecipeEntry(kindName, line, fields, lines);
+            Check(entry, source);
+            entries.Add(entry);
+        }
+        if (entries.Count == 0)
+            throw new SurgeonException($"{source} line {items.Start.Line}: the recipe lists no modifier");
+        return new Recipe(source, entries);
+    }
+
+    /// <summary>A recipe built in code (from command-line flags): checked like a file.</summary>
+    public static Recipe Of(string source, params (string Modifier, (string Key, string Value)[] Fields)[] modifiers)
+    {
+        var entries = modifiers.Select((m, i) => new RecipeEntry(m.Modifier, i + 1,
+            m.Fields.ToDictionary(f => f.Key, f => f.Value), m.Fields.ToDictionary(f => f.Key, _ => i + 1))).ToList();
+        foreach (var e in entries) Check(e, source);
+        return new Recipe(source, entries);
+    }
+
+    /// <summary>The recipe as YAML (what the sidecar stores; parsing it gives this recipe back).</summary>
+    public string ToYaml()
+    {
+        var sb = new StringBuilder("modifiers:\n");
+        foreach (var e in Entries)
+        {
+            sb.Append("  - modifier: ").Append(e.Modifier).Append('\n');
+            foreach (var (key, value) in e.Fields)
+                sb.Append("    ").Append(key).Append(": ").Append(Quote(value)).Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Whether a modifier of this kind is listed.</summary>
+    public bool Has(string modifier) => Entries.Any(e => e.Modifier == modifier);
+
+    /// <summary>
+    /// The modifiers of a run of <paramref name="epochs"/> epochs of <paramref name="batchesPerEpoch"/> optimiser steps,
+    /// in the recipe's order; two that decide the mask over overlapping ranges are an error naming both lines.
+    /// </summary>
+    public IReadOnlyList<TrainingModifier> CreateModifiers(int epochs, int batchesPerEpoch)
+    {
+        long totalSteps = (long)epochs * batchesPerEpoch;
+        var modifiers = new List<(TrainingModifier Modifier, RecipeEntry Entry)>();
+        foreach (var e in Entries)
+        {
+            var f = new FieldReader(e, Source);
+            TrainingModifier modifier;
+            try
+            {
+                modifier = e.Modifier switch
+                {
+                    "gradual-pruning" => Gradual(f, epochs, batchesPerEpoch, totalSteps),
+                    "prune-while-training" => PruneWhileTraining(f, epochs),
+                    "fixed-mask" => new FixedMaskModifier { Prunable = f.Prunable() },
+                    _ => throw new InvalidOperationException(e.Modifier),
+                };
+            }
+            catch (SurgeonException ex) when (Source != FlagsSource && !ex.Message.StartsWith(Source, StringComparison.Ordinal))
+            {
+                throw new SurgeonException($"{At(Source, e.Line, e.Modifier)}{ex.Message}", ex);
+            }
+            modifiers.Add((modifier, e));
+        }
+        var owners = modifiers.Where(m => m.Modifier.OwnsMask).ToList();
+        for (int i = 0; i < owners.Count; i++)
+            for (int j = i + 1; j < owners.Count; j++)
+            {
+                var (a0, a1) = owners[i].Modifier.Range.InStepsOf(batchesPerEpoch);
+                var (b0, b1) = owners[j].Modifier.Range.InStepsOf(batchesPerEpoch);
+                if (a0 <= b1 && b0 <= a1)
+                    throw new SurgeonException($"{At(Source, owners[j].Entry.Line)}{owners[j].Modifier.Name} ({owners[j].Modifier.Range}) overlaps " +
+                        $"{owners[i].Modifier.Name} ({owners[i].Modifier.Range}) of line {owners[i].Entry.Line}: both decide which weights are pruned; give them ranges that do not overlap");
+            }
+        return modifiers.Select(m => m.Modifier).ToList();
+    }
+
+    private static GradualPruningModifier Gradual(FieldReader f, int epochs, int batchesPerEpoch, long totalSteps)
+    {
+        var method = f.Method("global");
+        double final = f.Double("final-sparsity")!.Value;
+        double initial = f.Double("initial-sparsity") ?? 0;
+        if (f.Has("start-step") && f.Has("start-epoch")) throw f.Error("start-step", "give start-step or start-epoch, not both");
+        if (f.Has("end-step") && f.Has("end-epoch")) throw f.Error("end-step", "give end-step or end-epoch, not both");
+        long start = f.Long("start-step") ?? (f.Int("start-epoch") ?? 0) * (long)batchesPerEpoch;
+        long end = f.Long("end-step") ?? (f.Int("end-epoch") is { } e ? e * (long)batchesPerEpoch : start + Math.Max(1, (totalSteps - start) / 2));
+        if (end <= start) throw f.Error(f.Has("end-step") ? "end-step" : "end-epoch", $"the schedule must end after it starts (step {start}), got step {end}");
+        long steps = end - start;
+        long every = f.Long("every-steps") ?? Math.Max(1, steps / 10);
+        var schedule = new PolynomialSparsitySchedule(initial, final, steps, every, start);
+        schedule.Validate();
+        return new GradualPruningModifier(method, schedule) { Options = f.PruningOptions(), Prunable = f.Prunable() };
+    }
+
+    private static PruneWhileTrainingModifier PruneWhileTraining(FieldReader f, int epochs)
+    {
+        var method = f.Method(f.StructureRule());
+        var schedule = new FilterPruningSchedule(f.Double("target")!.Value, f.Int("rounds") ?? 1, f.Int("start-epoch") ?? 1);
+        var modifier = new PruneWhileTrainingModifier(method, schedule) { ScoreSamples = f.Int("score-samples") ?? 1000, Options = f.PruningOptions() };
+        schedule.Validate(epochs);
+        return modifier;
+    }
+
+    private static void Check(RecipeEntry e, string source)
+    {
+        var kind = Kinds.FirstOrDefault(k => k.Name == e.Modifier)
+            ?? throw new SurgeonException($"{At(source, e.Line)}unknown modifier '{e.Modifier}' (known: {string.Join(", ", Kinds.Select(k => k.Name))})");
+        foreach (var key in e.Fields.Keys)
+            if (!kind.Fields.Contains(key))
+                throw new SurgeonException($"{At(source, e.FieldLines[key])}{kind.Name} has no field '{key}' (its fields: {string.Join(", ", kind.Fields)})");
+        foreach (var key in kind.Required)
+            if (!e.Fields.ContainsKey(key))
+                throw new SurgeonException($"{At(source, e.Line)}{kind.Name} needs '{key}'");
+        // Values: parsed now, so a bad one fails before any data is loaded.
+        var f = new FieldReader(e, source);
+        foreach (var key in e.Fields.Keys)
+        {
+            switch (key)
+            {
+                case "method": f.Method(e.Modifier == "prune-while-training" ? f.StructureRule() : "global"); break;
+                case "structure": f.StructureRule(); break;
+                case "prunable": f.Prunable(); break;
+                case "cbs-relative-epsilon": f.Bool(key); break;
+                case "final-sparsity" or "initial-sparsity" or "target" or "lambda" or "update-scale" or "cbs-epsilon": f.Double(key); break;
+                case "start-step" or "end-step" or "every-steps": f.Long(key); break;
+                default: f.Int(key); break;
+            }
+        }
+        if (e.Modifier is "gradual-pruning" or "prune-while-training") f.PruningOptions().Validate();
+    }
+
+    private static string Text(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
+
+    private static string Quote(string value) =>
+        value.Length > 0 && value.All(c => char.IsLetterOrDigit(c) || c is '-' or '.' or '+' or '@' or '_') ? value : $"\"{value.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"";
+
+    /// <summary>Typed reads of an entry's fields, with errors naming the field's line.</summary>
+    private sealed class FieldReader(RecipeEntry entry, string source)
+    {
+        public bool Has(string key) => entry.Fields.ContainsKey(key);
+
+        public SurgeonException Error(string key, string why) => source == FlagsSource
+            ? new(why)
+            : new($"{At(source, entry.FieldLines.GetValueOrDefault(key, entry.Line), entry.Modifier)}{key}: {why}");
+
+        public double? Double(string key) => Parse(key, s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v) ? v : (double?)null, "a number");
+        public int? Int(string key) => Parse(key, s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : (int?)null, "a whole number");
+        public long? Long(string key) => Parse(key, s => long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) ? v : (long?)null, "a whole number");
+        public bool? Bool(string key) => Parse(key, s => bool.TryParse(s, out bool v) ? v : (bool?)null, "true or false");
+
+        public PruningMethod Method(string defaultRule)
+        {
+            try
+            {
+                return PruningMethods.Get(entry.Fields["method"], defaultRule);
+            }
+            catch (SurgeonException e)
+            {
+                throw Error("method", e.Message);
+            }
+        }
+
+        /// <summary>The default rule that 'structure' (filters or weights) gives a bare score; global when absent.
+        /// A method with its own @rule must agree with it.</summary>
+        public string StructureRule()
+        {
+            if (!entry.Fields.TryGetValue("structure", out var text)) return "global";
+            string rule = text.Trim() switch
+            {
+                "filters" => "filter",
+                "weights" => "global",
+                _ => throw Error("structure", $"'{text}' is not filters or weights"),
+            };
+            if (entry.Fields.TryGetValue("method", out var m) && m.Contains('@') && (m.Contains("@filter") != (rule == "filter")))
+                throw Error("structure", $"the method {m} does not prune {text}");
+            return rule;
+        }
+
+        public PrunableSet Prunable()
+        {
+            try
+            {
+                return PrunableParameters.ParseSet(entry.Fields.GetValueOrDefault("prunable", "paper"));
+            }
+            catch (SurgeonException e)
+            {
+                throw Error("prunable", e.Message);
+            }
+        }
+
+        public PruningOptions PruningOptions()
+        {
+            var d = new PruningOptions();
+            return new PruningOptions
+            {
+                FisherSamples = Int("fisher-samples") ?? d.FisherSamples,
+                Lambda = Double("lambda") ?? d.Lambda,
+                BlockSize = Int("block-size") ?? d.BlockSize,
+                ExamplesPerSample = Int("examples-per-sample") ?? d.ExamplesPerSample,
+                UpdateScale = Double("update-scale") ?? d.UpdateScale,
+                CbsEpsilon = Double("cbs-epsilon") ?? d.CbsEpsilon,
+                CbsRelativeEpsilon = Bool("cbs-relative-epsilon") ?? d.CbsRelativeEpsilon,
+                CbsRho = Int("cbs-rho") ?? d.CbsRho,
+                CbsTau = Int("cbs-tau") ?? d.CbsTau,
+                CbsMaxIterations = Int("cbs-iterations") ?? d.CbsMaxIterations,
+                CbsCandidates = Int("cbs-candidates") ?? d.CbsCandidates,
+                CbsLossSamples = Int("cbs-loss-samples") ?? d.CbsLossSamples,
+                ScoreSamples = Int("score-samples") ?? d.ScoreSamples,
+            };
+        }
+
+        private T? Parse<T>(string key, Func<string, T?> parse, string what) where T : struct =>
+            entry.Fields.TryGetValue(key, out var text) ? parse(text.Trim()) ?? throw Error(key, $"'{text}' is not {what}") : null;
+    }
+}

@@ -1,0 +1,81 @@
+using Surgeon.Modifiers;
+using Surgeon.Pruning;
+
+namespace Surgeon.Tests.Pruning;
+
+public class RecipeTests
+{
+    private static string Repo(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Surgeon.sln"))) return Path.Combine(dir.FullName, relative);
+        throw new InvalidOperationException("Surgeon.sln not found");
+    }
+
+    [Fact]
+    public void TheCommittedRecipes_Parse_AndBuildTheirModifiers()
+    {
+        var gradual = Recipe.Load(Repo("docs/recipes/gradual-magnitude.yaml"));
+        var modifier = Assert.IsType<GradualPruningModifier>(Assert.Single(gradual.CreateModifiers(epochs: 10, batchesPerEpoch: 100)));
+        Assert.Equal("mp", modifier.Method.Name);
+        Assert.Equal(new PolynomialSparsitySchedule(0.5, 0.9, Steps: 500, Every: 50, Start: 0), modifier.Schedule);
+
+        var early = Recipe.Load(Repo("docs/recipes/grasp-filters-early.yaml"));
+        var pwt = Assert.IsType<PruneWhileTrainingModifier>(Assert.Single(early.CreateModifiers(epochs: 10, batchesPerEpoch: 100)));
+        Assert.True(pwt.Method.PrunesFilters);
+        Assert.Equal(new FilterPruningSchedule(0.75, 1, 1), pwt.Schedule);
+    }
+
+    [Fact]
+    public void ARecipe_RoundTripsThroughItsYaml()
+    {
+        var recipe = Recipe.Parse("modifiers:\n  - modifier: gradual-pruning\n    method: wf-s+cbs-u\n    final-sparsity: 0.9\n    end-step: 40\n    lambda: 1e-4\n", "r.yaml");
+        var again = Recipe.Parse(recipe.ToYaml(), "again");
+        Assert.Equal(recipe.ToYaml(), again.ToYaml());
+        var a = (GradualPruningModifier)recipe.CreateModifiers(2, 50)[0];
+        var b = (GradualPruningModifier)again.CreateModifiers(2, 50)[0];
+        Assert.Equal(a.Schedule, b.Schedule);
+        Assert.Equal(a.Options, b.Options);
+        Assert.Equal(1e-4, a.Options.Lambda);
+        Assert.Equal(new PolynomialSparsitySchedule(0, 0.9, 40, 4, 0), a.Schedule); // every-steps defaults to T/10
+    }
+
+    [Theory]
+    [InlineData("modifiers:\n  - modifier: gradual\n    method: mp\n", "r.yaml line 2: unknown modifier 'gradual'")]
+    [InlineData("modifiers:\n  - modifier: gradual-pruning\n    method: mp\n    final-sparsity: 0.9\n    finall: 3\n", "r.yaml line 5: gradual-pruning has no field 'finall'")]
+    [InlineData("modifiers:\n  - modifier: gradual-pruning\n    method: mp\n    final-sparsity: lots\n", "r.yaml line 4: gradual-pruning: final-sparsity: 'lots' is not a number")]
+    [InlineData("modifiers:\n  - modifier: gradual-pruning\n    method: snip@nowhere\n    final-sparsity: 0.5\n", "r.yaml line 3: gradual-pruning: method: unknown rule 'nowhere'")]
+    [InlineData("modifiers:\n  - modifier: gradual-pruning\n    final-sparsity: 0.5\n", "r.yaml line 2: gradual-pruning needs 'method'")]
+    [InlineData("modifiers:\n  - modifier: fixed-mask\n    prunable: some\n", "r.yaml line 3: fixed-mask: prunable: unknown prunable set 'some'")]
+    [InlineData("modifiers: [\n", "r.yaml line ")]
+    [InlineData("steps:\n  - modifier: fixed-mask\n", "r.yaml line 1: unknown field 'steps'")]
+    [InlineData("modifiers:\n  - modifier: prune-while-training\n    method: bn-scale\n    target: 0.5\n", "r.yaml line 3: prune-while-training: method: bn-scale: the score bn-scale is defined per filter only")]
+    public void ABadRecipe_IsOneLineNamingTheLine(string yaml, string message)
+    {
+        var e = Assert.Throws<SurgeonException>(() => Recipe.Parse(yaml, "r.yaml"));
+        Assert.StartsWith(message, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void TwoModifiersThatDecideTheMaskOverOverlappingRanges_AreRefused_NamingBothLines()
+    {
+        const string yaml = "modifiers:\n" +
+            "  - modifier: gradual-pruning\n    method: mp\n    final-sparsity: 0.5\n    start-epoch: 0\n    end-epoch: 2\n" +
+            "  - modifier: prune-while-training\n    method: magnitude\n    target: 0.5\n    start-epoch: 2\n";
+        var recipe = Recipe.Parse(yaml, "r.yaml");
+        var e = Assert.Throws<SurgeonException>(() => recipe.CreateModifiers(epochs: 4, batchesPerEpoch: 10));
+        Assert.StartsWith("r.yaml line 7: prune-while-training (epochs 2–2) overlaps gradual-pruning (steps 0–20) of line 2", e.Message);
+        // Apart, they are fine: gradual pruning over the first epoch, pruning while training after epoch 3.
+        var apart = Recipe.Parse(yaml.Replace("end-epoch: 2", "end-epoch: 1").Replace("start-epoch: 2", "start-epoch: 3"), "r.yaml");
+        Assert.Equal(2, apart.CreateModifiers(epochs: 4, batchesPerEpoch: 10).Count);
+    }
+
+    [Fact]
+    public void AScheduleLongerThanTheRun_FailsAtTheStartOfTheRun()
+    {
+        var recipe = Recipe.Parse("modifiers:\n  - modifier: prune-while-training\n    method: magnitude\n    target: 0.5\n    start-epoch: 5\n", "r.yaml");
+        var e = Assert.Throws<SurgeonException>(() => recipe.CreateModifiers(epochs: 3, batchesPerEpoch: 10));
+        Assert.StartsWith("r.yaml line 2: prune-while-training: pruning rounds run after epochs 5..5", e.Message);
+    }
+}
