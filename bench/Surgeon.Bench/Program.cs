@@ -22,6 +22,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["scale-mobilenet"] = ScaleBench.RunMobileNet,
     ["speedup"] = SpeedupBench.Run,
     ["quant"] = QuantBench.Run,
+    ["prm"] = PrmBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

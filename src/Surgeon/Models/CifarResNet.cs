@@ -84,8 +84,8 @@ public sealed class CifarResNet : nn.Module<Tensor, Tensor>, IStructuredModel, C
 
     public IReadOnlyList<FilterGroup> FilterGroups => layout.FilterGroups();
 
-    public nn.Module<Tensor, Tensor> Shrink(IReadOnlyDictionary<string, long[]> keep) =>
-        StructuredShrink.Shrink(this, Spec, layout, keep);
+    public nn.Module<Tensor, Tensor> Shrink(IReadOnlyDictionary<string, long[]> keep, KeepFloor floor = KeepFloor.FivePercent) =>
+        StructuredShrink.Shrink(this, Spec, layout, keep, floor);
 
     /// <summary>The papers' set: the two 3×3 convolutions inside each basic block ("layer{s}.{b}.conv1/conv2").</summary>
     public bool IsPaperPrunable(string layerName)

@@ -3,8 +3,8 @@ namespace Surgeon.Models;
 /// <summary>
 /// A set of output channels that structured pruning keeps or removes together. Channel c of the group is the c-th
 /// slice along dim 0 of every producer weight (a conv or linear weight, or a depthwise conv that follows a pointwise
-/// one) and the c-th entry of every norm parameter (a BatchNorm's weight γ). Consumers (the next layers' input
-/// channels) are the model's business: <see cref="IStructuredModel.Shrink"/> slices them.
+/// one), the c-th entry of every producer bias and of every norm parameter (a BatchNorm's weight γ), and the c-th
+/// block of input entries (dim 1) of every consumer weight. <see cref="IStructuredModel.Shrink"/> slices them all.
 /// </summary>
 /// <param name="Name">Stable name, e.g. "features.3" or "layer1.0.conv1".</param>
 /// <param name="Channels">Current number of channels.</param>
@@ -15,16 +15,27 @@ namespace Surgeon.Models;
 public sealed record FilterGroup(string Name, int Channels, IReadOnlyList<string> Producers, IReadOnlyList<string> Norms,
     bool Removable = true)
 {
+    /// <summary>Bias parameter names of the producers (LeNet's convs and linears; the BatchNorm models' convs have none):
+    /// entry c belongs to channel c.</summary>
+    public IReadOnlyList<string> Biases { get; init; } = [];
+
+    /// <summary>The weights that read the group's channels (the next layers' inputs), with how many input entries each
+    /// channel spans.</summary>
+    public IReadOnlyList<ChannelConsumer> Consumers { get; init; } = [];
+
     /// <summary>At least 5 % of each layer's channels (and at least one) survive any pruning (the authors' rule).</summary>
     public int MinKeep => Math.Max(1, (int)Math.Ceiling(0.05 * Channels));
 
     /// <summary>Throws a <see cref="SurgeonException"/> unless <paramref name="keep"/> is a valid list of channels to
-    /// keep: sorted ascending, without repeats, inside 0..Channels−1, at least <see cref="MinKeep"/> of them.</summary>
-    public void ValidateKeep(IReadOnlyList<long>? keep)
+    /// keep: sorted ascending, without repeats, inside 0..Channels−1, at least <see cref="MinKeep"/> of them (at least
+    /// one with <paramref name="floor"/> <see cref="KeepFloor.One"/>).</summary>
+    public void ValidateKeep(IReadOnlyList<long>? keep, KeepFloor floor = KeepFloor.FivePercent)
     {
-        if (keep is null || keep.Count < MinKeep)
-            throw new SurgeonException(
-                $"filter group {Name}: keeping {keep?.Count ?? 0} of {Channels} channels, fewer than the minimum {MinKeep} (5 %, at least 1)");
+        int minimum = floor == KeepFloor.One ? 1 : MinKeep;
+        if (keep is null || keep.Count < minimum)
+            throw new SurgeonException(floor == KeepFloor.One
+                ? $"filter group {Name}: keeping {keep?.Count ?? 0} of {Channels} channels; a group keeps at least 1"
+                : $"filter group {Name}: keeping {keep?.Count ?? 0} of {Channels} channels, fewer than the minimum {MinKeep} (5 %, at least 1)");
         for (int i = 0; i < keep.Count; i++)
         {
             if (keep[i] < 0 || keep[i] >= Channels)
@@ -34,6 +45,22 @@ public sealed record FilterGroup(string Name, int Channels, IReadOnlyList<string
                     $"filter group {Name}: channels to keep must be sorted ascending without repeats ({keep[i - 1]} then {keep[i]})");
         }
     }
+}
+
+/// <summary>
+/// A weight that reads a filter group's channels along its dim 1: channel c is input entries c·Block … c·Block + Block − 1
+/// (Block = 1 for a conv, or for a linear layer after a global pool; H·W for a linear layer after a flatten of H×W maps).
+/// </summary>
+public sealed record ChannelConsumer(string Weight, int Block = 1);
+
+/// <summary>How few channels <see cref="IStructuredModel.Shrink"/> lets a group keep.</summary>
+public enum KeepFloor
+{
+    /// <summary>At least 5 % of each group (and one): the rule of the pruning drivers (<see cref="FilterGroup.MinKeep"/>).</summary>
+    FivePercent,
+
+    /// <summary>At least one channel: for removing channels that compute nothing (unused-path removal), however many.</summary>
+    One,
 }
 
 /// <summary>A model whose filters can be removed, producing a smaller dense model of the same architecture.</summary>
@@ -47,9 +74,10 @@ public interface IStructuredModel
 
     /// <summary>
     /// A new model keeping, for each group named in <paramref name="keep"/>, the channels listed (sorted, distinct,
-    /// at least <see cref="FilterGroup.MinKeep"/>); groups not named keep all channels. Weights are copied, so the new
-    /// model computes exactly what this one computes with the dropped channels' outputs zeroed. Non-removable groups
-    /// are masked in the copy instead of removed.
+    /// at least <see cref="FilterGroup.MinKeep"/>, or one with <paramref name="floor"/> <see cref="KeepFloor.One"/>);
+    /// groups not named keep all channels. Weights are copied, so the new model computes exactly what this one
+    /// computes with the dropped channels' outputs zeroed. Non-removable groups are masked in the copy instead of removed.
     /// </summary>
-    TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> Shrink(IReadOnlyDictionary<string, long[]> keep);
+    TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> Shrink(IReadOnlyDictionary<string, long[]> keep,
+        KeepFloor floor = KeepFloor.FivePercent);
 }

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace Surgeon.Models;
 
 /// <summary>
-/// Masks filters in place: zeroes their slices of every producer weight and their BatchNorm γ and β entries, so the
-/// group's channel outputs are exactly zero (with γ = β = 0 a BatchNorm outputs 0 whatever its statistics). This is
+/// Masks filters in place: zeroes their slices of every producer weight and bias and their BatchNorm γ and β entries, so
+/// the group's channel outputs are exactly zero (with γ = β = 0 a BatchNorm outputs 0 whatever its statistics). This is
 /// how non-removable groups (ResNet's residual stream) are pruned, and a model masked this way computes what the
 /// model with those channels removed computes.
 /// </summary>
@@ -30,7 +30,7 @@ public static class FilterMasking
             : throw new InvalidOperationException($"filter group {group.Name} names parameter {name}, which the model does not have");
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var names = group.Producers.Concat(group.Norms).Concat(group.Norms.Select(NormBias));
+        var names = group.Producers.Concat(group.Biases).Concat(group.Norms).Concat(group.Norms.Select(NormBias));
         foreach (string name in names)
         {
             var p = Find(name);

@@ -19,6 +19,10 @@ public static class ModelRegistry
             s => new CifarResNet(s, blocksPerStage: 3)),
         ["resnet56"] = new("ResNet-56, CIFAR-style, 16/32/64 channels, 9 blocks per stage, projection shortcuts",
             s => new CifarResNet(s, blocksPerStage: 9)),
+        ["lenet5"] = new("LeNet-5, Caffe variant: conv 20@5×5, pool, conv 50@5×5, pool, fc 500, ReLU, fc 10, with biases (ADMM papers)",
+            s => new LeNet5(s)),
+        ["lenet300"] = new("LeNet-300-100: fc 300, ReLU, fc 100, ReLU, fc 10, with biases; filter groups are the hidden neurons",
+            s => new LeNet300(s)),
     };
 
     public static IReadOnlyCollection<string> Names => Entries.Keys;

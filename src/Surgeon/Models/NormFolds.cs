@@ -19,7 +19,7 @@ public sealed record NormFold(string Norm, string Layer, FoldDirection Direction
 /// Which BatchNorms of a registry model fold exactly into a neighbour (see <see cref="BatchNormFolding"/>): in
 /// MobileNet-V1 and the ResNets every norm directly follows its conv ("x.bnK" after "x.convK", "shortcut.bn" after
 /// "shortcut.conv", "bn1" after "conv1"); in VGG-13 (conv → ReLU → BN) none folds into a conv, and the last one folds
-/// into the classifier when no max-pool follows it; MLPNet has none. The same folds as ONNX export makes, so a
+/// into the classifier when no max-pool follows it; MLPNet, LeNet-5 and LeNet-300-100 have none. The same folds as ONNX export makes, so a
 /// quantised model and its exported graph quantise the same weights.
 /// </summary>
 public static class NormFolds
@@ -30,6 +30,8 @@ public static class NormFolds
         switch (model)
         {
             case MLPNet:
+            case LeNet5:
+            case LeNet300:
                 return [];
             case Vgg13 vgg:
                 int last = vgg.PoolAfter.Count - 1;

@@ -11,7 +11,7 @@ namespace Surgeon.Models;
 internal static class StructuredShrink
 {
     public static nn.Module<Tensor, Tensor> Shrink(nn.Module<Tensor, Tensor> model, ModelSpec spec, ChannelLayout layout,
-        IReadOnlyDictionary<string, long[]> keep)
+        IReadOnlyDictionary<string, long[]> keep, KeepFloor floor = KeepFloor.FivePercent)
     {
         var groups = layout.FilterGroups();
         var kept = new long[]?[groups.Count];    // removable groups: the surviving channels (null: all)
@@ -19,7 +19,7 @@ internal static class StructuredShrink
         foreach (var (name, list) in keep)
         {
             int g = IndexOf(groups, name, spec.Architecture);
-            groups[g].ValidateKeep(list);
+            groups[g].ValidateKeep(list, floor);
             if (groups[g].Removable)
                 kept[g] = list;
             else
@@ -43,11 +43,11 @@ internal static class StructuredShrink
             {
                 if (!source.TryGetValue(name, out var value))
                     throw new InvalidOperationException($"{spec.Architecture}: the rebuilt model has {name}, the original does not");
-                var (dim0, dim1) = layout.Slices(name);
+                var (dim0, dim1, block) = layout.Slices(name);
                 if (dim0 is int g0 && kept[g0] is { } k0)
                     value = value.index_select(0, tensor(k0, ScalarType.Int64, device));
                 if (dim1 is int g1 && kept[g1] is { } k1)
-                    value = value.index_select(1, tensor(k1, ScalarType.Int64, device));
+                    value = value.index_select(1, tensor(Entries(k1, block), ScalarType.Int64, device));
                 if (!value.shape.SequenceEqual(target.shape))
                     throw new InvalidOperationException(
                         $"{spec.Architecture}: {name} sliced to [{string.Join(',', value.shape)}] but the rebuilt model needs [{string.Join(',', target.shape)}]");
@@ -60,6 +60,10 @@ internal static class StructuredShrink
         fresh.train(model.training);
         return fresh;
     }
+
+    /// <summary>The input entries of the kept channels when each channel spans <paramref name="block"/> entries.</summary>
+    private static long[] Entries(long[] channels, int block) =>
+        block == 1 ? channels : channels.SelectMany(c => Enumerable.Range(0, block).Select(i => c * block + i)).ToArray();
 
     /// <summary>Checks that every name in the layout exists in the model (a construction bug otherwise).</summary>
     public static void CheckNames(nn.Module model, ChannelLayout layout)

@@ -60,8 +60,8 @@ public sealed class Vgg13 : nn.Module<Tensor, Tensor>, IStructuredModel
 
     public IReadOnlyList<FilterGroup> FilterGroups => layout.FilterGroups();
 
-    public nn.Module<Tensor, Tensor> Shrink(IReadOnlyDictionary<string, long[]> keep) =>
-        StructuredShrink.Shrink(this, Spec, layout, keep);
+    public nn.Module<Tensor, Tensor> Shrink(IReadOnlyDictionary<string, long[]> keep, KeepFloor floor = KeepFloor.FivePercent) =>
+        StructuredShrink.Shrink(this, Spec, layout, keep, floor);
 
     public override Tensor forward(Tensor input)
     {

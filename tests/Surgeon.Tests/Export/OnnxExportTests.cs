@@ -34,7 +34,15 @@ public class OnnxExportTests(ITestOutputHelper output) : IDisposable
         { "resnet20", 3, 32, 0.25 },
         { "resnet56", 1, 28, 0.25 },
         { "resnet56", 3, 32, 0.25 },
+        { "lenet5", 1, 28, 1.0 },
+        { "lenet5", 3, 32, 0.5 },
+        { "lenet300", 1, 28, 1.0 },
+        { "lenet300", 3, 32, 0.25 },
     };
+
+    [Fact]
+    public void Matrix_CoversEveryRegistryModel() =>
+        Assert.Equal(ModelRegistry.Names.Order(), Models.Select(row => (string)row[0]).Distinct().Order());
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -52,6 +60,8 @@ public class OnnxExportTests(ITestOutputHelper output) : IDisposable
     [InlineData("mobilenet-v1", 0.125)]
     [InlineData("resnet20", 0.25)]
     [InlineData("resnet56", 0.25)]
+    [InlineData("lenet5", 0.5)]
+    [InlineData("lenet300", 0.25)]
     public void FilterPrunedModel_LoadedFromItsCheckpoint_RunsInOnnxRuntime(string name, double width)
     {
         using var model = ConvModels.Create(name, [3, 32, 32], width);
@@ -96,6 +106,7 @@ public class OnnxExportTests(ITestOutputHelper output) : IDisposable
     [InlineData("vgg13", 32, 10)]  // on 32×32 a max-pool follows the last BN: every BN stays a node
     [InlineData("mobilenet-v1", 32, 0)]
     [InlineData("resnet20", 32, 0)]
+    [InlineData("lenet5", 32, 0)]
     public void BatchNorms_AreFoldedWhereExact(string name, int side, int normNodes)
     {
         var spec = new ModelSpec(name, [3, side, side], 10, 0.125);

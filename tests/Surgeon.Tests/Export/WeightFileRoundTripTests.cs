@@ -35,8 +35,17 @@ public class WeightFileRoundTripTests(ITestOutputHelper output) : IDisposable
             data.Add(format, "mobilenet-v1", 1, 28, 0.125);
             data.Add(format, "resnet20", 3, 32, 0.25);
             data.Add(format, "resnet56", 3, 32, 0.25);
+            data.Add(format, "lenet5", 1, 28, 1.0);
+            data.Add(format, "lenet300", 3, 32, 0.5);
         }
         return data;
+    }
+
+    [Fact]
+    public void Matrix_CoversEveryRegistryModel()
+    {
+        foreach (string format in new[] { "sparse", "safetensors" })
+            Assert.Equal(ModelRegistry.Names.Order(), Models().Where(row => (string)row[0] == format).Select(row => (string)row[1]).Order());
     }
 
     [Theory]
@@ -61,6 +70,8 @@ public class WeightFileRoundTripTests(ITestOutputHelper output) : IDisposable
     [InlineData("safetensors", "mobilenet-v1", 0.125)]
     [InlineData("safetensors", "resnet20", 0.25)]
     [InlineData("safetensors", "resnet56", 0.25)]
+    [InlineData("sparse", "lenet5", 0.5)]
+    [InlineData("safetensors", "lenet300", 0.5)]
     public void FilterPrunedModel_RoundTrips_AtItsSmallerSize(string format, string name, double width)
     {
         using var model = ConvModels.Create(name, [3, 32, 32], width);

@@ -58,6 +58,32 @@ public class ConvModelShapeTests
         Assert.Equal(expected, ConvModels.CountParameters(model));
     }
 
+    /// <summary>The ADMM papers' figures: LeNet-5 (Caffe) 430,500 weights and 431,080 parameters on 28×28, LeNet-300-100
+    /// 266,200 weights and 266,610 parameters; counted by hand from the layers.</summary>
+    [Theory]
+    [InlineData("lenet5", 430_500L, 431_080L)]   // 20·25 + 50·20·25 + 500·800 + 10·500; biases 20 + 50 + 500 + 10
+    [InlineData("lenet300", 266_200L, 266_610L)] // 784·300 + 300·100 + 100·10; biases 300 + 100 + 10
+    public void LeNetSizes_MatchThePapers(string name, long weights, long parameters)
+    {
+        Assert.Equal(weights, name == "lenet5" ? 20 * 25 + 50 * 20 * 25 + 500 * 800 + 10 * 500 : 784 * 300 + 300 * 100 + 100 * 10);
+        var model = ConvModels.Create(name, [1, 28, 28], width: 1);
+        Assert.Equal(weights, Surgeon.Compression.PrunableParameters.TotalCount(Surgeon.Compression.PrunableParameters.Discover(model)));
+        Assert.Equal(parameters, ConvModels.CountParameters(model));
+    }
+
+    [Fact]
+    public void LeNet5_TooSmallOrOtherSizedInputs_AreClearErrors()
+    {
+        Assert.Equal("lenet5 needs inputs of at least 16×16 (two 5×5 convs and two 2×2 pools), got 1x15x28",
+            Assert.Throws<SurgeonException>(() => ConvModels.Create("lenet5", [1, 15, 28], width: 1)).Message);
+        var model = ConvModels.Create("lenet5", [1, 28, 28], width: 0.1);
+        using var x = randn(2, 1, 32, 32);
+        Assert.Equal("lenet5 was built for 1x28x28 inputs, got [2×1×32×32]", Assert.Throws<SurgeonException>(() => model.call(x)).Message);
+        var mlp = ConvModels.Create("lenet300", [1, 28, 28], width: 0.1);
+        using var y = randn(2, 1, 20, 20);
+        Assert.StartsWith("lenet300 takes 784 inputs per sample", Assert.Throws<SurgeonException>(() => mlp.call(y)).Message);
+    }
+
     [Fact]
     public void WidthMultiplier_ScalesChannelsRoundingToAtLeastOne()
     {

@@ -7,7 +7,8 @@ namespace Surgeon.Tests.Models;
 /// <summary>Building and perturbing the conv models in tests.</summary>
 internal static class ConvModels
 {
-    public static readonly string[] Names = ["vgg13", "mobilenet-v1", "resnet20", "resnet56"];
+    /// <summary>Every model of the registry with filter groups (LeNet-300-100's groups are its hidden neurons).</summary>
+    public static readonly string[] Names = ["vgg13", "mobilenet-v1", "resnet20", "resnet56", "lenet5", "lenet300"];
 
     public static nn.Module<Tensor, Tensor> Create(string name, int[] input, double width, int classes = 10, int seed = 1)
     {

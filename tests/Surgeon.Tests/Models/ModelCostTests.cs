@@ -70,6 +70,16 @@ public class ModelCostTests
     }
 
     [Fact]
+    public void LeNet5_MatchesHandCounts()
+    {
+        // 28×28: conv1 at 24×24 positions, conv2 at 8×8, then fc1 and fc2 once each.
+        var cost = ModelCost.Measure(ConvModels.Create("lenet5", [1, 28, 28], width: 1), [1, 28, 28]);
+        Assert.Equal(431_080, cost.Parameters);
+        Assert.Equal([500L * 576, 25_000L * 64, 400_000, 5_000], cost.Layers.Select(l => l.Flops));
+        Assert.Equal(2_293_000, cost.Flops);
+    }
+
+    [Fact]
     public void Measure_LeavesTheModelInItsMode()
     {
         var model = ConvModels.Create("resnet20", [3, 8, 8], width: 0.125);

@@ -46,7 +46,8 @@ public class StructuredShrinkTests
     [MemberData(nameof(Names))]
     public void MaskedFiltersRemoved_ChangeNoLogit(string name)
     {
-        var model = Small(name, [3, 8, 8]); // 8×8: float64 depthwise convs are slow on the CPU
+        int side = name == "lenet5" ? LeNet5.MinSide : 8; // 8×8: float64 depthwise convs are slow on the CPU
+        var model = Small(name, [3, side, side]);
         model.to(ScalarType.Float64);
         ConvModels.RandomiseNorms(model);
         var structured = ConvModels.Structured(model);
@@ -65,7 +66,7 @@ public class StructuredShrinkTests
         Assert.True(ConvModels.CountParameters(shrunk) < ConvModels.CountParameters(model));
 
         Assert.Equal(ScalarType.Float64, shrunk.parameters().First().dtype);
-        using var x = randn(2, 3, 8, 8, dtype: ScalarType.Float64);
+        using var x = randn(2, 3, side, side, dtype: ScalarType.Float64);
         model.eval(); shrunk.eval();
         using (var a = model.call(x))
         using (var b = shrunk.call(x))
@@ -119,8 +120,39 @@ public class StructuredShrinkTests
         var norms = groups.SelectMany(g => g.Norms).ToList();
         var convs = model.named_modules().Where(m => m.module is Conv2d).Select(m => m.name + ".weight").ToList();
         var bns = model.named_modules().Where(m => m.module is SafeBatchNorm2d).Select(m => m.name + ".weight").ToList();
-        Assert.Equal(convs.Order(), producers.Order());
+        // LeNet's hidden linear layers produce groups too (its neurons); every conv produces exactly one.
+        var linears = model.named_modules().Where(m => m.module is Linear).Select(m => m.name + ".weight").ToHashSet();
+        Assert.Equal(convs.Order(), producers.Where(p => !linears.Contains(p)).Order());
+        Assert.Equal(producers.Count, producers.Distinct().Count());
         Assert.Equal(bns.Order(), norms.Order());
+    }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void EveryConsumerBlock_MatchesItsWeightsInputs(string name)
+    {
+        var model = Small(name);
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var g in ConvModels.Structured(model).FilterGroups)
+            foreach (var consumer in g.Consumers)
+                Assert.Equal(g.Channels * consumer.Block, parameters[consumer.Weight].shape[1]);
+    }
+
+    /// <summary>
+    /// LeNet-5's conv2 reaches fc1 through a flatten: removing conv2 channel c must remove fc1 inputs c·16 … c·16 + 15
+    /// (on 28×28, a 4×4 map per channel). Checked entry by entry against the full model's fc1 weight.
+    /// </summary>
+    [Fact]
+    public void LeNet5_RemovingAConv2Channel_RemovesItsBlockOfFc1Inputs()
+    {
+        var model = ConvModels.Create("lenet5", [1, 28, 28], width: 0.1); // conv1 2, conv2 5, fc1 50
+        var shrunk = ConvModels.Structured(model).Shrink(new Dictionary<string, long[]> { ["conv2"] = [0, 2, 4] });
+        var before = model.named_parameters().Single(p => p.name == "fc1.weight").parameter;
+        var after = shrunk.named_parameters().Single(p => p.name == "fc1.weight").parameter;
+        Assert.Equal([50L, 3 * 16], after.shape);
+        long[] kept = [0, 2, 4];
+        for (int i = 0; i < 3; i++)
+            Assert.True(after.narrow(1, i * 16, 16).eq(before.narrow(1, kept[i] * 16, 16)).all().item<bool>(), $"block {i} is not conv2 channel {kept[i]}'s");
     }
 
     [Fact]

@@ -12,14 +12,15 @@ namespace Surgeon.Tests.Training;
 public class EvaluatorTests
 {
     [Theory]
-    [InlineData("resnet20")]
-    [InlineData("mobilenet-v1")]
-    [InlineData("vgg13")]
-    public void AccuracyAndLoss_EqualAPlainPerSampleLoop_OnTheDefaultConvolutionPath(string name)
+    [InlineData("resnet20", 12)]
+    [InlineData("mobilenet-v1", 12)]
+    [InlineData("vgg13", 12)]
+    [InlineData("lenet5", 16)] // two valid 5×5 convs need at least 16×16
+    public void AccuracyAndLoss_EqualAPlainPerSampleLoop_OnTheDefaultConvolutionPath(string name, int side)
     {
-        var model = ConvModels.Create(name, [1, 12, 12], width: 0.25, classes: 3, seed: 4);
+        var model = ConvModels.Create(name, [1, side, side], width: 0.25, classes: 3, seed: 4);
         ConvModels.RandomiseNorms(model);
-        var data = TestModels.RandomImages(37, 1, 12, 12, 3, seed: 8);
+        var data = TestModels.RandomImages(37, 1, side, side, 3, seed: 8);
         var result = Evaluator.Evaluate(model, data, batchSize: 16);
 
         model.eval();

@@ -40,6 +40,8 @@ public static class OnnxExport
                 Vgg13 vgg => Vgg13Graph.Emit(g, vgg),
                 MobileNetV1 mobileNet => MobileNetV1Graph.Emit(g, mobileNet),
                 CifarResNet resNet => CifarResNetGraph.Emit(g, resNet),
+                LeNet5 leNet5 => LeNet5Graph.Emit(g, leNet5),
+                LeNet300 leNet300 => LeNet300Graph.Emit(g, leNet300),
                 _ => throw new SurgeonException($"ONNX export does not know the {model.GetType().Name} model; it exports {string.Join(", ", ModelRegistry.Names)}"),
             };
             var input = new OnnxValueInfo(InputName, [OnnxDim.Symbolic("batch"), spec.InputShape[0], spec.InputShape[1], spec.InputShape[2]]);
