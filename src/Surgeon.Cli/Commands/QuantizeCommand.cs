@@ -70,6 +70,8 @@ internal static class QuantizeCommand
                     Seed = r.GetValue(seed),
                 };
                 acts.Validate();
+                if (acts.Observer == ObserverKind.MovingAverage)
+                    throw new SurgeonException("--observer ema is what quantisation-aware training tracks; calibrate with minmax, percentile or mse");
             }
             else if (new Option[] { calibrate, observer, percentile }.FirstOrDefault(o => r.GetResult(o) is { Implicit: false }) is { } unused)
             {

@@ -45,6 +45,9 @@ public sealed class Recipe
         new("prune-while-training", "Lubana & Dick: after epoch t and each of the next n − 1, prune p/(k·p + n(1 − p)) of the current filters (method@filter) or weights",
             ["method", "structure", "target", "rounds", "start-epoch", .. PruningOptionFields], ["method", "target"]),
         new("fixed-mask", "fine-tune holding the checkpoint's mask (its stored mask, else its zeros) at exact zeros", ["prunable"], []),
+        new("quantization-aware", "quantisation-aware training: every Conv2d/Linear computes with its weight (and, with activations, its input) fake-quantised, " +
+            "the straight-through estimator training the float weights; weight grids tracked by min-max, input ranges by a moving average; the checkpoint is quantised",
+            ["bits", "per-channel", "asymmetric", "activations", "momentum", "start-epoch"], ["bits"]),
     ];
 
     /// <summary>The source name of a recipe built from command-line flags: its errors name no line (there is no file).</summary>
@@ -165,6 +168,7 @@ public sealed class Recipe
                     "gradual-pruning" => Gradual(f, epochs, batchesPerEpoch, totalSteps),
                     "prune-while-training" => PruneWhileTraining(f, epochs),
                     "fixed-mask" => new FixedMaskModifier { Prunable = f.Prunable() },
+                    "quantization-aware" => QuantizationAware(f),
                     _ => throw new InvalidOperationException(e.Modifier),
                 };
             }
@@ -204,6 +208,30 @@ public sealed class Recipe
         return new GradualPruningModifier(method, schedule) { Options = f.PruningOptions(), Prunable = f.Prunable() };
     }
 
+    private static QuantizationAwareTrainingModifier QuantizationAware(FieldReader f)
+    {
+        var weights = new Quantization.WeightQuantizationSettings
+        {
+            Bits = f.Int("bits")!.Value,
+            PerChannel = f.Bool("per-channel") ?? false,
+            Symmetric = !(f.Bool("asymmetric") ?? false),
+        };
+        var modifier = new QuantizationAwareTrainingModifier(weights, f.Int("activations") ?? 0)
+        {
+            Momentum = f.Double("momentum") ?? 0.9,
+            StartEpoch = f.Int("start-epoch") ?? 1,
+        };
+        try
+        {
+            modifier.Validate();
+        }
+        catch (SurgeonException e)
+        {
+            throw f.Error("bits", e.Message);
+        }
+        return modifier;
+    }
+
     private static PruneWhileTrainingModifier PruneWhileTraining(FieldReader f, int epochs)
     {
         var method = f.Method(f.StructureRule());
@@ -232,13 +260,14 @@ public sealed class Recipe
                 case "method": f.Method(e.Modifier == "prune-while-training" ? f.StructureRule() : "global"); break;
                 case "structure": f.StructureRule(); break;
                 case "prunable": f.Prunable(); break;
-                case "cbs-relative-epsilon": f.Bool(key); break;
-                case "final-sparsity" or "initial-sparsity" or "target" or "lambda" or "update-scale" or "cbs-epsilon": f.Double(key); break;
+                case "cbs-relative-epsilon" or "per-channel" or "asymmetric": f.Bool(key); break;
+                case "final-sparsity" or "initial-sparsity" or "target" or "lambda" or "update-scale" or "cbs-epsilon" or "momentum": f.Double(key); break;
                 case "start-step" or "end-step" or "every-steps": f.Long(key); break;
                 default: f.Int(key); break;
             }
         }
         if (e.Modifier is "gradual-pruning" or "prune-while-training") f.PruningOptions().Validate();
+        if (e.Modifier is "quantization-aware") QuantizationAware(f);
     }
 
     private static string Text(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();

@@ -9,6 +9,7 @@ public static class QuantizationNames
     {
         ObserverKind.MinMax => "minmax",
         ObserverKind.Percentile => "percentile",
+        ObserverKind.MovingAverage => "ema",
         _ => "mse",
     };
 
@@ -24,6 +25,7 @@ public static class QuantizationNames
         "minmax" or "min-max" => ObserverKind.MinMax,
         "percentile" => ObserverKind.Percentile,
         "mse" => ObserverKind.Mse,
+        "ema" => ObserverKind.MovingAverage,
         _ => throw new SurgeonException($"unknown observer '{name}': use minmax, percentile or mse"),
     };
 }

@@ -90,6 +90,34 @@ public class QuantizeCliTests(CliCheckpointFixture fixture)
         Assert.Contains($"accuracy {info.TestAccuracy!.Value:P2}, loss {info.TestLoss!.Value:F4}", e.Stdout);
     }
 
+    [Fact]
+    public void FinetuneWithTheQatRecipe_WritesAQuantisedCheckpoint()
+    {
+        string work = fixture.NewWorkFolder(), q = Path.Combine(work, "qat.ckpt");
+        string recipe = Path.Combine(RepoRoot(), "docs", "recipes", "qat-4bit.yaml");
+        var r = CliRunner.Run(work, "finetune", "-c", fixture.Checkpoint, "--epochs", "1", "--lr", "0.01", "--train-subset", "300",
+            "--recipe", recipe, "--out", q, "-q");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("quantisation-aware training: 4-bit symmetric per-channel", r.Stdout);
+        var (model, info) = Checkpoint.Load(q);
+        model.Dispose();
+        Assert.Equal("qat", info.Compression!.Quantization!.Method);
+        Assert.Equal("ema", info.Compression.Quantization.Observer);
+        Assert.Equal(3, info.Compression.Tensors.Count(t => t.Value.Quantization is { Bits: 4, Axis: 0 }));
+        var e = CliRunner.Run(work, "eval", "-c", q);
+        Assert.True(e.ExitCode == 0, e.Stderr);
+        Assert.Contains($"(quantised) on digits (test): accuracy {info.TestAccuracy!.Value:P2}, loss {info.TestLoss!.Value:F4}", e.Stdout);
+        // A QAT checkpoint is quantised: post-training quantisation with other settings is refused.
+        AssertOneLineError(CliRunner.Run(work, "quantize", "-c", q, "--bits", "8", "--out", Path.Combine(work, "x.ckpt"), "-q"), "is already quantised");
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Surgeon.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Surgeon.sln not found");
+    }
+
     public static TheoryData<string, string[]> BadCases => new()
     {
         { "bits must be in 2..8, got 1", ["--bits", "1"] },
