@@ -45,6 +45,9 @@ public sealed class Recipe
         new("prune-while-training", "Lubana & Dick: after epoch t and each of the next n − 1, prune p/(k·p + n(1 − p)) of the current filters (method@filter) or weights",
             ["method", "structure", "target", "rounds", "start-epoch", .. PruningOptionFields], ["method", "target"]),
         new("fixed-mask", "fine-tune holding the checkpoint's mask (its stored mask, else its zeros) at exact zeros", ["prunable"], []),
+        new("autoprune", "Xiao et al. 2019: an auxiliary m per weight (or filter) trained by its own SGD on the straight-through gradient plus λ·R(m); the net computes with w·h(m); masks frozen at the range's end (filters removed)",
+            ["structure", "lambda", "regularizer", "ste", "surrogate", "leak", "aux-lr", "aux-momentum", "aux-init",
+             "start-step", "end-step", "start-epoch", "end-epoch", "prunable"], ["lambda"]),
     ];
 
     /// <summary>The source name of a recipe built from command-line flags: its errors name no line (there is no file).</summary>
@@ -165,6 +168,7 @@ public sealed class Recipe
                     "gradual-pruning" => Gradual(f, epochs, batchesPerEpoch, totalSteps),
                     "prune-while-training" => PruneWhileTraining(f, epochs),
                     "fixed-mask" => new FixedMaskModifier { Prunable = f.Prunable() },
+                    "autoprune" => AutoPrune(f, batchesPerEpoch, totalSteps),
                     _ => throw new InvalidOperationException(e.Modifier),
                 };
             }
@@ -204,6 +208,19 @@ public sealed class Recipe
         return new GradualPruningModifier(method, schedule) { Options = f.PruningOptions(), Prunable = f.Prunable() };
     }
 
+    private static AutoPruneModifier AutoPrune(FieldReader f, int batchesPerEpoch, long totalSteps)
+    {
+        if (f.Has("start-step") && f.Has("start-epoch")) throw f.Error("start-step", "give start-step or start-epoch, not both");
+        if (f.Has("end-step") && f.Has("end-epoch")) throw f.Error("end-step", "give end-step or end-epoch, not both");
+        long start = f.Long("start-step") ?? (f.Int("start-epoch") ?? 0) * (long)batchesPerEpoch;
+        long end = f.Long("end-step") ?? (f.Int("end-epoch") is { } e ? e * (long)batchesPerEpoch : totalSteps);
+        string endField = f.Has("end-step") ? "end-step" : "end-epoch";
+        if (start < 0) throw f.Error(f.Has("start-step") ? "start-step" : "start-epoch", $"must be ≥ 0, got {start}");
+        if (end <= start) throw f.Error(endField, $"the range must end after it starts (step {start}), got step {end}");
+        if (end > totalSteps) throw f.Error(endField, $"step {end} is after the run's last step {totalSteps}");
+        return new AutoPruneModifier(f.AutoPruneOptions(), start, end) { Prunable = f.Prunable() };
+    }
+
     private static PruneWhileTrainingModifier PruneWhileTraining(FieldReader f, int epochs)
     {
         var method = f.Method(f.StructureRule());
@@ -233,12 +250,15 @@ public sealed class Recipe
                 case "structure": f.StructureRule(); break;
                 case "prunable": f.Prunable(); break;
                 case "cbs-relative-epsilon": f.Bool(key); break;
+                case "regularizer" or "ste" or "surrogate": break; // read with the other AutoPrune options below
+                case "aux-lr" or "aux-momentum" or "aux-init" or "leak": f.Double(key); break;
                 case "final-sparsity" or "initial-sparsity" or "target" or "lambda" or "update-scale" or "cbs-epsilon": f.Double(key); break;
                 case "start-step" or "end-step" or "every-steps": f.Long(key); break;
                 default: f.Int(key); break;
             }
         }
         if (e.Modifier is "gradual-pruning" or "prune-while-training") f.PruningOptions().Validate();
+        if (e.Modifier is "autoprune") f.AutoPruneOptions();
     }
 
     private static string Text(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
@@ -319,6 +339,47 @@ public sealed class Recipe
                 CbsLossSamples = Int("cbs-loss-samples") ?? d.CbsLossSamples,
                 ScoreSamples = Int("score-samples") ?? d.ScoreSamples,
             };
+        }
+
+        /// <summary>The AutoPrune settings, validated (an error names the field).</summary>
+        public AutoPruneOptions AutoPruneOptions()
+        {
+            var d = new AutoPruneOptions();
+            var o = new AutoPruneOptions
+            {
+                PerFilter = StructureRule() == "filter",
+                Lambda = Double("lambda") ?? d.Lambda,
+                Regularizer = Choice("regularizer", Modifiers.AutoPruneOptions.ParseRegularizer) ?? d.Regularizer,
+                Ste = Choice("ste", Modifiers.AutoPruneOptions.ParseSte) ?? d.Ste,
+                Surrogate = Choice("surrogate", Modifiers.AutoPruneOptions.ParseSurrogate) ?? d.Surrogate,
+                Leak = Double("leak") ?? d.Leak,
+                LearningRate = Double("aux-lr") ?? d.LearningRate,
+                Momentum = Double("aux-momentum") ?? d.Momentum,
+                Init = Double("aux-init") ?? d.Init,
+            };
+            try
+            {
+                o.Validate();
+            }
+            catch (SurgeonException e)
+            {
+                string key = e.Message.Split(' ')[0];
+                throw Error(entry.Fields.ContainsKey(key) ? key : "lambda", e.Message);
+            }
+            return o;
+        }
+
+        private T? Choice<T>(string key, Func<string, T> parse) where T : struct
+        {
+            if (!entry.Fields.TryGetValue(key, out var text)) return null;
+            try
+            {
+                return parse(text);
+            }
+            catch (SurgeonException e)
+            {
+                throw Error(key, e.Message);
+            }
         }
 
         private T? Parse<T>(string key, Func<string, T?> parse, string what) where T : struct =>
