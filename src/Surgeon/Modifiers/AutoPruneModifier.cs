@@ -64,6 +64,40 @@ public sealed class AutoPruneModifier(AutoPruneOptions options, long startStep =
     /// <summary>Whether the masks are frozen (the auxiliaries are gone).</summary>
     public bool Frozen => frozen;
 
+    /// <summary>The names of the units with auxiliaries (layers' weights, or filter groups), once they exist.</summary>
+    public IReadOnlyList<string> UnitNames => units.Select(u => u.Name).ToList();
+
+    /// <summary>A copy of one unit's auxiliaries m (shaped like its weight, or one per filter).</summary>
+    public Tensor Auxiliary(string unit) => Find(unit).M.detach().clone();
+
+    /// <summary>
+    /// Overwrites one unit's auxiliaries (to start from chosen values, or to push a pruned weight's m positive by
+    /// hand) and re-masks its weights at once: a weight whose m turns positive is back with its dense trained value.
+    /// </summary>
+    public void SetAuxiliary(string unit, Tensor values)
+    {
+        var u = Find(unit);
+        if (!values.shape.SequenceEqual(u.M.shape))
+            throw new SurgeonException($"autoprune: {unit} has auxiliaries of shape [{string.Join('×', u.M.shape)}], got [{string.Join('×', values.shape)}]");
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        u.M.copy_(values);
+        u.Keep.copy_(NewKeep(u));
+        foreach (var e in u.Entries)
+        {
+            e.Weight.copy_(e.Dense);
+            e.Weight.mul_(Expand(u.Keep, e.Weight));
+        }
+    }
+
+    private Unit Find(string unit)
+    {
+        if (!begun || frozen)
+            throw new SurgeonException($"autoprune: no auxiliaries {(frozen ? "any more (the masks are frozen)" : "yet (the range has not started)")}");
+        return units.FirstOrDefault(u => u.Name == unit)
+            ?? throw new SurgeonException($"autoprune: no unit '{unit}' (units: {string.Join(", ", units.Select(u => u.Name))})");
+    }
+
     public override void RunStart(TrainingLoop loop)
     {
         Options.Validate();
