@@ -50,7 +50,7 @@ public sealed record AutoPruneOptions
     /// <summary>α, the slope of the leaky surrogate for m ≤ 0.</summary>
     public double Leak { get; init; } = 0.1;
     /// <summary>The auxiliaries' own learning rate (their optimiser is separate from the weights').</summary>
-    public double LearningRate { get; init; } = 0.01;
+    public double LearningRate { get; init; } = 1;
     public double Momentum { get; init; }
     /// <summary>The auxiliaries' initial value m₀ &gt; 0 (every unit starts kept).</summary>
     public double Init { get; init; } = 0.01;
