@@ -228,6 +228,8 @@ public sealed class Recipe
         if (end <= start) throw f.Error(endField, $"the range must end after it starts (step {start}), got step {end}");
         if (end > totalSteps) throw f.Error(endField, $"step {end} is after the run's last step {totalSteps}");
         return new AutoPruneModifier(f.AutoPruneOptions(), start, end) { Prunable = f.Prunable() };
+    }
+
     private static AdmmPruningModifier Admm(FieldReader f)
     {
         string projection = f.Text("projection")!;
