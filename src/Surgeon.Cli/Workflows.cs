@@ -58,6 +58,7 @@ internal static class Workflows
         loop.Run();
         model = loop.Model;
         var compression = CompressionState.FromMask(loop.Mask);
+        double sparsity = loop.Mask?.Sparsity ?? 0;
         loop.Mask?.Dispose();
         var quantised = QuantisedPlan(modifiers, model);
         if (quantised is not null) compression = Surgeon.Quantization.QuantizedCheckpoint.Store(compression, quantised, "qat");
@@ -94,6 +95,7 @@ internal static class Workflows
             },
             Recipe = recipe?.ToYaml(),
             Compression = compression,
+            Sparsity = sparsity,
         };
         foreach (var (key, value) in notes ?? new Dictionary<string, string>()) info.Notes[key] = value;
         Checkpoint.Stage(files, outPath, model, info);

@@ -32,9 +32,9 @@ public static class PruningMethods
 
     public static IReadOnlyList<IRule> Rules { get; } = [new GlobalRule(), new LayerRule(), new FilterRule()];
 
-    public static IReadOnlyList<IJointSelection> Selections { get; } = [new CbsSelection()];
+    public static IReadOnlyList<IJointSelection> Selections { get; } = [new CbsSelection(), new ChitaSelection(), new ChitaSelection(swaps: true)];
 
-    public static IReadOnlyList<IWeightUpdate> Updates { get; } = [new ObsUpdate(), new CbsUpdate()];
+    public static IReadOnlyList<IWeightUpdate> Updates { get; } = [new ObsUpdate(), new CbsUpdate(), new BacksolveUpdate()];
 
     /// <summary>Names kept from before the grammar, with what they stand for and the line that described them.</summary>
     public static IReadOnlyList<(string Alias, string Method, string Description)> Aliases { get; } =
@@ -44,10 +44,13 @@ public static class PruningMethods
         ("wf-s", "woodfisher@global", "WoodFisher selection: prune the smallest OBS saliency w²/(2[F⁻¹]_qq), no weight update"),
         ("wf", "woodfisher@global+obs", "WoodFisher: WF-S selection plus the OBS update of the kept weights"),
         ("cbs", "cbs-s+cbs-u", "Combinatorial Brain Surgeon: CBS-S selection plus the CBS-U multi-weight update"),
+        ("chita", "chita-s+backsolve", "CHITA: ℓ0-constrained regression on the per-sample gradients (IHT with a line search), then the backsolve on its support"),
+        ("chita-swap", "chita-swap-s+backsolve", "CHITA with the swap (active-set) refinement after IHT, then the backsolve"),
+        ("chita-bso", "magnitude@global+backsolve", "CHITA-BSO: the backsolve alone, on the global magnitude support"),
     ];
 
     /// <summary>The methods listed in help texts: the aliases, then a few compositions.</summary>
-    public static IReadOnlyList<string> Examples { get; } = ["mp", "lmp", "wf-s", "wf", "cbs-s", "cbs", "mp+cbs-u", "wf-s+cbs-u", "snip", "grasp@layer", "magnitude@filter"];
+    public static IReadOnlyList<string> Examples { get; } = ["mp", "lmp", "wf-s", "wf", "cbs-s", "cbs", "chita", "chita-bso", "mp+cbs-u", "wf-s+cbs-u", "snip", "grasp@layer", "magnitude@filter"];
 
     /// <summary>
     /// Parses one method. <paramref name="defaultRule"/> is the rule of a bare score (global unless the caller knows

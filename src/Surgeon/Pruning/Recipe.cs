@@ -37,6 +37,12 @@ public sealed class Recipe
         "cbs-rho", "cbs-tau", "cbs-iterations", "cbs-candidates", "cbs-loss-samples", "score-samples",
     ];
 
+    private static readonly string[] AdmmFields =
+    [
+        "projection", "keep-ratio", "layer-projections", "layer-keep-ratios", "rho", "rho-growth", "rounds", "interval-epochs",
+        "interval-steps", "start-epoch", "purify", "remove-unused-paths", "prunable",
+    ];
+
     public static IReadOnlyList<ModifierKind> Kinds { get; } =
     [
         new("gradual-pruning", "prune with any weight method on the polynomial schedule s_t = s_f + (s_i − s_f)(1 − t/T)³ every f steps, holding the mask (Zhu & Gupta)",
@@ -44,10 +50,15 @@ public sealed class Recipe
             ["method", "final-sparsity"]),
         new("prune-while-training", "Lubana & Dick: after epoch t and each of the next n − 1, prune p/(k·p + n(1 − p)) of the current filters (method@filter) or weights",
             ["method", "structure", "target", "rounds", "start-epoch", .. PruningOptionFields], ["method", "target"]),
+        new("admm", "ADMM pruning (Zhang et al. 2018): ρ/2‖W − Z + U‖² added to the loss, Z = Π_S(W + U) and U += W − Z every interval for R rounds, then hard prune to Z's support [+ purification] [+ unused-path removal] and retrain with the mask held",
+            [.. AdmmFields], ["projection", "keep-ratio"]),
         new("fixed-mask", "fine-tune holding the checkpoint's mask (its stored mask, else its zeros) at exact zeros", ["prunable"], []),
         new("quantization-aware", "quantisation-aware training: every Conv2d/Linear computes with its weight (and, with activations, its input) fake-quantised, " +
             "the straight-through estimator training the float weights; weight grids tracked by min-max, input ranges by a moving average; the checkpoint is quantised",
             ["bits", "per-channel", "asymmetric", "activations", "momentum", "start-epoch"], ["bits"]),
+        new("autoprune", "Xiao et al. 2019: an auxiliary m per weight (or filter) trained by its own SGD on the straight-through gradient plus λ·R(m); the net computes with w·h(m); masks frozen at the range's end (filters removed)",
+            ["structure", "lambda", "regularizer", "ste", "surrogate", "leak", "aux-lr", "aux-momentum", "aux-init",
+             "start-step", "end-step", "start-epoch", "end-epoch", "prunable"], ["lambda"]),
     ];
 
     /// <summary>The source name of a recipe built from command-line flags: its errors name no line (there is no file).</summary>
@@ -169,6 +180,8 @@ public sealed class Recipe
                     "prune-while-training" => PruneWhileTraining(f, epochs),
                     "fixed-mask" => new FixedMaskModifier { Prunable = f.Prunable() },
                     "quantization-aware" => QuantizationAware(f),
+                    "autoprune" => AutoPrune(f, batchesPerEpoch, totalSteps),
+                    "admm" => Admm(f),
                     _ => throw new InvalidOperationException(e.Modifier),
                 };
             }
@@ -232,6 +245,53 @@ public sealed class Recipe
         return modifier;
     }
 
+    private static AutoPruneModifier AutoPrune(FieldReader f, int batchesPerEpoch, long totalSteps)
+    {
+        if (f.Has("start-step") && f.Has("start-epoch")) throw f.Error("start-step", "give start-step or start-epoch, not both");
+        if (f.Has("end-step") && f.Has("end-epoch")) throw f.Error("end-step", "give end-step or end-epoch, not both");
+        long start = f.Long("start-step") ?? (f.Int("start-epoch") ?? 0) * (long)batchesPerEpoch;
+        long end = f.Long("end-step") ?? (f.Int("end-epoch") is { } e ? e * (long)batchesPerEpoch : totalSteps);
+        string endField = f.Has("end-step") ? "end-step" : "end-epoch";
+        if (start < 0) throw f.Error(f.Has("start-step") ? "start-step" : "start-epoch", $"must be ≥ 0, got {start}");
+        if (end <= start) throw f.Error(endField, $"the range must end after it starts (step {start}), got step {end}");
+        if (end > totalSteps) throw f.Error(endField, $"step {end} is after the run's last step {totalSteps}");
+        return new AutoPruneModifier(f.AutoPruneOptions(), start, end) { Prunable = f.Prunable() };
+    }
+
+    private static AdmmPruningModifier Admm(FieldReader f)
+    {
+        string projection = f.Text("projection")!;
+        f.Wrapped("projection", () => Selection.Projections.Projections.Parse(projection));
+        double keepRatio = f.Double("keep-ratio")!.Value;
+        f.Wrapped("keep-ratio", () => Selection.Projections.KeepTarget.OfRatio(keepRatio));
+        var layerProjections = f.Text("layer-projections") is { } lp
+            ? f.Wrapped("layer-projections", () => AdmmLayerPlan.ParseLayerMap(lp, p => { Selection.Projections.Projections.Parse(p); return p; }))
+            : [];
+        var layerRatios = f.Text("layer-keep-ratios") is { } lr
+            ? f.Wrapped("layer-keep-ratios", () => AdmmLayerPlan.ParseLayerMap(lr, AdmmLayerPlan.ParseRatio))
+            : [];
+        var plan = new AdmmLayerPlan { Projection = projection, KeepRatio = keepRatio, LayerProjections = layerProjections, LayerKeepRatios = layerRatios };
+        if (f.Has("interval-epochs") && f.Has("interval-steps")) throw f.Error("interval-steps", "give interval-epochs or interval-steps, not both");
+        var schedule = new AdmmSchedule(f.Double("rho") ?? 1e-3, f.Double("rho-growth") ?? 1, f.Int("rounds") ?? 4,
+            f.Int("interval-steps") ?? f.Int("interval-epochs") ?? 1, InSteps: f.Has("interval-steps"), f.Int("start-epoch") ?? 1);
+        // Each value checked alone, so the error names its own field's line.
+        var one = new AdmmSchedule(1, 1, 1, 1, schedule.InSteps);
+        f.Wrapped("rho", () => { (one with { Rho = schedule.Rho }).Validate(); return 0; });
+        f.Wrapped("rho-growth", () => { (one with { RhoGrowth = schedule.RhoGrowth }).Validate(); return 0; });
+        f.Wrapped("rounds", () => { (one with { Rounds = schedule.Rounds }).Validate(); return 0; });
+        f.Wrapped(schedule.InSteps ? "interval-steps" : "interval-epochs", () => { (one with { Interval = schedule.Interval }).Validate(); return 0; });
+        f.Wrapped("start-epoch", () => { (one with { StartEpoch = schedule.StartEpoch }).Validate(); return 0; });
+        double? tau = f.Double("purify");
+        if (tau is { } t && !(t > 0 && t <= 1))
+            throw f.Error("purify", $"the purification threshold τ must be in (0, 1], got {t.ToString("G6", CultureInfo.InvariantCulture)}");
+        return new AdmmPruningModifier(plan, schedule)
+        {
+            Prunable = f.Prunable(),
+            PurifyThreshold = tau,
+            RemoveUnusedPaths = f.Bool("remove-unused-paths") ?? false,
+        };
+    }
+
     private static PruneWhileTrainingModifier PruneWhileTraining(FieldReader f, int epochs)
     {
         var method = f.Method(f.StructureRule());
@@ -260,14 +320,20 @@ public sealed class Recipe
                 case "method": f.Method(e.Modifier == "prune-while-training" ? f.StructureRule() : "global"); break;
                 case "structure": f.StructureRule(); break;
                 case "prunable": f.Prunable(); break;
-                case "cbs-relative-epsilon" or "per-channel" or "asymmetric": f.Bool(key); break;
-                case "final-sparsity" or "initial-sparsity" or "target" or "lambda" or "update-scale" or "cbs-epsilon" or "momentum": f.Double(key); break;
+                case "regularizer" or "ste" or "surrogate": break; // read with the other AutoPrune options below
+                case "aux-lr" or "aux-momentum" or "aux-init" or "leak": f.Double(key); break;
+                case "cbs-relative-epsilon" or "remove-unused-paths" or "per-channel" or "asymmetric": f.Bool(key); break;
+                case "projection" or "layer-projections" or "layer-keep-ratios": break; // checked with the modifier below
+                case "keep-ratio" or "rho" or "rho-growth" or "purify" or "momentum": f.Double(key); break;
+                case "final-sparsity" or "initial-sparsity" or "target" or "lambda" or "update-scale" or "cbs-epsilon": f.Double(key); break;
                 case "start-step" or "end-step" or "every-steps": f.Long(key); break;
                 default: f.Int(key); break;
             }
         }
         if (e.Modifier is "gradual-pruning" or "prune-while-training") f.PruningOptions().Validate();
         if (e.Modifier is "quantization-aware") QuantizationAware(f);
+        if (e.Modifier is "autoprune") f.AutoPruneOptions();
+        if (e.Modifier == "admm") Admm(f); // ρ ≤ 0, ratios outside (0, 1], unknown projections: errors before any data loads
     }
 
     private static string Text(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
@@ -287,6 +353,21 @@ public sealed class Recipe
         public double? Double(string key) => Parse(key, s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v) ? v : (double?)null, "a number");
         public int? Int(string key) => Parse(key, s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : (int?)null, "a whole number");
         public long? Long(string key) => Parse(key, s => long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) ? v : (long?)null, "a whole number");
+        public string? Text(string key) => entry.Fields.TryGetValue(key, out var text) ? text.Trim() : null;
+
+        /// <summary>Runs <paramref name="f"/>, turning its error into one naming <paramref name="key"/>'s line.</summary>
+        public T Wrapped<T>(string key, Func<T> f)
+        {
+            try
+            {
+                return f();
+            }
+            catch (SurgeonException e)
+            {
+                throw Error(key, e.Message);
+            }
+        }
+
         public bool? Bool(string key) => Parse(key, s => bool.TryParse(s, out bool v) ? v : (bool?)null, "true or false");
 
         public PruningMethod Method(string defaultRule)
@@ -348,6 +429,47 @@ public sealed class Recipe
                 CbsLossSamples = Int("cbs-loss-samples") ?? d.CbsLossSamples,
                 ScoreSamples = Int("score-samples") ?? d.ScoreSamples,
             };
+        }
+
+        /// <summary>The AutoPrune settings, validated (an error names the field).</summary>
+        public AutoPruneOptions AutoPruneOptions()
+        {
+            var d = new AutoPruneOptions();
+            var o = new AutoPruneOptions
+            {
+                PerFilter = StructureRule() == "filter",
+                Lambda = Double("lambda") ?? d.Lambda,
+                Regularizer = Choice("regularizer", Modifiers.AutoPruneOptions.ParseRegularizer) ?? d.Regularizer,
+                Ste = Choice("ste", Modifiers.AutoPruneOptions.ParseSte) ?? d.Ste,
+                Surrogate = Choice("surrogate", Modifiers.AutoPruneOptions.ParseSurrogate) ?? d.Surrogate,
+                Leak = Double("leak") ?? d.Leak,
+                LearningRate = Double("aux-lr") ?? d.LearningRate,
+                Momentum = Double("aux-momentum") ?? d.Momentum,
+                Init = Double("aux-init") ?? d.Init,
+            };
+            try
+            {
+                o.Validate();
+            }
+            catch (SurgeonException e)
+            {
+                string key = e.Message.Split(' ')[0];
+                throw Error(entry.Fields.ContainsKey(key) ? key : "lambda", e.Message);
+            }
+            return o;
+        }
+
+        private T? Choice<T>(string key, Func<string, T> parse) where T : struct
+        {
+            if (!entry.Fields.TryGetValue(key, out var text)) return null;
+            try
+            {
+                return parse(text);
+            }
+            catch (SurgeonException e)
+            {
+                throw Error(key, e.Message);
+            }
         }
 
         private T? Parse<T>(string key, Func<string, T?> parse, string what) where T : struct =>
