@@ -98,7 +98,7 @@ internal static class QuantBench
             }
 
         Line($"\n8-bit per-channel weights, 8-bit activations calibrated on 1,000 training samples, by observer ({subsetText}):\n");
-        foreach (var observer in Enum.GetValues<ObserverKind>())
+        foreach (var observer in Enum.GetValues<ObserverKind>().Where(o => o != ObserverKind.MovingAverage)) // that one is QAT's, not a calibration
         {
             var prepared = PostTrainingQuantization.Prepare(model, new WeightQuantizationSettings { PerChannel = true, Scale = ScaleMethod.Mse });
             var plan = PostTrainingQuantization.Calibrate(model, prepared, activations with { Observer = observer }, train);

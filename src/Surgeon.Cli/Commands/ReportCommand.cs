@@ -8,10 +8,11 @@ namespace Surgeon.Cli.Commands;
 /// <summary>Tables and plots to put in a paper or a pull request, rebuilt from what other commands wrote.</summary>
 internal static class ReportCommand
 {
-    public static Command Create() => new("report", "Tables and plots for a paper or a pull request: per-layer sparsity of a checkpoint, accuracy against sparsity of sweeps.")
+    public static Command Create() => new("report", "Tables and plots for a paper or a pull request: per-layer sparsity of a checkpoint, accuracy against sparsity of sweeps, the memristor-crossbar view of a model.")
     {
         Layers(),
         Sweep(),
+        CrossbarCommand.Create(),
     };
 
     private static Command Layers()
