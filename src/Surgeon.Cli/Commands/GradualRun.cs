@@ -112,7 +112,7 @@ internal sealed class GradualRun
             PruningMethod = pruning.Length == 0 ? info.PruningMethod : pruning,
             Dataset = dataSpec,
             Recipe = recipe.ToYaml(),
-            Compression = CompressionState.FromMask(mask),
+            Compression = Workflows.WithAdmmGrids(CompressionState.FromMask(mask), modifiers),
             Notes = new(info.Notes)
             {
                 ["finetunedFrom"] = Path.GetFullPath(CheckpointPath),
