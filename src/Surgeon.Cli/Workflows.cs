@@ -27,6 +27,18 @@ internal static class Workflows
         return data.Subset(data.BalancedSubset(count, seed: 0), $"{data.Name} (balanced subset of {count})");
     }
 
+    /// <summary>The grids ADMM quantisation put the weights on, added to the compression state beside the masks.</summary>
+    public static CompressionState? WithAdmmGrids(CompressionState? state, IEnumerable<Surgeon.Training.TrainingModifier> modifiers)
+    {
+        foreach (var q in modifiers.OfType<Surgeon.Modifiers.AdmmQuantizationModifier>())
+            foreach (var (name, grid) in q.Grids)
+            {
+                state ??= new CompressionState();
+                state.Tensors[name] = (state.Tensors.GetValueOrDefault(name) ?? new TensorCompression()) with { Quantization = grid };
+            }
+        return state;
+    }
+
     public static (nn.Module<Tensor, Tensor> Model, CheckpointInfo Info) TrainAndSave(string modelName, double width,
         string dataSpec, TrainOptions options, string outPath, Device device, IProgressReporter progress,
         Recipe? recipe = null, DynamicsModifier? dynamics = null, int trainSubset = 0, IReadOnlyDictionary<string, string>? notes = null)
@@ -57,7 +69,7 @@ internal static class Workflows
         };
         loop.Run();
         model = loop.Model;
-        var compression = CompressionState.FromMask(loop.Mask);
+        var compression = WithAdmmGrids(CompressionState.FromMask(loop.Mask), modifiers);
         double sparsity = loop.Mask?.Sparsity ?? 0;
         loop.Mask?.Dispose();
         var quantised = QuantisedPlan(modifiers, model);

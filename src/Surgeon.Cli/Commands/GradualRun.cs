@@ -114,8 +114,8 @@ internal sealed class GradualRun
             PruningMethod = pruning.Length == 0 ? info.PruningMethod : pruning,
             Dataset = dataSpec,
             Recipe = recipe.ToYaml(),
-            Compression = quantised is null ? CompressionState.FromMask(mask)
-                : Surgeon.Quantization.QuantizedCheckpoint.Store(CompressionState.FromMask(mask), quantised, "qat"),
+            Compression = quantised is null ? Workflows.WithAdmmGrids(CompressionState.FromMask(mask), modifiers)
+                : Surgeon.Quantization.QuantizedCheckpoint.Store(Workflows.WithAdmmGrids(CompressionState.FromMask(mask), modifiers), quantised, "qat"),
             Notes = new(info.Notes)
             {
                 ["finetunedFrom"] = Path.GetFullPath(CheckpointPath),

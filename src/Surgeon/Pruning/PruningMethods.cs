@@ -50,7 +50,7 @@ public static class PruningMethods
     ];
 
     /// <summary>The methods listed in help texts: the aliases, then a few compositions.</summary>
-    public static IReadOnlyList<string> Examples { get; } = ["mp", "lmp", "wf-s", "wf", "cbs-s", "cbs", "chita", "chita-bso", "mp+cbs-u", "wf-s+cbs-u", "snip", "grasp@layer", "magnitude@filter"];
+    public static IReadOnlyList<string> Examples { get; } = ["mp", "lmp", "wf-s", "wf", "cbs-s", "cbs", "chita", "chita-bso", "ms4-exp:chita", "mp+cbs-u", "wf-s+cbs-u", "snip", "grasp@layer", "magnitude@filter"];
 
     /// <summary>
     /// Parses one method. <paramref name="defaultRule"/> is the rule of a bare score (global unless the caller knows
@@ -60,6 +60,8 @@ public static class PruningMethods
     {
         string name = text.Trim().ToLowerInvariant();
         if (name.Length == 0) throw new SurgeonException("no pruning method given");
+        if (MultiStagePrefix.Match(name) is { Success: true } ms)
+            return MultiStage(name, ms, defaultRule);
         string head = name, updateName = "";
         int plus = name.IndexOf('+');
         if (plus >= 0)
@@ -79,6 +81,26 @@ public static class PruningMethods
             return Compose(name, $"{alias.Method}+{updateName}", defaultRule, null);
         }
         return Compose(name, name, defaultRule, null);
+    }
+
+    /// <summary><c>msS[-exp|-poly|-lin]:method</c>: the method in S stages (see <see cref="MultiStageSelection"/>).</summary>
+    private static readonly System.Text.RegularExpressions.Regex MultiStagePrefix =
+        new(@"^ms(\d+)(?:-([a-z]+))?:(.+)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    private static PruningMethod MultiStage(string name, System.Text.RegularExpressions.Match ms, string defaultRule)
+    {
+        if (!int.TryParse(ms.Groups[1].Value, out int stages) || stages < 1 || stages > 100)
+            throw new SurgeonException($"method '{name}': the number of stages must be 1..100");
+        var schedule = ms.Groups[2].Success ? ms.Groups[2].Value switch
+        {
+            "exp" => StageSchedule.Exponential,
+            "poly" => StageSchedule.Polynomial,
+            "lin" => StageSchedule.Linear,
+            var other => throw new SurgeonException($"method '{name}': unknown schedule '{other}'; use exp, poly or lin"),
+        } : StageSchedule.Exponential;
+        var inner = Get(ms.Groups[3].Value, defaultRule);
+        var selection = new MultiStageSelection(stages, schedule, inner);
+        return new PruningMethod(name, null, null, selection, null);
     }
 
     /// <summary>Parses a comma-separated list, rejecting unknown and repeated names.</summary>
@@ -127,7 +149,8 @@ public static class PruningMethods
         var score = Scores.FirstOrDefault(s => s.Name == scoreName)
             ?? throw new SurgeonException($"unknown pruning method '{name}': a method is score[@rule][+update] or selection[+update], or one of {string.Join(", ", Aliases.Select(a => a.Alias))}; " +
                 $"scores: {string.Join(", ", Scores.Select(s => s.Name))}; selections: {string.Join(", ", Selections.Select(s => s.Name))} (see surgeon methods)");
-        return new PruningMethod(name, score, Find(Rules, ruleName, "rule"), null, update, description);
+        var rule = NmRule.TryParse(ruleName) ?? Find(Rules, ruleName, "rule");
+        return new PruningMethod(name, score, rule, null, update, description);
     }
 
     private static T Find<T>(IReadOnlyList<T> stages, string name, string kind) where T : IMethodStage =>

@@ -52,6 +52,8 @@ public sealed class Recipe
             ["method", "structure", "target", "rounds", "start-epoch", .. PruningOptionFields], ["method", "target"]),
         new("admm", "ADMM pruning (Zhang et al. 2018): ρ/2‖W − Z + U‖² added to the loss, Z = Π_S(W + U) and U += W − Z every interval for R rounds, then hard prune to Z's support [+ purification] [+ unused-path removal] and retrain with the mask held",
             [.. AdmmFields], ["projection", "keep-ratio"]),
+        new("admm-quant", "ADMM quantisation: the same splitting with S = the b-bit grid of the best scale (pruned weights stay 0), then hard quantisation and retraining with every weight put back on its grid after each step",
+            ["bits", "per-channel", "scale", "rho", "rho-growth", "rounds", "interval-epochs", "interval-steps", "start-epoch", "prunable"], ["bits"]),
         new("fixed-mask", "fine-tune holding the checkpoint's mask (its stored mask, else its zeros) at exact zeros", ["prunable"], []),
         new("quantization-aware", "quantisation-aware training: every Conv2d/Linear computes with its weight (and, with activations, its input) fake-quantised, " +
             "the straight-through estimator training the float weights; weight grids tracked by min-max, input ranges by a moving average; the checkpoint is quantised",
@@ -182,6 +184,7 @@ public sealed class Recipe
                     "quantization-aware" => QuantizationAware(f),
                     "autoprune" => AutoPrune(f, batchesPerEpoch, totalSteps),
                     "admm" => Admm(f),
+                    "admm-quant" => AdmmQuant(f),
                     _ => throw new InvalidOperationException(e.Modifier),
                 };
             }
@@ -271,16 +274,7 @@ public sealed class Recipe
             ? f.Wrapped("layer-keep-ratios", () => AdmmLayerPlan.ParseLayerMap(lr, AdmmLayerPlan.ParseRatio))
             : [];
         var plan = new AdmmLayerPlan { Projection = projection, KeepRatio = keepRatio, LayerProjections = layerProjections, LayerKeepRatios = layerRatios };
-        if (f.Has("interval-epochs") && f.Has("interval-steps")) throw f.Error("interval-steps", "give interval-epochs or interval-steps, not both");
-        var schedule = new AdmmSchedule(f.Double("rho") ?? 1e-3, f.Double("rho-growth") ?? 1, f.Int("rounds") ?? 4,
-            f.Int("interval-steps") ?? f.Int("interval-epochs") ?? 1, InSteps: f.Has("interval-steps"), f.Int("start-epoch") ?? 1);
-        // Each value checked alone, so the error names its own field's line.
-        var one = new AdmmSchedule(1, 1, 1, 1, schedule.InSteps);
-        f.Wrapped("rho", () => { (one with { Rho = schedule.Rho }).Validate(); return 0; });
-        f.Wrapped("rho-growth", () => { (one with { RhoGrowth = schedule.RhoGrowth }).Validate(); return 0; });
-        f.Wrapped("rounds", () => { (one with { Rounds = schedule.Rounds }).Validate(); return 0; });
-        f.Wrapped(schedule.InSteps ? "interval-steps" : "interval-epochs", () => { (one with { Interval = schedule.Interval }).Validate(); return 0; });
-        f.Wrapped("start-epoch", () => { (one with { StartEpoch = schedule.StartEpoch }).Validate(); return 0; });
+        var schedule = AdmmScheduleOf(f);
         double? tau = f.Double("purify");
         if (tau is { } t && !(t > 0 && t <= 1))
             throw f.Error("purify", $"the purification threshold τ must be in (0, 1], got {t.ToString("G6", CultureInfo.InvariantCulture)}");
@@ -290,6 +284,34 @@ public sealed class Recipe
             PurifyThreshold = tau,
             RemoveUnusedPaths = f.Bool("remove-unused-paths") ?? false,
         };
+    }
+
+    /// <summary>ρ, its growth, the rounds, the interval and the start of an ADMM modifier, each checked alone (so the error names its line).</summary>
+    private static AdmmSchedule AdmmScheduleOf(FieldReader f)
+    {
+        if (f.Has("interval-epochs") && f.Has("interval-steps")) throw f.Error("interval-steps", "give interval-epochs or interval-steps, not both");
+        var schedule = new AdmmSchedule(f.Double("rho") ?? 1e-3, f.Double("rho-growth") ?? 1, f.Int("rounds") ?? 4,
+            f.Int("interval-steps") ?? f.Int("interval-epochs") ?? 1, InSteps: f.Has("interval-steps"), f.Int("start-epoch") ?? 1);
+        var one = new AdmmSchedule(1, 1, 1, 1, schedule.InSteps);
+        f.Wrapped("rho", () => { (one with { Rho = schedule.Rho }).Validate(); return 0; });
+        f.Wrapped("rho-growth", () => { (one with { RhoGrowth = schedule.RhoGrowth }).Validate(); return 0; });
+        f.Wrapped("rounds", () => { (one with { Rounds = schedule.Rounds }).Validate(); return 0; });
+        f.Wrapped(schedule.InSteps ? "interval-steps" : "interval-epochs", () => { (one with { Interval = schedule.Interval }).Validate(); return 0; });
+        f.Wrapped("start-epoch", () => { (one with { StartEpoch = schedule.StartEpoch }).Validate(); return 0; });
+        return schedule;
+    }
+
+    private static AdmmQuantizationModifier AdmmQuant(FieldReader f)
+    {
+        var scale = f.Text("scale") switch
+        {
+            null or "mse" => Quantization.ScaleMethod.Mse,
+            "minmax" or "min-max" => Quantization.ScaleMethod.MinMax,
+            var other => throw f.Error("scale", $"'{other}' is not mse or minmax"),
+        };
+        var settings = new Quantization.WeightQuantizationSettings { Bits = f.Int("bits")!.Value, PerChannel = f.Bool("per-channel") ?? true, Scale = scale };
+        f.Wrapped("bits", () => { settings.Validate(); return 0; });
+        return new AdmmQuantizationModifier(settings, AdmmScheduleOf(f)) { Prunable = f.Prunable() };
     }
 
     private static PruneWhileTrainingModifier PruneWhileTraining(FieldReader f, int epochs)
@@ -323,6 +345,7 @@ public sealed class Recipe
                 case "regularizer" or "ste" or "surrogate": break; // read with the other AutoPrune options below
                 case "aux-lr" or "aux-momentum" or "aux-init" or "leak": f.Double(key); break;
                 case "cbs-relative-epsilon" or "remove-unused-paths" or "per-channel" or "asymmetric": f.Bool(key); break;
+                case "scale": break; // checked with the modifier below
                 case "projection" or "layer-projections" or "layer-keep-ratios": break; // checked with the modifier below
                 case "keep-ratio" or "rho" or "rho-growth" or "purify" or "momentum": f.Double(key); break;
                 case "final-sparsity" or "initial-sparsity" or "target" or "lambda" or "update-scale" or "cbs-epsilon": f.Double(key); break;
@@ -334,6 +357,7 @@ public sealed class Recipe
         if (e.Modifier is "quantization-aware") QuantizationAware(f);
         if (e.Modifier is "autoprune") f.AutoPruneOptions();
         if (e.Modifier == "admm") Admm(f); // ρ ≤ 0, ratios outside (0, 1], unknown projections: errors before any data loads
+        if (e.Modifier == "admm-quant") AdmmQuant(f);
     }
 
     private static string Text(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
