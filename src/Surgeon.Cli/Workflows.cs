@@ -70,12 +70,15 @@ internal static class Workflows
         loop.Run();
         model = loop.Model;
         var compression = WithAdmmGrids(CompressionState.FromMask(loop.Mask), modifiers);
+        double sparsity = loop.Mask?.Sparsity ?? 0;
         loop.Mask?.Dispose();
+        var quantised = QuantisedPlan(modifiers, model);
+        if (quantised is not null) compression = Surgeon.Quantization.QuantizedCheckpoint.Store(compression, quantised, "qat");
         string label = modifiers.OfType<PruneWhileTrainingModifier>().FirstOrDefault()?.Method.Name ?? modelName;
         if (model is IStructuredModel structured) spec = structured.Spec;
         Surgeon.IO.AtomicFile.WriteAllText(log.CsvPath!, DynamicsLog.ToCsv(log.Records)); // also when no record was taken
         files.WriteVia(Checkpoint.DynamicsPngPath(outPath), temp => DynamicsPlot.WritePanels(temp, [(label, log.Records)]));
-        var eval = Evaluator.Evaluate(model, test, device: device);
+        var eval = EvaluateAs(model, quantised, test, device);
         var cost = ModelCost.Measure(model, train.SampleShape);
         var info = new CheckpointInfo
         {
@@ -104,11 +107,24 @@ internal static class Workflows
             },
             Recipe = recipe?.ToYaml(),
             Compression = compression,
+            Sparsity = sparsity,
         };
         foreach (var (key, value) in notes ?? new Dictionary<string, string>()) info.Notes[key] = value;
         Checkpoint.Stage(files, outPath, model, info);
         files.Commit();
         return (model, Checkpoint.ReadInfo(outPath));
+    }
+
+    /// <summary>The quantised model a run's quantisation-aware training ends with (the last such modifier), or null.</summary>
+    public static Surgeon.Quantization.QuantizedModel? QuantisedPlan(IEnumerable<TrainingModifier> modifiers, nn.Module model) =>
+        modifiers.OfType<QuantizationAwareTrainingModifier>().LastOrDefault()?.FinalPlan(model);
+
+    /// <summary>The test result of the model, or of its quantised form (fake quantisation) when <paramref name="plan"/> is given.</summary>
+    public static EvalResult EvaluateAs(nn.Module<Tensor, Tensor> model, Surgeon.Quantization.QuantizedModel? plan, ImageDataset test, Device device)
+    {
+        if (plan is null) return Evaluator.Evaluate(model, test, device: device);
+        using var forward = new Surgeon.Quantization.FakeQuantForward(model, plan);
+        return Evaluator.Evaluate(model, test, device: device);
     }
 
     /// <summary>What a sweep writes into its folder: the journal, the reports and the lock file (checked before any work).</summary>

@@ -10,7 +10,7 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Checkpoint to evaluate.", Required = true };
+        var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Checkpoint to evaluate (a quantised one as its quantised model).", Required = true };
         var data = CliOptions.Data("Test data (default: the dataset the checkpoint was trained on).");
         var device = CliOptions.Device();
         var command = new Command("eval", "Evaluate a checkpoint: top-1 accuracy and loss on the test split, and its sparsity per layer.")
@@ -25,6 +25,13 @@ internal static class EvalCommand
             var (_, test) = DatasetCatalog.Load(r.GetValue(data) ?? info.Dataset);
             Workflows.EnsureDataFits(info, test);
             var eval = Evaluator.Evaluate(model, test, device: dev);
+            // A quantised checkpoint is evaluated as the quantised model it describes (fake quantisation in float32:
+            // folded BatchNorm, weights and activations on their stored grids); its float weights' accuracy follows.
+            var plan = Surgeon.Quantization.QuantizedCheckpoint.Plan(model, info.Compression, path);
+            var floatEval = eval;
+            if (plan is not null)
+                using (new Surgeon.Quantization.FakeQuantForward(model, plan))
+                    eval = Evaluator.Evaluate(model, test, device: dev);
             var parameters = PrunableParameters.Discover(model);
             using var masks = new MaskSet(parameters, PrunableParameters.Flatten(parameters).ne(Surgeon.Numerics.HeldScalars.Of(0)));
             Workflows.PrintLayerTable(masks);
@@ -39,7 +46,9 @@ internal static class EvalCommand
                 sparsity = $"sparsity {setMasks.Sparsity:P2} of the {set.ToString().ToLowerInvariant()} prunable set " +
                     $"({PrunableParameters.TotalCount(inSet):N0} weights), {masks.Sparsity:P2} of every Linear/Conv2d weight";
             }
-            Console.WriteLine($"{info.Architecture} on {test.Name}: accuracy {eval.Accuracy:P2}, loss {eval.Loss:F4} ({eval.Samples} samples), {sparsity}");
+            Console.WriteLine($"{info.Architecture}{(plan is null ? "" : " (quantised)")} on {test.Name}: accuracy {eval.Accuracy:P2}, loss {eval.Loss:F4} ({eval.Samples} samples), {sparsity}");
+            if (plan is not null)
+                Console.WriteLine($"quantisation: {plan.Describe()}; the float weights score {floatEval.Accuracy:P2}, loss {floatEval.Loss:F4}");
             if (info.Compression is { } state)
             {
                 // What the sidecar stores beside the weights (the mask fine-tuning holds, quantisation, factorised forms).

@@ -100,7 +100,9 @@ internal sealed class GradualRun
         model = loop.Model;
         using var mask = loop.Mask ?? FixedMaskModifier.NonzeroPattern(PrunableParameters.Discover(model, prunableSet));
         loop.Mask = null;
-        var after = Evaluator.Evaluate(model, test, device: dev);
+        // Quantisation-aware training in the recipe makes the checkpoint a quantised one, evaluated as such.
+        var quantised = Workflows.QuantisedPlan(modifiers, model);
+        var after = Workflows.EvaluateAs(model, quantised, test, dev);
         // A recipe that removed filters (prune-while-training with @filter) leaves a smaller model: describe that one.
         if (model is Surgeon.Models.IStructuredModel shrunk) info = info.WithSpec(shrunk.Spec);
         string pruning = recipeFile is not null ? $"recipe {recipeFile.Source}" : Method is null ? "" : $"gradual {Method.Name}";
@@ -112,7 +114,8 @@ internal sealed class GradualRun
             PruningMethod = pruning.Length == 0 ? info.PruningMethod : pruning,
             Dataset = dataSpec,
             Recipe = recipe.ToYaml(),
-            Compression = Workflows.WithAdmmGrids(CompressionState.FromMask(mask), modifiers),
+            Compression = quantised is null ? Workflows.WithAdmmGrids(CompressionState.FromMask(mask), modifiers)
+                : Surgeon.Quantization.QuantizedCheckpoint.Store(Workflows.WithAdmmGrids(CompressionState.FromMask(mask), modifiers), quantised, "qat"),
             Notes = new(info.Notes)
             {
                 ["finetunedFrom"] = Path.GetFullPath(CheckpointPath),
@@ -125,7 +128,8 @@ internal sealed class GradualRun
             },
         });
         Workflows.PrintLayerTable(mask);
-        Console.WriteLine($"{(pruning.Length == 0 ? "fine-tuned" : $"{pruning} to {mask.Sparsity:P2}, fine-tuned")}: " +
+        if (quantised is not null) Console.WriteLine($"quantisation-aware training: {quantised.Describe()}");
+        Console.WriteLine($"{(pruning.Length == 0 ? "fine-tuned" : $"{pruning} to {mask.Sparsity:P2}, fine-tuned")}{(quantised is null ? "" : " (quantised)")}: " +
             $"accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}; wrote {outPath}");
         return 0;
     }

@@ -53,8 +53,19 @@ internal sealed class PruningOptionSet
     private readonly Option<int> cbsCandidates = new("--cbs-candidates") { Description = "CBS-S: randomised magnitude start masks scored by real loss.", DefaultValueFactory = _ => 50 };
     private readonly Option<int> cbsLossSamples = new("--cbs-loss-samples") { Description = "CBS-S: training samples for the real loss of a mask.", DefaultValueFactory = _ => 5000 };
 
+    private readonly Option<int> chitaIterations = new("--chita-iterations") { Description = "CHITA: most IHT steps per Fisher block and round.", DefaultValueFactory = _ => 200 };
+    private readonly Option<int> chitaSwapCandidates = new("--chita-swap-candidates")
+    {
+        Description = "chita-swap: the m pruned weights (largest |∇Q|) and m kept weights (smallest β²F_ii) whose m×m swaps are tried, each judged by an exact backsolve.",
+        DefaultValueFactory = _ => 8,
+    };
+    private readonly Option<int> chitaSwaps = new("--chita-swaps") { Description = "chita-swap: most swaps accepted.", DefaultValueFactory = _ => 50 };
+
     public void AddTo(Command command)
     {
+        command.Options.Add(chitaIterations);
+        command.Options.Add(chitaSwapCandidates);
+        command.Options.Add(chitaSwaps);
         command.Options.Add(cbsEpsilon);
         command.Options.Add(cbsRelativeEpsilon);
         command.Options.Add(cbsRho);
@@ -87,6 +98,9 @@ internal sealed class PruningOptionSet
             CbsCandidates = r.GetValue(cbsCandidates),
             CbsLossSamples = r.GetValue(cbsLossSamples),
             ScoreSamples = r.GetValue(scoreSamples),
+            ChitaIterations = r.GetValue(chitaIterations),
+            ChitaSwapCandidates = r.GetValue(chitaSwapCandidates),
+            ChitaMaxSwaps = r.GetValue(chitaSwaps),
         };
         o.Validate();
         return o;

@@ -24,7 +24,7 @@ internal static class TrainCommand
         var scoreSamples = new Option<int>("--score-samples") { Description = "Training samples the scores' mean gradient (and Hessian-gradient product) use.", DefaultValueFactory = _ => 1000 };
         var dynamicsSamples = new Option<int>("--dynamics-samples") { Description = "Training samples for ‖θ‖², θᵀg, ‖g‖², θᵀHg in the dynamics log (0 = loss and size only).", DefaultValueFactory = _ => 500 };
         var dynamicsEvery = new Option<int>("--dynamics-every") { Description = "Also record the dynamics every this many optimiser steps (0 = per epoch only).", DefaultValueFactory = _ => 0 };
-        var recipe = new Option<string?>("--recipe") { Description = "A YAML recipe of training modifiers (gradual-pruning, prune-while-training, fixed-mask; docs/recipes/). The --prune-* flags build the same recipe; the recipe is stored in the checkpoint's sidecar." };
+        var recipe = new Option<string?>("--recipe") { Description = "A YAML recipe of training modifiers (gradual-pruning, prune-while-training, fixed-mask, autoprune; docs/recipes/). The --prune-* flags build the same recipe; the recipe is stored in the checkpoint's sidecar." };
         var output = new Option<string?>("--out", "-o") { Description = "Checkpoint to write (default runs/<model>-<data>.ckpt); a PATH.json sidecar is written beside it." };
         var seed = CliOptions.Seed();
         var device = CliOptions.Device();

@@ -67,6 +67,11 @@ public sealed record CompressionState
 {
     public Dictionary<string, TensorCompression> Tensors { get; init; } = [];
 
+    /// <summary>How the model as a whole was quantised (settings, folds, activation grids); null for a float model.
+    /// Each weight's grid is its tensor's <see cref="TensorCompression.Quantization"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public ModelQuantization? Quantization { get; init; }
+
     /// <summary>The masks of every tensor of <paramref name="mask"/> that has a pruned entry; null when none has.</summary>
     public static CompressionState? FromMask(MaskSet? mask)
     {
@@ -95,7 +100,7 @@ public sealed record CompressionState
                 return $"its quantisation of {name} lacks its scales or zero points";
             if (t.Factorized is { } f && f.Factors is null) return $"its factorised form of {name} lists no factors";
         }
-        return null;
+        return Quantization?.Problem();
     }
 
     /// <summary>Whether any tensor has a mask.</summary>
@@ -130,6 +135,8 @@ public sealed record CompressionState
             if (!state.TryGetValue(name, out var value))
                 throw new SurgeonException($"{what}: the compression state names {name}, which the model does not have");
             t.Quantization?.Validate($"{what}: {name}");
+            if (t.Quantization is { Axis: { } axis } q && (axis < 0 || axis >= value.dim() || value.shape[axis] != q.Scales.Length))
+                throw new SurgeonException($"{what}: the quantisation of {name} has {q.Scales.Length} scales along axis {axis}, which does not fit its shape [{string.Join(", ", value.shape)}]");
             if (t.Mask is null) continue;
             var keep = t.UnpackMask(value.numel(), $"{what}: {name}");
             using var scope = NewDisposeScope();
@@ -137,5 +144,8 @@ public sealed record CompressionState
             if (value.detach().cpu().masked_select(pruned).ne(Numerics.HeldScalars.Of(0)).any().item<bool>())
                 throw new SurgeonException($"{what}: {name} has nonzero weights where its stored mask prunes them: the sidecar does not describe these weights");
         }
+        if (Quantization is { } whole)
+            foreach (var (layer, q) in whole.Inputs)
+                q.Validate($"{what}: the input grid of {layer}");
     }
 }

@@ -29,6 +29,13 @@ public sealed record PruningOptions
     /// <summary>Training samples on which the real loss of a mask is measured.</summary>
     public int CbsLossSamples { get; init; } = 5000;
 
+    /// <summary>CHITA: IHT steps per block and round at most.</summary>
+    public int ChitaIterations { get; init; } = 200;
+    /// <summary>CHITA's swap refinement (chita-swap): the m pruned and m kept candidates tried per swap.</summary>
+    public int ChitaSwapCandidates { get; init; } = 8;
+    /// <summary>CHITA's swap refinement: swaps accepted at most.</summary>
+    public int ChitaMaxSwaps { get; init; } = 50;
+
     /// <summary>Training samples the data-dependent scores (SNIP, GraSP, loss-preservation…) average their gradients over.</summary>
     public int ScoreSamples { get; init; } = 1000;
 
@@ -42,6 +49,9 @@ public sealed record PruningOptions
             .Append($"UpdateScale = {UpdateScale}, CbsEpsilon = {CbsEpsilon}, CbsRelativeEpsilon = {CbsRelativeEpsilon}, CbsRho = {CbsRho}, ")
             .Append($"CbsTau = {CbsTau}, CbsMaxIterations = {CbsMaxIterations}, CbsCandidates = {CbsCandidates}, CbsLossSamples = {CbsLossSamples}");
         if (ScoreSamples != 1000) builder.Append($", ScoreSamples = {ScoreSamples}");
+        if (ChitaIterations != 200) builder.Append($", ChitaIterations = {ChitaIterations}");
+        if (ChitaSwapCandidates != 8) builder.Append($", ChitaSwapCandidates = {ChitaSwapCandidates}");
+        if (ChitaMaxSwaps != 50) builder.Append($", ChitaMaxSwaps = {ChitaMaxSwaps}");
         return true;
     }
 
@@ -58,6 +68,9 @@ public sealed record PruningOptions
         if (BlockSize < -1) throw new SurgeonException($"--block-size must be -1, 0 or positive, got {BlockSize}");
         if (ExamplesPerSample < 1) throw new SurgeonException($"--examples-per-sample must be ≥ 1, got {ExamplesPerSample}");
         if (double.IsNaN(UpdateScale) || double.IsInfinity(UpdateScale)) throw new SurgeonException("--update-scale must be a finite number");
+        if (ChitaIterations < 0) throw new SurgeonException($"--chita-iterations must be ≥ 0, got {ChitaIterations}");
+        if (ChitaSwapCandidates < 1 || ChitaMaxSwaps < 0)
+            throw new SurgeonException("--chita-swap-candidates must be ≥ 1 and --chita-swaps ≥ 0");
         if (ScoreSamples < 1) throw new SurgeonException($"--score-samples must be ≥ 1, got {ScoreSamples}");
     }
 }

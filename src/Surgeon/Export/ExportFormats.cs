@@ -1,6 +1,7 @@
 using Surgeon.Export.Onnx;
 using Surgeon.Export.Safetensors;
 using Surgeon.Export.Sparse;
+using Surgeon.Quantization;
 using Surgeon.Training;
 using static TorchSharp.torch;
 
@@ -18,9 +19,9 @@ public static class ExportFormats
 {
     private static readonly ExportFormat[] Formats =
     [
-        new("onnx", "ONNX inference graph (opset 13, BatchNorm folded where exact) for ONNX Runtime and other tools",
-            (model, info, path) => OnnxExport.Write(model, info.Spec, path)),
-        new("sparse", "Surgeon sparse weights file: per tensor a bitmask or index list and the nonzero values, SHA-256 checked; " +
+        new("onnx", "ONNX inference graph (opset 13, BatchNorm folded where exact; a quantised checkpoint as QuantizeLinear/DequantizeLinear pairs) for ONNX Runtime and other tools",
+            (model, info, path) => OnnxExport.Write(model, info.Spec, path, QuantizedCheckpoint.Plan(model, info.Compression, "the checkpoint"))),
+        new("sparse", "Surgeon sparse weights file: per tensor a bitmask or index list and the nonzero values (b-bit codes and scales for a quantised checkpoint), SHA-256 checked; " +
             "prints its size against the dense weights file and that file's gzip", SparseExport.Write),
         new("safetensors", "safetensors weights (the state dict by parameter name, as PyTorch and Hugging Face share them), " +
             "the model's description in the metadata", SafetensorsExport.Write),

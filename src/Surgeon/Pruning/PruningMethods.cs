@@ -32,9 +32,9 @@ public static class PruningMethods
 
     public static IReadOnlyList<IRule> Rules { get; } = [new GlobalRule(), new LayerRule(), new FilterRule()];
 
-    public static IReadOnlyList<IJointSelection> Selections { get; } = [new CbsSelection()];
+    public static IReadOnlyList<IJointSelection> Selections { get; } = [new CbsSelection(), new ChitaSelection(), new ChitaSelection(swaps: true)];
 
-    public static IReadOnlyList<IWeightUpdate> Updates { get; } = [new ObsUpdate(), new CbsUpdate()];
+    public static IReadOnlyList<IWeightUpdate> Updates { get; } = [new ObsUpdate(), new CbsUpdate(), new BacksolveUpdate()];
 
     /// <summary>Names kept from before the grammar, with what they stand for and the line that described them.</summary>
     public static IReadOnlyList<(string Alias, string Method, string Description)> Aliases { get; } =
@@ -44,10 +44,13 @@ public static class PruningMethods
         ("wf-s", "woodfisher@global", "WoodFisher selection: prune the smallest OBS saliency w²/(2[F⁻¹]_qq), no weight update"),
         ("wf", "woodfisher@global+obs", "WoodFisher: WF-S selection plus the OBS update of the kept weights"),
         ("cbs", "cbs-s+cbs-u", "Combinatorial Brain Surgeon: CBS-S selection plus the CBS-U multi-weight update"),
+        ("chita", "chita-s+backsolve", "CHITA: ℓ0-constrained regression on the per-sample gradients (IHT with a line search), then the backsolve on its support"),
+        ("chita-swap", "chita-swap-s+backsolve", "CHITA with the swap (active-set) refinement after IHT, then the backsolve"),
+        ("chita-bso", "magnitude@global+backsolve", "CHITA-BSO: the backsolve alone, on the global magnitude support"),
     ];
 
     /// <summary>The methods listed in help texts: the aliases, then a few compositions.</summary>
-    public static IReadOnlyList<string> Examples { get; } = ["mp", "lmp", "wf-s", "wf", "cbs-s", "cbs", "mp+cbs-u", "wf-s+cbs-u", "snip", "grasp@layer", "magnitude@filter"];
+    public static IReadOnlyList<string> Examples { get; } = ["mp", "lmp", "wf-s", "wf", "cbs-s", "cbs", "chita", "chita-bso", "ms4-exp:chita", "mp+cbs-u", "wf-s+cbs-u", "snip", "grasp@layer", "magnitude@filter"];
 
     /// <summary>
     /// Parses one method. <paramref name="defaultRule"/> is the rule of a bare score (global unless the caller knows
@@ -57,6 +60,8 @@ public static class PruningMethods
     {
         string name = text.Trim().ToLowerInvariant();
         if (name.Length == 0) throw new SurgeonException("no pruning method given");
+        if (MultiStagePrefix.Match(name) is { Success: true } ms)
+            return MultiStage(name, ms, defaultRule);
         string head = name, updateName = "";
         int plus = name.IndexOf('+');
         if (plus >= 0)
@@ -76,6 +81,26 @@ public static class PruningMethods
             return Compose(name, $"{alias.Method}+{updateName}", defaultRule, null);
         }
         return Compose(name, name, defaultRule, null);
+    }
+
+    /// <summary><c>msS[-exp|-poly|-lin]:method</c>: the method in S stages (see <see cref="MultiStageSelection"/>).</summary>
+    private static readonly System.Text.RegularExpressions.Regex MultiStagePrefix =
+        new(@"^ms(\d+)(?:-([a-z]+))?:(.+)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    private static PruningMethod MultiStage(string name, System.Text.RegularExpressions.Match ms, string defaultRule)
+    {
+        if (!int.TryParse(ms.Groups[1].Value, out int stages) || stages < 1 || stages > 100)
+            throw new SurgeonException($"method '{name}': the number of stages must be 1..100");
+        var schedule = ms.Groups[2].Success ? ms.Groups[2].Value switch
+        {
+            "exp" => StageSchedule.Exponential,
+            "poly" => StageSchedule.Polynomial,
+            "lin" => StageSchedule.Linear,
+            var other => throw new SurgeonException($"method '{name}': unknown schedule '{other}'; use exp, poly or lin"),
+        } : StageSchedule.Exponential;
+        var inner = Get(ms.Groups[3].Value, defaultRule);
+        var selection = new MultiStageSelection(stages, schedule, inner);
+        return new PruningMethod(name, null, null, selection, null);
     }
 
     /// <summary>Parses a comma-separated list, rejecting unknown and repeated names.</summary>
@@ -124,7 +149,8 @@ public static class PruningMethods
         var score = Scores.FirstOrDefault(s => s.Name == scoreName)
             ?? throw new SurgeonException($"unknown pruning method '{name}': a method is score[@rule][+update] or selection[+update], or one of {string.Join(", ", Aliases.Select(a => a.Alias))}; " +
                 $"scores: {string.Join(", ", Scores.Select(s => s.Name))}; selections: {string.Join(", ", Selections.Select(s => s.Name))} (see surgeon methods)");
-        return new PruningMethod(name, score, Find(Rules, ruleName, "rule"), null, update, description);
+        var rule = NmRule.TryParse(ruleName) ?? Find(Rules, ruleName, "rule");
+        return new PruningMethod(name, score, rule, null, update, description);
     }
 
     private static T Find<T>(IReadOnlyList<T> stages, string name, string kind) where T : IMethodStage =>

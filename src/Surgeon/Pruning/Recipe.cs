@@ -55,6 +55,12 @@ public sealed class Recipe
         new("admm-quant", "ADMM quantisation: the same splitting with S = the b-bit grid of the best scale (pruned weights stay 0), then hard quantisation and retraining with every weight put back on its grid after each step",
             ["bits", "per-channel", "scale", "rho", "rho-growth", "rounds", "interval-epochs", "interval-steps", "start-epoch", "prunable"], ["bits"]),
         new("fixed-mask", "fine-tune holding the checkpoint's mask (its stored mask, else its zeros) at exact zeros", ["prunable"], []),
+        new("quantization-aware", "quantisation-aware training: every Conv2d/Linear computes with its weight (and, with activations, its input) fake-quantised, " +
+            "the straight-through estimator training the float weights; weight grids tracked by min-max, input ranges by a moving average; the checkpoint is quantised",
+            ["bits", "per-channel", "asymmetric", "activations", "momentum", "start-epoch"], ["bits"]),
+        new("autoprune", "Xiao et al. 2019: an auxiliary m per weight (or filter) trained by its own SGD on the straight-through gradient plus λ·R(m); the net computes with w·h(m); masks frozen at the range's end (filters removed)",
+            ["structure", "lambda", "regularizer", "ste", "surrogate", "leak", "aux-lr", "aux-momentum", "aux-init",
+             "start-step", "end-step", "start-epoch", "end-epoch", "prunable"], ["lambda"]),
     ];
 
     /// <summary>The source name of a recipe built from command-line flags: its errors name no line (there is no file).</summary>
@@ -175,6 +181,8 @@ public sealed class Recipe
                     "gradual-pruning" => Gradual(f, epochs, batchesPerEpoch, totalSteps),
                     "prune-while-training" => PruneWhileTraining(f, epochs),
                     "fixed-mask" => new FixedMaskModifier { Prunable = f.Prunable() },
+                    "quantization-aware" => QuantizationAware(f),
+                    "autoprune" => AutoPrune(f, batchesPerEpoch, totalSteps),
                     "admm" => Admm(f),
                     "admm-quant" => AdmmQuant(f),
                     _ => throw new InvalidOperationException(e.Modifier),
@@ -214,6 +222,43 @@ public sealed class Recipe
         var schedule = new PolynomialSparsitySchedule(initial, final, steps, every, start);
         schedule.Validate();
         return new GradualPruningModifier(method, schedule) { Options = f.PruningOptions(), Prunable = f.Prunable() };
+    }
+
+    private static QuantizationAwareTrainingModifier QuantizationAware(FieldReader f)
+    {
+        var weights = new Quantization.WeightQuantizationSettings
+        {
+            Bits = f.Int("bits")!.Value,
+            PerChannel = f.Bool("per-channel") ?? false,
+            Symmetric = !(f.Bool("asymmetric") ?? false),
+        };
+        var modifier = new QuantizationAwareTrainingModifier(weights, f.Int("activations") ?? 0)
+        {
+            Momentum = f.Double("momentum") ?? 0.9,
+            StartEpoch = f.Int("start-epoch") ?? 1,
+        };
+        try
+        {
+            modifier.Validate();
+        }
+        catch (SurgeonException e)
+        {
+            throw f.Error("bits", e.Message);
+        }
+        return modifier;
+    }
+
+    private static AutoPruneModifier AutoPrune(FieldReader f, int batchesPerEpoch, long totalSteps)
+    {
+        if (f.Has("start-step") && f.Has("start-epoch")) throw f.Error("start-step", "give start-step or start-epoch, not both");
+        if (f.Has("end-step") && f.Has("end-epoch")) throw f.Error("end-step", "give end-step or end-epoch, not both");
+        long start = f.Long("start-step") ?? (f.Int("start-epoch") ?? 0) * (long)batchesPerEpoch;
+        long end = f.Long("end-step") ?? (f.Int("end-epoch") is { } e ? e * (long)batchesPerEpoch : totalSteps);
+        string endField = f.Has("end-step") ? "end-step" : "end-epoch";
+        if (start < 0) throw f.Error(f.Has("start-step") ? "start-step" : "start-epoch", $"must be ≥ 0, got {start}");
+        if (end <= start) throw f.Error(endField, $"the range must end after it starts (step {start}), got step {end}");
+        if (end > totalSteps) throw f.Error(endField, $"step {end} is after the run's last step {totalSteps}");
+        return new AutoPruneModifier(f.AutoPruneOptions(), start, end) { Prunable = f.Prunable() };
     }
 
     private static AdmmPruningModifier Admm(FieldReader f)
@@ -297,18 +342,22 @@ public sealed class Recipe
                 case "method": f.Method(e.Modifier == "prune-while-training" ? f.StructureRule() : "global"); break;
                 case "structure": f.StructureRule(); break;
                 case "prunable": f.Prunable(); break;
-                case "cbs-relative-epsilon" or "remove-unused-paths" or "per-channel": f.Bool(key); break;
+                case "regularizer" or "ste" or "surrogate": break; // read with the other AutoPrune options below
+                case "aux-lr" or "aux-momentum" or "aux-init" or "leak": f.Double(key); break;
+                case "cbs-relative-epsilon" or "remove-unused-paths" or "per-channel" or "asymmetric": f.Bool(key); break;
                 case "scale": break; // checked with the modifier below
                 case "projection" or "layer-projections" or "layer-keep-ratios": break; // checked with the modifier below
-                case "keep-ratio" or "rho" or "rho-growth" or "purify": f.Double(key); break;
+                case "keep-ratio" or "rho" or "rho-growth" or "purify" or "momentum": f.Double(key); break;
                 case "final-sparsity" or "initial-sparsity" or "target" or "lambda" or "update-scale" or "cbs-epsilon": f.Double(key); break;
                 case "start-step" or "end-step" or "every-steps": f.Long(key); break;
                 default: f.Int(key); break;
             }
         }
         if (e.Modifier is "gradual-pruning" or "prune-while-training") f.PruningOptions().Validate();
-        if (e.Modifier == "admm") Admm(f);
-        if (e.Modifier == "admm-quant") AdmmQuant(f); // ρ ≤ 0, ratios outside (0, 1], unknown projections: errors before any data loads
+        if (e.Modifier is "quantization-aware") QuantizationAware(f);
+        if (e.Modifier is "autoprune") f.AutoPruneOptions();
+        if (e.Modifier == "admm") Admm(f); // ρ ≤ 0, ratios outside (0, 1], unknown projections: errors before any data loads
+        if (e.Modifier == "admm-quant") AdmmQuant(f);
     }
 
     private static string Text(YamlNode node) => node is YamlScalarNode s ? s.Value ?? "" : node.ToString();
@@ -404,6 +453,47 @@ public sealed class Recipe
                 CbsLossSamples = Int("cbs-loss-samples") ?? d.CbsLossSamples,
                 ScoreSamples = Int("score-samples") ?? d.ScoreSamples,
             };
+        }
+
+        /// <summary>The AutoPrune settings, validated (an error names the field).</summary>
+        public AutoPruneOptions AutoPruneOptions()
+        {
+            var d = new AutoPruneOptions();
+            var o = new AutoPruneOptions
+            {
+                PerFilter = StructureRule() == "filter",
+                Lambda = Double("lambda") ?? d.Lambda,
+                Regularizer = Choice("regularizer", Modifiers.AutoPruneOptions.ParseRegularizer) ?? d.Regularizer,
+                Ste = Choice("ste", Modifiers.AutoPruneOptions.ParseSte) ?? d.Ste,
+                Surrogate = Choice("surrogate", Modifiers.AutoPruneOptions.ParseSurrogate) ?? d.Surrogate,
+                Leak = Double("leak") ?? d.Leak,
+                LearningRate = Double("aux-lr") ?? d.LearningRate,
+                Momentum = Double("aux-momentum") ?? d.Momentum,
+                Init = Double("aux-init") ?? d.Init,
+            };
+            try
+            {
+                o.Validate();
+            }
+            catch (SurgeonException e)
+            {
+                string key = e.Message.Split(' ')[0];
+                throw Error(entry.Fields.ContainsKey(key) ? key : "lambda", e.Message);
+            }
+            return o;
+        }
+
+        private T? Choice<T>(string key, Func<string, T> parse) where T : struct
+        {
+            if (!entry.Fields.TryGetValue(key, out var text)) return null;
+            try
+            {
+                return parse(text);
+            }
+            catch (SurgeonException e)
+            {
+                throw Error(key, e.Message);
+            }
         }
 
         private T? Parse<T>(string key, Func<string, T?> parse, string what) where T : struct =>

@@ -13,6 +13,10 @@ public enum ObserverKind
 
     /// <summary>The clipping range with the least squared quantisation error (<see cref="ClippingSearch"/>) on the values seen.</summary>
     Mse,
+
+    /// <summary>An exponential moving average of each training batch's min and max, tracked by quantisation-aware
+    /// training (not a calibration observer).</summary>
+    MovingAverage,
 }
 
 /// <summary>
@@ -59,11 +63,17 @@ public sealed record ActivationQuantizationSettings
         ObserverKind.MinMax => new MinMaxObserver(),
         ObserverKind.Percentile => new PercentileObserver(Percentile, totalValues),
         ObserverKind.Mse => new MseObserver(totalValues, MseSampleBudget, MseGridPoints),
+        ObserverKind.MovingAverage => throw new SurgeonException("moving-average ranges are tracked by quantisation-aware training, not calibrated; use minmax, percentile or mse"),
         _ => throw new ArgumentOutOfRangeException(nameof(Observer)),
     };
 
     public string Describe() =>
         $"{Bits}-bit {(Symmetric ? "symmetric" : "asymmetric")} activations, " +
-        (Observer switch { ObserverKind.MinMax => "min-max", ObserverKind.Percentile => $"{Percentile:G6}th percentile", _ => "MSE" }) +
-        $" on {CalibrationSamples} samples";
+        (Observer switch
+        {
+            ObserverKind.MinMax => "min-max",
+            ObserverKind.Percentile => $"{Percentile:G6}th percentile",
+            ObserverKind.MovingAverage => "moving-average min-max tracked while training",
+            _ => "MSE",
+        }) + (Observer == ObserverKind.MovingAverage ? "" : $" on {CalibrationSamples} samples");
 }

@@ -24,6 +24,13 @@ public class RecipeTests
         var pwt = Assert.IsType<PruneWhileTrainingModifier>(Assert.Single(early.CreateModifiers(epochs: 10, batchesPerEpoch: 100)));
         Assert.True(pwt.Method.PrunesFilters);
         Assert.Equal(new FilterPruningSchedule(0.75, 1, 1), pwt.Schedule);
+
+        var qat = Recipe.Load(Repo("docs/recipes/qat-4bit.yaml")).CreateModifiers(epochs: 3, batchesPerEpoch: 100);
+        var q = Assert.IsType<QuantizationAwareTrainingModifier>(qat[1]);
+        Assert.IsType<FixedMaskModifier>(qat[0]);
+        Assert.Equal((4, true, 8), (q.Weights.Bits, q.Weights.PerChannel, q.ActivationBits));
+        var pruneThenQat = Recipe.Load(Repo("docs/recipes/prune-then-qat.yaml")).CreateModifiers(epochs: 6, batchesPerEpoch: 100);
+        Assert.Equal(4, Assert.IsType<QuantizationAwareTrainingModifier>(pruneThenQat[1]).StartEpoch);
     }
 
     [Fact]

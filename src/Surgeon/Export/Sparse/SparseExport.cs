@@ -32,7 +32,10 @@ public static class SparseExport
 
     public static ExportResult Write(nn.Module<Tensor, Tensor> model, CheckpointInfo info, string path)
     {
-        var r = WriteFile(model, info, path);
+        // A quantised checkpoint is stored as b-bit codes of its own (unfolded) weights: see QuantizedCheckpoint.QuantizeInPlace.
+        var quantizations = info.Compression?.Quantization is null ? null
+            : Quantization.QuantizedCheckpoint.QuantizeInPlace(model, info.Compression, "the checkpoint");
+        var r = WriteFile(model, info, path, quantizations);
         return new ExportResult(path, r.SparseBytes, Describe(r));
     }
 

@@ -1,0 +1,167 @@
+using Surgeon.Compression;
+using Surgeon.Curvature;
+using Surgeon.Pruning;
+using Surgeon.Selection;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace Surgeon.Tests.Selection;
+
+/// <summary>CHITA against dense float64 closed forms and exhaustive enumeration of supports.</summary>
+public class ChitaTests(ITestOutputHelper output)
+{
+    private static (EmpiricalFisher Fisher, double[] W) RandomProblem(int n, int d, int seed, double lambda = 1e-2, int blockSize = 0)
+    {
+        var gen = new TorchSharp.torch.Generator((ulong)seed);
+        var g = randn(n, d, dtype: ScalarType.Float64, generator: gen);
+        var w = randn(d, dtype: ScalarType.Float64, generator: gen).data<double>().ToArray();
+        var blocks = blockSize == 0
+            ? [new FisherBlock(0, d)]
+            : Enumerable.Range(0, (d + blockSize - 1) / blockSize)
+                .Select(b => new FisherBlock(b * blockSize, Math.Min(blockSize, d - b * blockSize))).ToList();
+        return (new EmpiricalFisher(g, lambda, blocks), w);
+    }
+
+    /// <summary>F_λ as a dense d×d float64 matrix, zero across blocks.</summary>
+    private static Tensor DenseDampedFisher(EmpiricalFisher fisher)
+    {
+        var g = fisher.G.to(ScalarType.Float64);
+        var f = g.T.matmul(g).div(fisher.N);
+        var inBlock = zeros(fisher.D, fisher.D, dtype: ScalarType.Bool);
+        foreach (var b in fisher.Blocks)
+            inBlock.narrow(0, b.Offset, b.Length).narrow(1, b.Offset, b.Length).fill_(true);
+        f = f.masked_fill(inBlock.logical_not(), 0);
+        return f + eye(fisher.D, dtype: ScalarType.Float64).mul(fisher.Lambda);
+    }
+
+    /// <summary>The dense ridge solution on a support: F_λ,SS β_S = (F_λ w̄)_S, β zero elsewhere, and its Q.</summary>
+    private static (Tensor Beta, double Q) DenseRidge(Tensor fl, Tensor w, bool[] keep)
+    {
+        var s = tensor(Enumerable.Range(0, keep.Length).Where(i => keep[i]).Select(i => (long)i).ToArray());
+        var beta = zeros_like(w);
+        if (s.numel() > 0)
+        {
+            var fss = fl.index_select(0, s).index_select(1, s);
+            var rhs = fl.matmul(w).index_select(0, s);
+            beta.index_copy_(0, s, linalg.solve(fss, rhs));
+        }
+        var d = beta - w;
+        return (beta, 0.5 * d.dot(fl.matmul(d)).item<double>());
+    }
+
+    [Theory]
+    [InlineData(8, 12, 0)]    // more kept weights than samples: the N×N (Woodbury) system
+    [InlineData(40, 12, 0)]   // fewer: the |S|×|S| system
+    [InlineData(6, 30, 10)]   // three blocks, both systems
+    public void Backsolve_EqualsTheDenseRidgeSolve(int n, int d, int blockSize)
+    {
+        var (fisher, w) = RandomProblem(n, d, seed: 3, blockSize: blockSize);
+        var fl = DenseDampedFisher(fisher);
+        var wT = tensor(w);
+        var rng = new Random(5);
+        for (int trial = 0; trial < 5; trial++)
+        {
+            var keep = Enumerable.Range(0, d).Select(_ => rng.NextDouble() < 0.7).ToArray();
+            var beta = RidgeBacksolve.Solve(fisher, wT, tensor(keep));
+            var (expected, q) = DenseRidge(fl, wT, keep);
+            double err = (beta - expected).abs().max().item<double>();
+            Assert.True(err < 1e-8, $"trial {trial}: max |β − dense| = {err}");
+            Assert.Equal(q, RidgeBacksolve.Objective(fisher, wT, beta), 1e-9);
+            Assert.True(beta.masked_select(tensor(keep).logical_not()).eq(0).all().item<bool>());
+        }
+    }
+
+    [Fact]
+    public void Chita_MatchesExhaustiveSearchMostly_AndIsNeverWorseThanTheBacksolvedMagnitudeSupport()
+    {
+        const int d = 14, keepCount = 5, instances = 40;
+        int optimal = 0, ihtOptimal = 0, bsoOptimal = 0;
+        for (int seed = 0; seed < instances; seed++)
+        {
+            using var scope = NewDisposeScope();
+            var (fisher, w) = RandomProblem(n: 10, d, seed);
+            var fl = DenseDampedFisher(fisher);
+            var wT = tensor(w);
+            var magnitude = TopK.PruneLowest(wT.abs(), d - keepCount).data<bool>().ToArray();
+            var iht = ChitaIht.Solve(fisher, w, magnitude, null, maxIterations: 500);
+            var result = ChitaIht.Solve(fisher, w, magnitude, null, maxIterations: 500, swapCandidates: d, maxSwaps: 100);
+            Assert.Equal(keepCount, result.Keep.Count(k => k));
+            double bso = DenseRidge(fl, wT, magnitude).Q;
+            double found = DenseRidge(fl, wT, result.Keep).Q, ihtFound = DenseRidge(fl, wT, iht.Keep).Q;
+            Assert.Equal(found, result.Objective, 1e-9);
+            Assert.True(found <= bso + 1e-12, $"seed {seed}: CHITA-swap {found} worse than CHITA-BSO {bso}");
+            Assert.True(ihtFound <= bso + 1e-12, $"seed {seed}: CHITA {ihtFound} worse than CHITA-BSO {bso}");
+            Assert.True(found <= ihtFound + 1e-12, $"seed {seed}: swaps made CHITA worse");
+            double best = double.PositiveInfinity;
+            for (int mask = 0; mask < 1 << d; mask++)
+            {
+                if (System.Numerics.BitOperations.PopCount((uint)mask) != keepCount) continue;
+                best = Math.Min(best, DenseRidge(fl, wT, Enumerable.Range(0, d).Select(i => (mask >> i & 1) == 1).ToArray()).Q);
+            }
+            Assert.True(found >= best - 1e-9);
+            if (found <= best * (1 + 1e-9) + 1e-12) optimal++;
+            if (ihtFound <= best * (1 + 1e-9) + 1e-12) ihtOptimal++;
+            if (bso <= best * (1 + 1e-9) + 1e-12) bsoOptimal++;
+        }
+        output.WriteLine($"exhaustive optimum reached on {instances} instances (d = {d}, k = {keepCount} kept): CHITA-swap {optimal}, CHITA (IHT) {ihtOptimal}, CHITA-BSO {bsoOptimal}");
+        Assert.True(optimal >= instances / 2, $"optimal on only {optimal}/{instances}");
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(50)]
+    public void IhtObjective_NeverIncreases(int blockSize)
+    {
+        var (fisher, w) = RandomProblem(n: 20, d: 200, seed: 7, blockSize: blockSize);
+        var magnitude = TopK.PruneLowest(tensor(w).abs(), 160).data<bool>().ToArray();
+        var result = ChitaIht.Solve(fisher, w, magnitude, null, maxIterations: 300);
+        Assert.True(result.Iterations > 3, "the test needs several IHT steps");
+        foreach (var trace in result.BlockObjectives)
+            for (int i = 1; i < trace.Count; i++)
+                Assert.True(trace[i] <= trace[i - 1] * (1 + 1e-12), $"Q rose from {trace[i - 1]} to {trace[i]} at entry {i}");
+        Assert.True(result.Objective < result.StartObjective, $"no progress: {result.StartObjective} → {result.Objective}");
+        if (blockSize > 0)
+        {
+            // Each block keeps the count the global magnitude threshold gave it.
+            foreach (var b in fisher.Blocks)
+                Assert.Equal(magnitude.Skip((int)b.Offset).Take((int)b.Length).Count(k => k),
+                    result.Keep.Skip((int)b.Offset).Take((int)b.Length).Count(k => k));
+        }
+        output.WriteLine($"block size {blockSize}: {result.Iterations} steps, Q {result.StartObjective:G6} → {result.Objective:G6}");
+    }
+
+    [Fact]
+    public void AlreadyPrunedWeights_StayPruned()
+    {
+        var (fisher, w) = RandomProblem(n: 10, d: 40, seed: 2);
+        var allowed = Enumerable.Range(0, 40).Select(i => i % 3 != 0).ToArray();
+        var scores = tensor(w).abs().masked_fill(tensor(allowed).logical_not(), double.NegativeInfinity);
+        var start = TopK.PruneLowest(scores, 25).data<bool>().ToArray();
+        var result = ChitaIht.Solve(fisher, w, start, allowed, maxIterations: 100);
+        Assert.Equal(15, result.Keep.Count(k => k));
+        Assert.All(Enumerable.Range(0, 40).Where(i => !allowed[i]), i => Assert.False(result.Keep[i]));
+    }
+
+    [Theory]
+    [InlineData("chita")]
+    [InlineData("chita-bso")]
+    [InlineData("chita-swap")]
+    public void ChitaMethods_OnATinyNet_PruneExactlyKWithFiniteWeights(string method)
+    {
+        var model = TestModels.TinyMlp(inputs: 6, classes: 3, width: 0.2, seed: 5);
+        var ctx = new PruningContext
+        {
+            Model = model,
+            Parameters = PrunableParameters.Discover(model),
+            TrainData = TestModels.RandomImages(200, 1, 2, 3, 3, seed: 9),
+            Seed = 2,
+            Options = new PruningOptions { FisherSamples = 50, Lambda = 1e-3 },
+        };
+        using var masks = PruningMethods.Get(method).Prune(ctx, 0.7).Mask!;
+        long d = PrunableParameters.TotalCount(ctx.Parameters);
+        Assert.Equal((long)Math.Floor(0.7 * d), masks.PrunedCount);
+        var flat = PrunableParameters.Flatten(ctx.Parameters);
+        Assert.True(flat.masked_select(masks.Keep.logical_not()).eq(0).all().item<bool>());
+        Assert.True(flat.isfinite().all().item<bool>());
+    }
+}
