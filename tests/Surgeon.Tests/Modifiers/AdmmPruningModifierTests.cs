@@ -144,9 +144,12 @@ public class AdmmPruningModifierTests
     }
 
     [Theory]
-    [InlineData("docs/recipes/admm-lenet5-unstructured.yaml", false)]
-    [InlineData("docs/recipes/admm-lenet5-filters-columns-prm.yaml", true)]
-    public void TheCommittedAdmmRecipes_Parse_AndFitLeNet5(string path, bool prm)
+    [InlineData("docs/recipes/admm-lenet5-unstructured.yaml", false, "1111")]
+    [InlineData("docs/recipes/admm-lenet5-filters-columns-prm.yaml", true, "2221")]
+    [InlineData("docs/recipes/admm-lenet5-unstructured-small.yaml", false, "1111")]
+    [InlineData("docs/recipes/admm-lenet5-filters-columns-small.yaml", false, "2221")]
+    [InlineData("docs/recipes/admm-lenet5-filters-columns-prm-small.yaml", true, "2221")]
+    public void TheCommittedAdmmRecipes_Parse_AndFitLeNet5(string path, bool prm, string constraintsPerLayer)
     {
         var recipe = Recipe.Load(Repo(path));
         var admm = Assert.IsType<AdmmPruningModifier>(Assert.Single(recipe.CreateModifiers(epochs: 8, batchesPerEpoch: 10)));
@@ -155,6 +158,15 @@ public class AdmmPruningModifierTests
         var model = Surgeon.Models.ModelRegistry.Create(new Surgeon.Models.ModelSpec("lenet5", [1, 28, 28], 10, 1.0), CPU);
         var constraints = admm.Plan.For(PrunableParameters.Discover(model));
         Assert.Equal(4, constraints.Count);
-        Assert.Equal(prm ? [2, 2, 2, 1] : new[] { 1, 1, 1, 1 }, constraints.Select(c => c.Count).ToArray());
+        Assert.Equal(constraintsPerLayer, string.Concat(constraints.Select(c => c.Count)));
+    }
+
+    [Fact]
+    public void TheCommittedAdmmQuantRecipe_Parses()
+    {
+        var recipe = Recipe.Load(Repo("docs/recipes/admm-quant-8bit-small.yaml"));
+        var q = Assert.IsType<AdmmQuantizationModifier>(Assert.Single(recipe.CreateModifiers(epochs: 3, batchesPerEpoch: 10)));
+        Assert.Equal(8, q.Settings.Bits);
+        Assert.Equal(new AdmmSchedule(0.5, 2, 2, 1, InSteps: false), q.Schedule);
     }
 }
