@@ -4,13 +4,15 @@
 # and Fashion-MNIST, three values of λ and three seeds; then the robustness check on LeNet-300-100/digits: AutoPrune
 # across its auxiliary and weight learning rates, gradual magnitude across its schedule settings and learning rate.
 # Budget (2 shared CPU cores): a class-balanced subset of 4,000 training images, 3 epochs from scratch (batch 64,
-# SGD lr 0.05 momentum 0.9, cosine), pruning during epochs 1–2 (masks frozen after epoch 2), epoch 3 holds the mask.
-# Usage: scripts/autoprune-table.sh [SEEDS]   (default "0 1 2")
+# SGD momentum 0.9, cosine, lr 0.05 for LeNet-300-100 and 0.01 for LeNet-5 (at 0.05 and 0.02 LeNet-5 seeds stayed
+# at chance), pruning during epochs 1–2 (masks frozen after epoch 2), epoch 3 holds the mask.
+# Usage: scripts/autoprune-table.sh [SEEDS] [LENET5_FASHION_SEEDS]   (defaults "0 1 2" for both)
 # Finished runs (a checkpoint with its sidecar) are skipped, so the script can be stopped and rerun; the results are
 # runs/autoprune/results.csv and the markdown tables runs/autoprune/table.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seeds=${1:-"0 1 2"}
+lenet5_fashion_seeds=${2:-$seeds}
 out=runs/autoprune
 mkdir -p "$out/recipes"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1} # one thread: far faster on shared cores
@@ -25,14 +27,19 @@ run() {
   local name=$1 model=$2 data=$3 method=$4 config=$5 seed=$6 recipe=$7; shift 7
   local ckpt=$out/$name.ckpt
   if [[ ! -f $ckpt.json ]]; then
-    local args=("${common[@]}" --model "$model" --data "$data" --seed "$seed" --out "$ckpt")
+    local lr=0.05; [[ $model == lenet5 ]] && lr=0.01
+    local args=("${common[@]}" --model "$model" --data "$data" --seed "$seed" --lr "${LR:-$lr}" --out "$ckpt")
     [[ $recipe == none ]] || args+=(--recipe "$recipe")
     echo "+ train $name"
     "${surgeon[@]}" train "${args[@]}" "$@" >/dev/null
   fi
   grep -q "^$model,$data,$method,$config,$seed," "$results" ||
-    echo "$model,$data,$method,$config,$seed,$(jq -r '.sparsity // 0' "$ckpt.json"),$(jq -r '.testAccuracy' "$ckpt.json")" >> "$results"
+    echo "$model,$data,$method,$config,$seed,$(jq -r '.sparsity // 0' "$ckpt.json"),$(final_accuracy "$ckpt")" >> "$results"
 }
+# The test accuracy of the last epoch's evaluation in the dynamics log (the saved model: the masks are frozen before
+# the last epoch). Not the sidecar's testAccuracy: train's evaluation after the run gave 10 % (chance) for some LeNet-5
+# runs whose saved weights `surgeon eval` measures at 93 % (a bug on main, reported in the notes of this branch).
+final_accuracy() { tail -n 1 "$1.dynamics.csv" | cut -d, -f7; }
 sparsity_of() { jq -r '.sparsity // 0' "$out/$1.ckpt.json"; }
 
 autoprune_recipe() { # λ aux-lr → file
@@ -70,11 +77,11 @@ robustness() { # LeNet-300-100 on digits, λ = 0.0003
     for alr in 0.3 3; do
       run "$tag-rob-ap-alr$alr-s$seed" $model $data autoprune-robust "aux-lr=$alr" "$seed" "$(autoprune_recipe 0.0003 "$alr")"
     done
-    run "$tag-rob-ap-lr0.1-s$seed" $model $data autoprune-robust "lr=0.1" "$seed" "$(autoprune_recipe 0.0003 1)" --lr 0.1
+    LR=0.1 run "$tag-rob-ap-lr0.1-s$seed" $model $data autoprune-robust "lr=0.1" "$seed" "$(autoprune_recipe 0.0003 1)"
     s=$(sparsity_of "$tag-ap-0.0003-s$seed")
     run "$tag-rob-gmp-every50-s$seed" $model $data gmp-robust "every=50" "$seed" "$(gmp_recipe "$tag-rob-gmp-every50-s$seed" "$s" 50 2)"
     run "$tag-rob-gmp-end1-s$seed" $model $data gmp-robust "end-epoch=1" "$seed" "$(gmp_recipe "$tag-rob-gmp-end1-s$seed" "$s" 10 1)"
-    run "$tag-rob-gmp-lr0.1-s$seed" $model $data gmp-robust "lr=0.1" "$seed" "$(gmp_recipe "$tag-rob-gmp-lr0.1-s$seed" "$s" 10 2)" --lr 0.1
+    LR=0.1 run "$tag-rob-gmp-lr0.1-s$seed" $model $data gmp-robust "lr=0.1" "$seed" "$(gmp_recipe "$tag-rob-gmp-lr0.1-s$seed" "$s" 10 2)"
   done
 }
 
@@ -102,5 +109,5 @@ table lenet300 digits
 robustness
 table lenet300 fashion-mnist
 table lenet5 digits
-table lenet5 fashion-mnist
+seeds=$lenet5_fashion_seeds table lenet5 fashion-mnist
 summarise
