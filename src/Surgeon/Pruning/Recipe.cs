@@ -477,8 +477,9 @@ public sealed class Recipe
             }
             catch (SurgeonException e)
             {
+                // The message starts with the field's name ("aux-lr must be …"): say it once, as the field.
                 string key = e.Message.Split(' ')[0];
-                throw Error(entry.Fields.ContainsKey(key) ? key : "lambda", e.Message);
+                throw entry.Fields.ContainsKey(key) ? Error(key, e.Message[(key.Length + 1)..]) : Error("lambda", e.Message);
             }
             return o;
         }
