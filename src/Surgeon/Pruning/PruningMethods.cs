@@ -32,7 +32,7 @@ public static class PruningMethods
 
     public static IReadOnlyList<IRule> Rules { get; } = [new GlobalRule(), new LayerRule(), new FilterRule()];
 
-    public static IReadOnlyList<IJointSelection> Selections { get; } = [new CbsSelection(), new ChitaSelection(), new ChitaSelection(swaps: true)];
+    public static IReadOnlyList<IJointSelection> Selections { get; } = [new CbsSelection(), new ChitaSelection(), new ChitaSelection(swaps: true), new LayerwiseObs(), new LayerwiseObs(sparseGpt: true)];
 
     public static IReadOnlyList<IWeightUpdate> Updates { get; } = [new ObsUpdate(), new CbsUpdate(), new BacksolveUpdate()];
 
@@ -50,7 +50,7 @@ public static class PruningMethods
     ];
 
     /// <summary>The methods listed in help texts: the aliases, then a few compositions.</summary>
-    public static IReadOnlyList<string> Examples { get; } = ["mp", "lmp", "wf-s", "wf", "cbs-s", "cbs", "chita", "chita-bso", "ms4-exp:chita", "mp+cbs-u", "wf-s+cbs-u", "snip", "grasp@layer", "magnitude@filter"];
+    public static IReadOnlyList<string> Examples { get; } = ["mp", "lmp", "wf-s", "wf", "cbs-s", "cbs", "chita", "chita-bso", "ms4-exp:chita", "obc", "sparsegpt@2:4", "magnitude@2:4", "mp+cbs-u", "wf-s+cbs-u", "snip", "grasp@layer", "magnitude@filter"];
 
     /// <summary>
     /// Parses one method. <paramref name="defaultRule"/> is the rule of a bare score (global unless the caller knows
@@ -136,6 +136,14 @@ public static class PruningMethods
             ruleName = head[(at + 1)..];
         }
         var selection = Selections.FirstOrDefault(s => s.Name == scoreName);
+        if (selection is LayerwiseObs obs && at >= 0 && NmRule.TryParse(ruleName) is { } pattern)
+        {
+            if (update is not null)
+                throw new SurgeonException($"method '{name}': {obs.Name} updates the weights itself; drop +{update.Name}");
+            return new PruningMethod(name, null, null, obs.WithPattern(pattern.N, pattern.M), null, description);
+        }
+        if (selection is LayerwiseObs && update is not null)
+            throw new SurgeonException($"method '{name}': {selection.Name} updates the weights itself; drop +{update.Name}");
         if (selection is not null)
         {
             if (at >= 0)
