@@ -42,7 +42,7 @@ for seed in $seeds; do
     run "$out/lenet5-$data-admm-$r-q8-s$seed.ckpt" ./surgeon finetune -c "$out/lenet5-$data-admm-$r-s$seed.ckpt" --epochs 3 --lr 0.01 \
       --train-subset "$subset" --seed "$seed" -q --recipe docs/recipes/admm-quant-8bit-small.yaml --out "$out/lenet5-$data-admm-$r-q8-s$seed.ckpt"
   done
-  dense=$(./surgeon eval --checkpoint "$base" 2>/dev/null | grep -aoE 'accuracy [0-9.]+%' | head -1 | grep -oE '[0-9.]+')
+  dense=$(./surgeon eval --checkpoint "$base" 2>/dev/null | grep -aoE 'accuracy [0-9.]+%' | head -1 | grep -oE '[0-9.]+') || true
   printf "%s\t%s\t%s\t%s\t%d\t%.1f\t%d\n" "$data" "$seed" dense "$dense" $total 1 $total
   for r in admm-unstructured admm-filters-columns admm-filters-columns-prm gmp admm-unstructured-q8 admm-filters-columns-prm-q8; do
     row "$r" "$out/lenet5-$data-$r-s$seed.ckpt"
