@@ -21,7 +21,7 @@ row() {
   local name=$1 ckpt=$2
   local kept acc
   kept=$(grep -a 'total' "$ckpt.log" | tail -1 | tr -d ',' | awk -F'│' '{gsub(/[^0-9]/,"",$3); gsub(/[^0-9]/,"",$4); print $3-$4}')
-  acc=$(grep -a 'fine-tuned: accuracy' "$ckpt.log" | tail -1 | sed -E 's/.*→ ([0-9.]+)%.*/\1/')
+  acc=$(grep -a 'fine-tuned: accuracy' "$ckpt.log" | tail -1 | sed -E 's/.*→ ([0-9.]+) ?%.*/\1/')
   awk -v d="$data" -v s="$seed" -v n="$name" -v a="$acc" -v k="$kept" -v t=$total \
     'BEGIN { printf "%s\t%s\t%s\t%s\t%d\t%.1f\t%d\n", d, s, n, a, k, t / k, k }'
 }
@@ -42,7 +42,7 @@ for seed in $seeds; do
     run "$out/lenet5-$data-admm-$r-q8-s$seed.ckpt" ./surgeon finetune -c "$out/lenet5-$data-admm-$r-s$seed.ckpt" --epochs 3 --lr 0.01 \
       --train-subset "$subset" --seed "$seed" -q --recipe docs/recipes/admm-quant-8bit-small.yaml --out "$out/lenet5-$data-admm-$r-q8-s$seed.ckpt"
   done
-  dense=$(./surgeon eval --checkpoint "$base" 2>/dev/null | grep -aoE 'accuracy [0-9.]+%' | head -1 | grep -oE '[0-9.]+') || true
+  dense=$(./surgeon eval --checkpoint "$base" 2>/dev/null | grep -aoE 'accuracy [0-9.]+ ?%' | head -1 | grep -oE '[0-9.]+') || true
   printf "%s\t%s\t%s\t%s\t%d\t%.1f\t%d\n" "$data" "$seed" dense "$dense" $total 1 $total
   for r in admm-unstructured admm-filters-columns admm-filters-columns-prm gmp admm-unstructured-q8 admm-filters-columns-prm-q8; do
     row "$r" "$out/lenet5-$data-$r-s$seed.ckpt"
