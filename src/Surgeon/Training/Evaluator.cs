@@ -30,10 +30,10 @@ public static class Evaluator
                 using var scope = NewDisposeScope();
                 int len = Math.Min(batchSize, n - start);
                 var (x, y) = data.Batch(all.AsSpan(start, len), device);
-                // Forward only, no gradients: oneDNN's convolutions give the right outputs (only their input gradients
-                // are wrong, see ConvolutionBackend) and run several times faster than the im2col path training uses.
-                Tensor? logits = null;
-                ConvolutionBackend.RunWithOneDnn(() => logits = model.forward(x));
+                // The same convolution path training uses (oneDNN off). Switching oneDNN on for evaluation inside a
+                // process that trained with it off gave wrong logits (NaN loss, chance accuracy) after training LeNet-5
+                // with 2 threads, on weights a fresh process evaluates right: it is not trusted here any more.
+                var logits = model.forward(x);
                 lossSum += nn.functional.cross_entropy(logits!, y, reduction: nn.Reduction.Sum).item<float>();
                 correct += logits!.argmax(1).eq(y).sum().item<long>();
             }
