@@ -87,7 +87,10 @@ public class PostTrainingQuantizationTests
         }
         for (int i = 0; i < 3; i++)
         {
-            Assert.Equal((double)grids[i].Scale, plan.Input(names[i])!.Scales[0]);
+            // Within a few float32 ulps, not bit for bit: the calibration runs batches of 10 and the hand chain one
+            // matmul of 37 rows, and libtorch's blocking of a matmul (and so its rounding) depends on the shape; a
+            // one-ulp difference in a layer's input max was seen (scale 0.0066585336 vs 0.0066585341).
+            Assert.InRange(Math.Abs(plan.Input(names[i])!.Scales[0] - grids[i].Scale), 0, 1e-6 * grids[i].Scale);
             Assert.Equal(grids[i].Zero, plan.Input(names[i])!.ZeroPoints[0]);
             Assert.Equal(w[i].data<float>().ToArray(), plan.Layer(names[i])!.Weight);
         }
