@@ -14,8 +14,9 @@ namespace Surgeon.Curvature;
 public static class RidgeBacksolve
 {
     /// <summary>β: zero where <paramref name="keep"/> is false, the ridge solution on the kept weights of every block.
-    /// <paramref name="w"/> is the flat w̄ (any float dtype; the result is float64 on G's device).</summary>
-    public static Tensor Solve(EmpiricalFisher fisher, Tensor w, Tensor keep)
+    /// <paramref name="w"/> is the flat w̄ (any float dtype; the result is float64 on G's device). CBS-U is the same
+    /// solve with its update scale c (w_U + c·δw_U); <paramref name="system"/> names the system in a factorisation error.</summary>
+    public static Tensor Solve(EmpiricalFisher fisher, Tensor w, Tensor keep, double scale = 1.0, string system = "backsolve system")
     {
         if (w.numel() != fisher.D || keep.numel() != fisher.D)
             throw new ArgumentException($"backsolve needs {fisher.D} weights and keep flags, got {w.numel()} and {keep.numel()}");
@@ -38,7 +39,7 @@ public static class RidgeBacksolve
                 var gP = gB.index_select(1, prunedIdx).to(ScalarType.Float64);
                 var gU = gB.index_select(1, keptIdx);
                 var r = gP.matmul(wB.index_select(0, prunedIdx)); // G_P w̄_P, length N
-                string where = $"backsolve system in the block at weights {block.Offset}..{block.End - 1}";
+                string where = $"{system} in the block at weights {block.Offset}..{block.End - 1}";
                 Tensor delta;
                 if (keptIdx.numel() > fisher.N)
                 {
@@ -55,7 +56,7 @@ public static class RidgeBacksolve
                     var rhs = gU.T.to(ScalarType.Float64).matmul(r).div_(HeldScalars.Of(n));
                     delta = cholesky_solve(rhs.unsqueeze(1), l).squeeze(1);
                 }
-                wB.index_add_(0, keptIdx, delta, HeldScalars.One);
+                wB.index_add_(0, keptIdx, delta, HeldScalars.Of(scale));
             }
             wB.index_fill_(0, prunedIdx, HeldScalars.Of(0));
         }
