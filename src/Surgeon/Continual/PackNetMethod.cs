@@ -23,6 +23,7 @@ public sealed class PackNetMethod : ContinualMethod
     private readonly List<Tensor> owners = []; // per hidden layer: 0 = free, k = owned by task k (1-based)
 
     public override string Name => "packnet";
+    public MultiTaskMlp? Model => model;
 
     /// <summary>Per hidden layer, the 1-based task owning each weight (0 = free).</summary>
     public IReadOnlyList<Tensor> Owners => owners;
@@ -98,13 +99,21 @@ public sealed class PackNetMethod : ContinualMethod
             var scores = flat.narrow(0, offset, n).cpu().data<double>().ToArray();
             offset += n;
             var own = owners[l].flatten().eq(HeldScalars.Of(id)).cpu().data<bool>().ToArray();
-            var candidates = Enumerable.Range(0, (int)n).Where(i => own[i]).OrderBy(i => scores[i]).ThenBy(i => i).ToArray();
-            int k = (int)Math.Floor(o.PruneFraction * candidates.Length);
-            if (k == 0) continue;
-            var pruned = tensor(candidates[..k].Select(i => (long)i).ToArray());
+            var freed = FreeLowest(scores, own, o.PruneFraction);
+            if (freed.Length == 0) continue;
+            var pruned = tensor(freed);
             owners[l].view(-1).index_fill_(0, pruned, HeldScalars.Of(0));
             parameters[l].Weight.view(-1).index_fill_(0, pruned, HeldScalars.Of(0));
         }
+    }
+
+    /// <summary>The positions to free: ⌊fraction·n⌋ of the n positions marked <paramref name="own"/>, those with the
+    /// lowest scores (ties by position).</summary>
+    public static long[] FreeLowest(double[] scores, bool[] own, double fraction)
+    {
+        var candidates = Enumerable.Range(0, own.Length).Where(i => own[i]).OrderBy(i => scores[i]).ThenBy(i => i).ToArray();
+        int k = (int)Math.Floor(fraction * candidates.Length);
+        return candidates[..k].Select(i => (long)i).Order().ToArray();
     }
 
     public override Tensor Logits(int task, Tensor inputs)
