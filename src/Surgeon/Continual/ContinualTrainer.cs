@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Continual;
 
 /// <summary>
-/// Trains one task: Adam over the given parameters, cross-entropy, mini-batches in a seeded order, with hooks after the
+/// Trains one task: Adam (<see cref="Training.AdamOptimizer"/>) over the given parameters, cross-entropy, mini-batches in a seeded order, with hooks after the
 /// backward pass (PackNet masks gradients there) and after each step (restoring what must not move). Evaluates a task's
 /// test accuracy.
 /// </summary>
@@ -19,7 +19,7 @@ public sealed class ContinualTrainer(ContinualOptions options, IProgressReporter
         double learningRate, int stream, string what, Action? afterBackward = null, Action? afterStep = null)
     {
         if (epochs == 0) return;
-        var optimizer = optim.Adam(parameters, lr: learningRate);
+        using var optimizer = new Training.AdamOptimizer(parameters, learningRate);
         var rng = new Random(HashCode.Combine(options.Seed, stream));
         var order = Enumerable.Range(0, data.Count).ToArray();
         int batches = (data.Count + options.BatchSize - 1) / options.BatchSize;
@@ -33,17 +33,16 @@ public sealed class ContinualTrainer(ContinualOptions options, IProgressReporter
                 using var scope = NewDisposeScope();
                 int start = b * options.BatchSize, count = Math.Min(options.BatchSize, data.Count - start);
                 var (x, y) = data.Batch(order.AsSpan(start, count));
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 var loss = nn.functional.cross_entropy(model.call(x), y);
                 loss.backward();
                 afterBackward?.Invoke();
-                optimizer.step();
+                optimizer.Step();
                 afterStep?.Invoke();
                 bar.Advance();
             }
         }
         model.eval();
-        optimizer.Dispose();
     }
 
     /// <summary>Top-1 accuracy of <paramref name="logits"/> (a task's forward) on <paramref name="data"/>.</summary>

@@ -61,7 +61,10 @@ public sealed class PackNetMethod : ContinualMethod
         {
             using var _ = no_grad();
             for (int l = 0; l < weights.Count; l++)
-                weights[l].grad?.mul_(mine[l]);
+            {
+                using var grad = weights[l].grad;
+                grad?.mul_(mine[l]);
+            }
         }
         void AfterStep()
         {
