@@ -15,6 +15,8 @@ seeds=${1:-"0 1 2"}
 out=runs/continual-table
 mkdir -p "$out"
 export OMP_NUM_THREADS=1
+./surgeon --help > /dev/null # builds once; the runs call the built CLI directly
+cli=(dotnet src/Surgeon.Cli/bin/Release/net10.0/Surgeon.Cli.dll)
 common=(--epochs 3 --batch-size 128 --train-subset 4000 --test-subset 1000 -q)
 for seed in $seeds; do
   for tasks in permuted-digits split-digits permuted-fashion; do
@@ -27,7 +29,7 @@ for seed in $seeds; do
         packnet) extra=(--lr 0.001 --prune-method mp --prune-fraction 0.75 --retrain-epochs 1) ;;
       esac
       echo "+ continual --method $method --tasks $tasks --seed $seed ${extra[*]} ${common[*]}" >&2
-      nice -n 10 ./surgeon continual --method "$method" --tasks "$tasks" --seed "$seed" "${extra[@]}" "${common[@]}" --out "$dir" > "$dir.log" 2>&1
+      nice -n 10 "${cli[@]}" continual --method "$method" --tasks "$tasks" --seed "$seed" "${extra[@]}" "${common[@]}" --out "$dir" > "$dir.log" 2>&1
     done
   done
 done

@@ -62,9 +62,19 @@ public static class TaskSequences
         }
         return tasks.Select((task, t) => task with
         {
-            Train = trainPerTask is { } n ? task.Train.Subset(task.Train.BalancedSubset(Math.Min(n, task.Train.Count), seed + 7919 * t), task.Train.Name) : task.Train,
-            Test = testPerTask is { } m ? task.Test.Subset(task.Test.BalancedSubset(Math.Min(m, task.Test.Count), seed + 7919 * t + 1), task.Test.Name) : task.Test,
+            Train = Sample(task.Train, trainPerTask, seed + 7919 * t),
+            Test = Sample(task.Test, testPerTask, seed + 7919 * t + 1),
         }).ToList();
+    }
+
+    /// <summary><paramref name="count"/> images of <paramref name="data"/>: all of them when it has no more, else a seeded
+    /// class-balanced subset, or a seeded random one when a class has too few images for balance.</summary>
+    private static ImageDataset Sample(ImageDataset data, int? count, int seed)
+    {
+        if (count is not { } n || n >= data.Count) return data;
+        int perClass = n / data.NumClasses + (n % data.NumClasses == 0 ? 0 : 1);
+        var indices = data.ClassCounts().Min() >= perClass ? data.BalancedSubset(n, seed) : data.RandomSubset(n, seed).Order().ToArray();
+        return data.Subset(indices, data.Name);
     }
 
     /// <summary>The images with their pixels (all channels, row-major) reordered: new pixel p is old pixel order[p].</summary>

@@ -135,5 +135,12 @@ public class ContinualTests
             Assert.Equal([source[2 * t], source[2 * t + 1]], split[t].Train.ClassCounts());
         }
         Assert.Throws<SurgeonException>(() => TinyTasks(6, "split-digits"));
+
+        // Subsets: larger than a task keeps all of it; smaller keeps that many, class-balanced where possible.
+        var train = TestModels.RandomImages(120, 1, 4, 4, 10, seed: 3);
+        var test = TestModels.RandomImages(40, 1, 4, 4, 10, seed: 4);
+        var subset = TaskSequences.Create("split-digits", 2, 5, train, test, trainPerTask: 1000, testPerTask: 6);
+        Assert.Equal(24, subset[0].Train.Count);
+        Assert.Equal([3, 3], subset[1].Test.ClassCounts());
     }
 }
