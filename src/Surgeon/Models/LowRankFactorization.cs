@@ -68,7 +68,7 @@ public static class LowRankFactorization
                 using var factors = TruncatedSvd.Factorize(matrix, rank);
                 weight.copy_(factors.Product().reshape(weight.shape));
             }
-            layers.Add(new FactorizedLayer($"{name}.weight", rows, cols, rank, TruncatedSvd.EnergyKept(singular, rank), smaller,
+            layers.Add(new FactorizedLayer($"{name}.weight", rows, cols, rank, smaller ? TruncatedSvd.EnergyKept(singular, rank) : 1, smaller,
                 positions.GetValueOrDefault(name, 1), rows * cols, smaller ? factorWeights : rows * cols));
         }
         return layers;

@@ -99,6 +99,7 @@ public class LowRankTests
         Assert.Equal([true, true, false], layers.Select(l => l.Factorized));
         Assert.Equal([40L, 24L, 12L], layers.Select(l => l.FactorWeights));
         Assert.Equal([96L, 32L, 12L], layers.Select(l => l.DenseFlops));
+        Assert.Equal(1.0, layers[2].EnergyKept); // a layer left dense keeps all of its energy
         var after = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach());
         foreach (var l in layers)
         {
