@@ -14,7 +14,8 @@ namespace Surgeon.Models.Onnx;
 public sealed class OnnxGraphModel : nn.Module<Tensor, Tensor>
 {
     private readonly List<OnnxStep> steps;
-    private readonly Dictionary<string, Tensor> constants = new(StringComparer.Ordinal);
+    // value name → the buffer holding it (looked up per forward: Module.to() replaces buffers with moved copies)
+    private readonly Dictionary<string, string> constants = new(StringComparer.Ordinal);
 
     /// <param name="model">The parsed file (<see cref="OnnxFile.Read"/>); the module keeps it as the template of export.</param>
     /// <param name="fileName">The file's name, for errors.</param>
@@ -90,7 +91,10 @@ public sealed class OnnxGraphModel : nn.Module<Tensor, Tensor>
         if (input.dim() != InputShape.Length + 1 || !input.shape.Skip(1).SequenceEqual(InputShape.Select(d => (long)d)))
             throw new SurgeonException($"{FileName} takes inputs [batch, {string.Join(", ", InputShape)}], got [{string.Join(", ", input.shape)}]");
         using var scope = NewDisposeScope();
-        var values = new Dictionary<string, Tensor>(constants, StringComparer.Ordinal) { [InputName] = input };
+        var buffers = named_buffers(recurse: false).ToDictionary(b => b.name, b => b.buffer, StringComparer.Ordinal);
+        var values = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (value, buffer) in constants) values[value] = buffers[buffer];
+        values[InputName] = input;
         foreach (var step in steps)
         {
             step.Training = training;
@@ -105,8 +109,9 @@ public sealed class OnnxGraphModel : nn.Module<Tensor, Tensor>
     private void AddConstant(string name, Tensor value, ref int k)
     {
         value.DetachFromDisposeScope();
-        register_buffer($"constant_{k++}", value, persistent: false);
-        constants[name] = value;
+        string buffer = $"constant_{k++}";
+        register_buffer(buffer, value); // persistent: TorchSharp lists (and moves) only those
+        constants[name] = buffer;
     }
 
     /// <summary>Every step reads only values defined before it (ONNX requires topological order), and the output is defined.</summary>
