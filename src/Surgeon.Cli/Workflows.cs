@@ -130,6 +130,12 @@ internal static class Workflows
     /// <summary>What a sweep writes into its folder: the journal, the reports and the lock file (checked before any work).</summary>
     public static IReadOnlyList<string> SweepFiles => [SweepResults.JournalFile, .. SweepReport.FileNames, Surgeon.IO.FolderLock.FileName];
 
+    /// <summary>What --plan-only writes into its folder.</summary>
+    public static IReadOnlyList<string> PlanFiles => [SweepPlan.FileName, Surgeon.IO.FolderLock.FileName];
+
+    /// <summary>What a worker of a planned sweep writes into its folder (besides the claims folder).</summary>
+    public static IReadOnlyList<string> WorkerFiles => [SweepResults.JournalFile];
+
     public static SweepReport SweepAndReport(nn.Module<Tensor, Tensor> model, CheckpointInfo info, string checkpointPath,
         string dataSpec, IReadOnlyList<PruningMethod> methods, IReadOnlyList<double> sparsities, IReadOnlyList<int> seeds,
         PruningOptions options, string outDir, Device device, IProgressReporter progress, int recalibrateBnSamples = 0,
@@ -139,10 +145,7 @@ internal static class Workflows
         EnsureDataFits(info, test);
         test = BalancedSubset(test, testSubset, "--test-subset");
         // Finished points go to points.jsonl at once; a rerun of the same sweep (same weights, data and options) skips them.
-        // The prunable set joins the key only where it changes the weights (ResNet), so journals of other models stay valid.
-        string key = $"{info.WeightsSha256}|{dataSpec}|{options}";
-        if (!PrunableParameters.SameInBoth(model)) key += $"|prunable={prunable}";
-        if (testSubset > 0) key += $"|test-subset={testSubset}";
+        string key = SweepKey.Of(info.WeightsSha256, dataSpec, options, model, prunable, testSubset);
         // The folder is this run's until it ends: a second sweep on it stops at once instead of computing the same points.
         using var folderLock = Surgeon.IO.FolderLock.Acquire(outDir, "--out-dir");
         var journal = new SweepJournal(Path.Combine(outDir, SweepResults.JournalFile), key);
@@ -188,6 +191,124 @@ internal static class Workflows
         foreach (var file in report.WriteAll(outDir))
             progress.Info($"wrote {file}");
         return report;
+    }
+
+    /// <summary>
+    /// Writes the plan of a sweep (plan.json) into <paramref name="outDir"/>, with the dense model's test result. When the
+    /// folder already holds the same plan (every digest equal) it is kept, so the same command can be given again
+    /// (resubmitting a sweep); another plan there is refused.
+    /// </summary>
+    public static SweepPlan WritePlan(nn.Module<Tensor, Tensor> model, CheckpointInfo info, string checkpointPath,
+        string dataSpec, IReadOnlyList<PruningMethod> methods, IReadOnlyList<double> sparsities, IReadOnlyList<int> seeds,
+        PruningOptions options, string outDir, Device device, IProgressReporter progress, int recalibrateBnSamples,
+        PrunableSet prunable, int testSubset)
+    {
+        var (train, test) = DatasetCatalog.Load(dataSpec);
+        EnsureDataFits(info, test);
+        test = BalancedSubset(test, testSubset, "--test-subset");
+        string key = SweepKey.Of(info.WeightsSha256, dataSpec, options, model, prunable, testSubset);
+        var check = new SweepRunner
+        {
+            Model = model,
+            TestData = test,
+            TrainData = train,
+            Methods = methods,
+            Sparsities = sparsities,
+            Seeds = seeds,
+            Options = options,
+            RecalibrateBnSamples = recalibrateBnSamples,
+            Prunable = prunable,
+        };
+        int recalibrate = check.Recalibrates ? recalibrateBnSamples : 0;
+        string planPath = Path.Combine(outDir, SweepPlan.FileName);
+        SweepPlan Make(EvalResult dense) => SweepPlan.Create(checkpointPath, dataSpec, methods.Select(m => m.Name).ToList(), sparsities,
+            seeds, options, prunable, recalibrate, testSubset, key, dense.Accuracy, dense.Loss);
+        // What every point would refuse is refused now, before the plan exists (as a local sweep does before its first point).
+        var parameters = PrunableParameters.Discover(model, prunable);
+        foreach (var s in sparsities) SparsityTarget.PruneCount(s, PrunableParameters.TotalCount(parameters));
+        var context = new PruningContext { Model = model, Parameters = parameters, TrainData = train, Options = options };
+        foreach (var method in methods) method.Check(context);
+        if (File.Exists(planPath))
+        {
+            var existing = SweepPlan.Load(planPath);
+            var wanted = Make(new EvalResult(existing.DenseAccuracy, existing.DenseLoss, 0));
+            if (!existing.Points.SequenceEqual(wanted.Points))
+                throw new SurgeonException($"{outDir} already holds the plan of another sweep ({existing.Points.Count} points); give another --out-dir");
+            progress.Info($"{planPath} already holds this plan ({existing.Points.Count} points); kept");
+            return existing;
+        }
+        var plan = Make(Evaluator.Evaluate(model, test, device: device));
+        using var folderLock = Surgeon.IO.FolderLock.Acquire(outDir, "--out-dir");
+        Surgeon.IO.AtomicFile.WriteAllText(planPath, plan.ToJson());
+        progress.Info($"wrote {planPath}: {plan.Points.Count} points (dense test accuracy {100 * plan.DenseAccuracy:F2} %)");
+        return plan;
+    }
+
+    /// <summary>
+    /// Runs the points of <paramref name="plan"/> whose indices are in <paramref name="indices"/>, as one worker among
+    /// any number: each point is claimed (<see cref="SweepPlan.ClaimPath"/>) and checked against the journal under the
+    /// claim, so a point another worker holds or has finished is skipped, and its line is appended before the claim
+    /// is released. Returns the points computed and those skipped.
+    /// </summary>
+    public static (int Computed, int Skipped) RunPlan(SweepPlan plan, string outDir, IReadOnlySet<int> indices, Device device,
+        IProgressReporter progress)
+    {
+        var (model, info) = Checkpoint.Load(plan.Checkpoint, device);
+        using var _ = model;
+        var (train, test) = DatasetCatalog.Load(plan.Data);
+        EnsureDataFits(info, test);
+        test = BalancedSubset(test, plan.TestSubset, "--test-subset");
+        string key = SweepKey.Of(info.WeightsSha256, plan.Data, plan.Options, model, plan.Prunable, plan.TestSubset);
+        if (key != plan.Key)
+            throw new SurgeonException($"the checkpoint {plan.Checkpoint} is not the one the plan in {outDir} was written for (its weights or settings differ); write a new plan with --plan-only");
+        var methods = PruningMethods.Parse(string.Join(",", plan.Methods));
+        Directory.CreateDirectory(Path.Combine(outDir, SweepPlan.ClaimsFolder));
+        var journal = new SweepJournal(Path.Combine(outDir, SweepResults.JournalFile), key, SweepPlan.JournalLockPath(outDir));
+        var byPoint = plan.Points.ToDictionary(p => (p.Method, p.Sparsity, p.Seed));
+        bool recalibrates = plan.RecalibrateBnSamples > 0;
+        int computed = 0, skipped = 0;
+        IDisposable? Claim(string method, double sparsity, int seed)
+        {
+            var point = byPoint[(method, sparsity, seed)];
+            if (!indices.Contains(point.Index)) return null;
+            string claimPath = SweepPlan.ClaimPath(outDir, point.Index);
+            var claim = Surgeon.IO.ExclusiveFileLock.TryAcquire(claimPath, recordHolder: true);
+            if (claim is null)
+            {
+                skipped++;
+                progress.Info($"{point.Describe()}: claimed by another worker ({Surgeon.IO.ExclusiveFileLock.Holder(claimPath) ?? "holder unknown"}); skipped");
+                return null;
+            }
+            var (done, _) = journal.LoadLocked();
+            bool Has(string name) => done.Any(p => p.Method == name && p.Sparsity == sparsity && p.Seed == seed);
+            if (Has(method) && (!recalibrates || Has(method + SweepRunner.RecalibratedSuffix)))
+            {
+                claim.Dispose();
+                skipped++;
+                return null;
+            }
+            computed++;
+            return claim;
+        }
+        var runner = new SweepRunner
+        {
+            Claim = Claim,
+            OnPoint = journal.Append,
+            EvaluateDense = false,
+            Model = model,
+            TestData = test,
+            TrainData = train,
+            Methods = methods,
+            Sparsities = plan.Sparsities,
+            Seeds = plan.Seeds,
+            Options = plan.Options,
+            Device = device,
+            Progress = progress,
+            RecalibrateBnSamples = plan.RecalibrateBnSamples,
+            Prunable = plan.Prunable,
+        };
+        runner.Run();
+        return (computed, skipped);
     }
 
     public static void EnsureDataFits(CheckpointInfo info, ImageDataset data)

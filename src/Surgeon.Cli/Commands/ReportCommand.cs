@@ -74,7 +74,8 @@ internal static class ReportCommand
         };
         var command = new Command("sweep",
             "Rebuild the accuracy-against-sparsity table (Markdown, CSV) and plot (PNG) of one sweep, or merge several sweeps of the same dense model " +
-            "(e.g. methods run separately) into one.")
+            "(e.g. methods run separately) into one. A planned sweep (sweep --plan-only) is reported from the points finished so far, and the points " +
+            "not finished yet (or running, with the worker's pid and host) are listed.")
         {
             sources, outDir, title, denseAccuracy,
         };
@@ -89,8 +90,11 @@ internal static class ReportCommand
                 if (!Directory.Exists(path)) continue;
                 // A folder is read through its sweep.json, or its points.jsonl when it has none (an unfinished sweep,
                 // whose reports may then be written beside the journal).
+                // A planned sweep (--plan-only) is read through its plan and journal, so its report may be rebuilt in place.
+                string planFile = Path.Combine(path, Surgeon.Pruning.SweepPlan.FileName);
                 string reportFile = Path.Combine(path, SweepResults.ReportFile);
-                if (File.Exists(reportFile)) paths.Reads(reportFile, $"the sweep results {path}");
+                if (File.Exists(planFile)) paths.Reads(planFile, $"the sweep plan of {path}");
+                else if (File.Exists(reportFile)) paths.Reads(reportFile, $"the sweep results {path}");
                 paths.Reads(Path.Combine(path, SweepResults.JournalFile), $"the sweep journal of {path}");
             }
             if (folder is not null) paths.WritesFolder(folder, "--out-dir", [.. SweepReport.FileNames, FolderLock.FileName]);

@@ -11,7 +11,7 @@ internal static class SweepCommand
 
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Trained (dense) checkpoint to prune.", Required = true };
+        var checkpoint = new Option<string?>("--checkpoint", "-c") { Description = "Trained (dense) checkpoint to prune (not with --point / --shard, which read it from the plan)." };
         var methods = new Option<string>("--methods", "-m")
         {
             Description = "Comma-separated methods, each score[@rule][+update] or selection[+update] (surgeon methods lists them), e.g. " + string.Join(", ", PruningMethods.Examples) + ".",
@@ -30,15 +30,48 @@ internal static class SweepCommand
             DefaultValueFactory = _ => 0,
         };
         var prunable = CliOptions.Prunable();
+        var planOnly = new Option<bool>("--plan-only")
+        {
+            Description = "Write the sweep's plan (plan.json: its points, each with the digest of its configuration, and the dense accuracy) into --out-dir " +
+                "and stop. Workers then run it: 'surgeon sweep --out-dir D' runs every point no other worker holds or has finished, --point or --shard a part; " +
+                "'surgeon report sweep D' builds the table from what has finished. Any number of workers may share D (shared storage for a cluster).",
+        };
+        var point = new Option<int?>("--point")
+        {
+            Description = "Run point I (0-based) of the plan in --out-dir (written by --plan-only); skipped when another worker holds it or it is done.",
+            HelpName = "I",
+        };
+        var shard = new Option<string?>("--shard")
+        {
+            Description = "Run shard I of N of the plan in --out-dir: the points whose index is I modulo N (I from 0).",
+            HelpName = "I/N",
+        };
         var fisher = new PruningOptionSet();
         var command = new Command("sweep", "One-shot pruning over a grid of methods × sparsities × seeds, each from the same dense weights; prints and writes the accuracy table.")
         {
-            checkpoint, methods, sparsities, seeds, outDir, data, prunable, recalibrate, testSubset, device, quiet,
+            checkpoint, methods, sparsities, seeds, outDir, data, prunable, recalibrate, testSubset, device, quiet, planOnly, point, shard,
         };
         fisher.AddTo(command);
         command.SetAction(r => Program.Guard(() =>
         {
-            string path = r.GetValue(checkpoint)!;
+            string? path = r.GetValue(checkpoint);
+            if (path is null)
+            {
+                // A worker of a planned sweep: everything but where and how comes from the plan.
+                var allowed = new Option[] { outDir, point, shard, device, quiet };
+                var stray = command.Options.FirstOrDefault(o => !allowed.Contains(o) && r.GetResult(o) is { Implicit: false });
+                if (stray is not null)
+                    throw new SurgeonException(r.GetValue(planOnly)
+                        ? "--plan-only needs --checkpoint (the dense model to plan the sweep of)"
+                        : $"{stray.Name} belongs to the plan: without --checkpoint, sweep runs the plan in --out-dir as it was written (give --checkpoint and --plan-only to write a plan)");
+                string? planFolder = r.GetValue(outDir);
+                if (planFolder is null)
+                    throw new SurgeonException("give --checkpoint to sweep, or --out-dir D to run the plan in D (written by --plan-only)");
+                return RunPlan(planFolder, r.GetValue(point), r.GetValue(shard), CliOptions.ParseDevice(r.GetValue(device)!),
+                    new ConsoleProgress(r.GetValue(quiet)));
+            }
+            if (r.GetValue(point) is not null || r.GetValue(shard) is not null)
+                throw new SurgeonException("--point and --shard run the plan in --out-dir, which names its checkpoint: drop --checkpoint");
             var methodList = PruningMethods.Parse(r.GetValue(methods)!);
             var sparsityList = CliOptions.ParseDoubles(r.GetValue(sparsities)!, "--sparsities");
             foreach (var s in sparsityList) SparsityTarget.Validate(s);
@@ -52,13 +85,64 @@ internal static class SweepCommand
             var progress = new ConsoleProgress(r.GetValue(quiet));
             string folder = r.GetValue(outDir) ?? Workflows.DefaultRunsPath($"sweep-{Path.GetFileNameWithoutExtension(path)}");
             new Surgeon.IO.RunPaths().ReadsCheckpoint(path).ReadsData(CliOptions.DataOf(r.GetValue(data), path))
-                .WritesFolder(folder, "--out-dir", Workflows.SweepFiles).Check();
+                .WritesFolder(folder, "--out-dir", r.GetValue(planOnly) ? Workflows.PlanFiles : Workflows.SweepFiles).Check();
             var (model, info) = Checkpoint.Load(path, dev);
+            if (r.GetValue(planOnly))
+            {
+                using (model)
+                {
+                    var plan = Workflows.WritePlan(model, info, path, r.GetValue(data) ?? info.Dataset, methodList, sparsityList, seedList,
+                        options, folder, dev, progress, recalibrateSamples, prunableSet, testImages);
+                    Console.WriteLine($"{Path.Combine(folder, SweepPlan.FileName)}: {plan.Points.Count} points; run them with 'surgeon sweep --out-dir {folder}' (any number of workers)");
+                }
+                return 0;
+            }
             var report = Workflows.SweepAndReport(model, info, path, r.GetValue(data) ?? info.Dataset, methodList, sparsityList,
                 seedList, options, folder, dev, progress, recalibrateSamples, prunableSet, testImages);
             Workflows.PrintSweepTable(report, $"{info.Architecture} on {info.Dataset}: one-shot pruning, no fine-tuning");
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>Runs the plan in <paramref name="folder"/>: one point, one shard, or every point left.</summary>
+    private static int RunPlan(string folder, int? point, string? shard, TorchSharp.torch.Device device, ConsoleProgress progress)
+    {
+        if (point is not null && shard is not null) throw new SurgeonException("give --point or --shard, not both");
+        string planPath = Path.Combine(folder, SweepPlan.FileName);
+        var plan = SweepPlan.Load(planPath);
+        var indices = plan.Points.Select(p => p.Index).ToHashSet();
+        string part = "every point left";
+        if (point is { } i)
+        {
+            if (i < 0 || i >= plan.Points.Count)
+                throw new SurgeonException($"--point {i} is out of range: the plan in {folder} has {plan.Points.Count} points, 0 to {plan.Points.Count - 1}");
+            indices = [i];
+            part = $"point {plan.Points[i].Describe()}";
+        }
+        if (shard is not null)
+        {
+            var (index, count) = ParseShard(shard);
+            indices = plan.Shard(index, count).Select(p => p.Index).ToHashSet();
+            part = $"shard {index}/{count} ({indices.Count} points)";
+        }
+        new Surgeon.IO.RunPaths().Reads(planPath, $"the sweep plan {planPath}").ReadsCheckpoint(plan.Checkpoint)
+            .ReadsData(CliOptions.DataOf(plan.Data, plan.Checkpoint))
+            .WritesFolder(folder, "--out-dir", Workflows.WorkerFiles).Check();
+        progress.Info($"sweep worker (pid {Environment.ProcessId}): {part} of the {plan.Points.Count}-point plan in {folder}");
+        var (computed, skipped) = Workflows.RunPlan(plan, folder, indices, device, progress);
+        Console.WriteLine($"computed {computed} point(s), skipped {skipped} (finished or held by another worker); 'surgeon report sweep {folder}' builds the table");
+        return 0;
+    }
+
+    /// <summary>"I/N" with 0 ≤ I &lt; N.</summary>
+    private static (int Index, int Count) ParseShard(string text)
+    {
+        var parts = text.Split('/');
+        if (parts.Length == 2 && int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index)
+            && int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int count)
+            && count >= 1 && index < count)
+            return (index, count);
+        throw new SurgeonException($"--shard '{text}' is not I/N with 0 ≤ I < N (e.g. 0/4)");
     }
 }

@@ -38,10 +38,25 @@ public sealed class SweepRunner
     /// <summary>Called as soon as each new point is finished.</summary>
     public Action<SweepPoint>? OnPoint { get; init; }
 
-    public (EvalResult Dense, List<SweepPoint> Points) Run()
+    /// <summary>
+    /// When set, called with (method, sparsity, seed) before each point not in <see cref="Done"/>: it returns a claim,
+    /// held while the point is computed and recorded through <see cref="OnPoint"/> and disposed after, or null to skip
+    /// the point (another worker holds it or has finished it, or it is not this worker's). Skipped points are not in
+    /// the result.
+    /// </summary>
+    public Func<string, double, int, IDisposable?>? Claim { get; init; }
+
+    /// <summary>Whether each point is also reported after BatchNorm recalibration (asked for, and the model has BatchNorm).</summary>
+    public bool Recalibrates => RecalibrateBnSamples > 0 && BatchNormRecalibration.Layers(Model).Count > 0;
+
+    /// <summary>Whether <see cref="Run"/> evaluates the dense model (a worker of a planned sweep does not: the plan holds it).</summary>
+    public bool EvaluateDense { get; init; } = true;
+
+    /// <returns>The dense model's test result (null without <see cref="EvaluateDense"/>) and the points, in grid order.</returns>
+    public (EvalResult? Dense, List<SweepPoint> Points) Run()
     {
         // What would fail at some point fails before the first one, so a bad sweep leaves no partial results behind.
-        bool recalibrate = RecalibrateBnSamples > 0 && BatchNormRecalibration.Layers(Model).Count > 0;
+        bool recalibrate = Recalibrates;
         if (recalibrate && TrainData is null)
             throw new SurgeonException("BatchNorm recalibration needs training data");
         var parameters = PrunableParameters.Discover(Model, Prunable);
@@ -49,7 +64,7 @@ public sealed class SweepRunner
         foreach (var s in Sparsities) SparsityTarget.PruneCount(s, weights);
         var check = new PruningContext { Model = Model, Parameters = parameters, TrainData = TrainData, Options = Options };
         foreach (var method in Methods) method.Check(check);
-        var dense = Evaluator.Evaluate(Model, TestData, device: Device);
+        var dense = EvaluateDense ? Evaluator.Evaluate(Model, TestData, device: Device) : null;
         var points = new List<SweepPoint>();
         using var snapshot = new ModelSnapshot(Model);
         int total = Methods.Count * Sparsities.Count * Seeds.Count;
@@ -77,6 +92,12 @@ public sealed class SweepRunner
                     {
                         points.Add(previous);
                         if (recalibrate) points.Add(previousRecalibrated!);
+                        task.Advance();
+                        continue;
+                    }
+                    using var claim = Claim?.Invoke(method.Name, sparsity, seed);
+                    if (Claim is not null && claim is null)
+                    {
                         task.Advance();
                         continue;
                     }

@@ -16,8 +16,12 @@ public sealed record JournalContents(IReadOnlyList<(string Key, SweepPoint Point
 /// key are another sweep's. Reading is strict: a line that does not parse or holds an impossible point (see
 /// <see cref="SweepPoint.Problem"/>) is an error naming the file and line, except the last line when it has no newline
 /// (a write cut short by a crash), which is ignored with a warning and removed by the next <see cref="Append"/>.
+/// Many processes may append to one journal (the workers of a planned sweep, on one machine or over shared storage)
+/// when each gives the same <c>lockPath</c>: each append then holds an exclusive OS lock on it while it repairs a cut
+/// last line and writes its whole line, so lines never interleave or overwrite each other, and a writer that dies
+/// mid-line loses only that line. A one-process sweep holds its whole folder (<see cref="IO.FolderLock"/>) and needs none.
 /// </summary>
-public sealed class SweepJournal(string path, string key)
+public sealed class SweepJournal(string path, string key, string? lockPath = null)
 {
     private static readonly JsonSerializerOptions Json = JsonNumbers.With(new JsonSerializerOptions
     {
@@ -30,6 +34,16 @@ public sealed class SweepJournal(string path, string key)
     private sealed record Line(string Key, SweepPoint Point);
 
     public string Path => path;
+
+    /// <summary>How long an append waits for another process's append (each takes milliseconds) before failing.</summary>
+    private static readonly TimeSpan LockTimeout = TimeSpan.FromMinutes(2);
+
+    /// <summary><see cref="Load"/> while holding the append lock, so a line another process is writing is never read half-written.</summary>
+    public (IReadOnlyList<SweepPoint> Points, string? Warning) LoadLocked()
+    {
+        using var held = lockPath is null ? null : ExclusiveFileLock.Acquire(lockPath, LockTimeout);
+        return Load();
+    }
 
     /// <summary>The points of this journal's key, and the warning of <see cref="ReadAll"/> (null when there is none).</summary>
     public (IReadOnlyList<SweepPoint> Points, string? Warning) Load()
@@ -112,6 +126,7 @@ public sealed class SweepJournal(string path, string key)
         var bytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new Line(key, point), Json) + "\n");
         string? dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+        using var held = lockPath is null ? null : ExclusiveFileLock.Acquire(lockPath, LockTimeout);
         using var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         RepairCutLastLine(stream);
         stream.Seek(0, SeekOrigin.End);

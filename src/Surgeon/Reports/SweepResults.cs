@@ -47,6 +47,8 @@ public sealed record SweepResults(string Source, IReadOnlyList<SweepPoint> Point
             string report = Path.Combine(path, ReportFile), journal = Path.Combine(path, JournalFile);
             Surgeon.IO.InputFiles.Check(report, ReportFile);
             Surgeon.IO.InputFiles.Check(journal, JournalFile);
+            // A planned sweep is read through its plan, before any sweep.json (which its report job writes beside it).
+            if (File.Exists(Path.Combine(path, SweepPlan.FileName))) return ReadPlanned(path);
             if (File.Exists(report)) return ReadReport(report);
             if (File.Exists(journal)) return ReadJournal(journal);
             throw new SurgeonException($"{path} holds neither {ReportFile} nor {JournalFile}: is it a folder written by 'surgeon sweep'?");
@@ -56,6 +58,46 @@ public sealed record SweepResults(string Source, IReadOnlyList<SweepPoint> Point
         if (path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return ReadJournal(path);
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return ReadReport(path);
         throw new SurgeonException($"{path} is neither a {ReportFile} nor a {JournalFile} (by its name); give a sweep folder or one of those files");
+    }
+
+    /// <summary>
+    /// The finished points of a planned sweep (its plan.json and the journal lines of the plan's key), in plan order,
+    /// with the dense result the plan recorded; the note lists the points not finished yet, those a worker is running
+    /// now marked with its pid and host.
+    /// </summary>
+    private static SweepResults ReadPlanned(string folder)
+    {
+        var plan = SweepPlan.Load(Path.Combine(folder, SweepPlan.FileName));
+        string journal = Path.Combine(folder, JournalFile);
+        var contents = File.Exists(journal) ? SweepJournal.ReadAll(journal) : new JournalContents([], null);
+        var recorded = contents.Lines.Where(l => l.Key == plan.Key)
+            .GroupBy(l => (l.Point.Method, l.Point.Sparsity, l.Point.Seed))
+            .ToDictionary(g => g.Key, g => g.Last().Point); // a point recorded twice (a rerun racing a kill) counts once
+        var points = new List<SweepPoint>();
+        var missing = new List<string>();
+        foreach (var p in plan.Points)
+        {
+            var plain = recorded.GetValueOrDefault((p.Method, p.Sparsity, p.Seed));
+            var recalibrated = recorded.GetValueOrDefault((p.Method + SweepRunner.RecalibratedSuffix, p.Sparsity, p.Seed));
+            if (plain is null || (plan.RecalibrateBnSamples > 0 && recalibrated is null))
+            {
+                var (running, holder) = ExclusiveFileLock.Probe(SweepPlan.ClaimPath(folder, p.Index));
+                missing.Add(running ? $"{p.Describe()} (running: {holder ?? "holder unknown"})" : p.Describe());
+                continue;
+            }
+            points.Add(plain);
+            if (plan.RecalibrateBnSamples > 0) points.Add(recalibrated!);
+        }
+        string? note = contents.Warning;
+        if (missing.Count > 0)
+        {
+            string line = $"{folder}: {missing.Count} of {plan.Points.Count} planned points have not finished: {string.Join(", ", missing)}; " +
+                $"compute them with 'surgeon sweep --out-dir {folder}' or by resubmitting the same sweep";
+            note = note is null ? line : $"{note}\n{line}";
+        }
+        if (points.Count == 0)
+            throw new SurgeonException($"no point of the plan in {folder} has finished yet (0 of {plan.Points.Count}); run workers with 'surgeon sweep --out-dir {folder}'");
+        return new SweepResults(folder, points, new EvalResult(plan.DenseAccuracy, plan.DenseLoss, 0), plan.Config(), note);
     }
 
     private static SweepResults ReadReport(string path)

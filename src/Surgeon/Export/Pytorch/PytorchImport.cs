@@ -75,7 +75,9 @@ public static class PytorchImport
             }
         }
         var tensors = new List<StateTensor>();
-        foreach (DictionaryEntry entry in table)
+        // PyBridge hands the state dict back as a Hashtable, whose order changes from process to process (string
+        // hashes are randomised): sorted by name, the tensors and every report about them come out the same each run.
+        foreach (DictionaryEntry entry in table.Cast<DictionaryEntry>().OrderBy(e => e.Key as string ?? "", StringComparer.Ordinal))
         {
             if (entry.Key is not string name || entry.Value is not torch.Tensor t)
                 throw new SurgeonException($"{path}: entry {entry.Key} is not a named tensor; Surgeon reads state dicts (name → tensor)");
