@@ -85,7 +85,6 @@ public static class PytorchImport
             using (var dense = t.contiguous())
                 tensors.Add(new StateTensor(name, ElementTypes.NameOf(dense.dtype), dense.shape, dense.bytes.ToArray()));
         }
-        tensors.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
         return tensors;
     }
 
