@@ -47,11 +47,13 @@ internal static class SweepCommand
             HelpName = "I/N",
         };
         var fisher = new PruningOptionSet();
+        var fisherFile = FisherCommand.FileOption();
         var command = new Command("sweep", "One-shot pruning over a grid of methods × sparsities × seeds, each from the same dense weights; prints and writes the accuracy table.")
         {
             checkpoint, methods, sparsities, seeds, outDir, data, prunable, recalibrate, testSubset, device, quiet, planOnly, point, shard,
         };
         fisher.AddTo(command);
+        command.Options.Add(fisherFile);
         command.SetAction(r => Program.Guard(() =>
         {
             string? path = r.GetValue(checkpoint);
@@ -84,21 +86,29 @@ internal static class SweepCommand
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));
             string folder = r.GetValue(outDir) ?? Workflows.DefaultRunsPath($"sweep-{Path.GetFileNameWithoutExtension(path)}");
+            string? fisherPath = r.GetValue(fisherFile);
             new Surgeon.IO.RunPaths().ReadsCheckpoint(path).ReadsData(CliOptions.DataOf(r.GetValue(data), path))
+                .Reads(fisherPath ?? "", $"the --fisher-file {fisherPath}")
                 .WritesFolder(folder, "--out-dir", r.GetValue(planOnly) ? Workflows.PlanFiles : Workflows.SweepFiles).Check();
             var (model, info) = Checkpoint.Load(path, dev);
+            string dataSpec = r.GetValue(data) ?? info.Dataset;
+            long weights = PrunableParameters.TotalCount(PrunableParameters.Discover(model, prunableSet));
             if (r.GetValue(planOnly))
             {
                 using (model)
                 {
-                    var plan = Workflows.WritePlan(model, info, path, r.GetValue(data) ?? info.Dataset, methodList, sparsityList, seedList,
-                        options, folder, dev, progress, recalibrateSamples, prunableSet, testImages);
+                    // The workers read the file; here only its header is checked against the plan.
+                    if (fisherPath is not null)
+                        FisherCommand.CheckHeader(fisherPath, info, dataSpec, prunableSet, weights, options, seedList);
+                    var plan = Workflows.WritePlan(model, info, path, dataSpec, methodList, sparsityList, seedList,
+                        options, folder, dev, progress, recalibrateSamples, prunableSet, testImages, fisherPath);
                     Console.WriteLine($"{Path.Combine(folder, SweepPlan.FileName)}: {plan.Points.Count} points; run them with 'surgeon sweep --out-dir {folder}' (any number of workers)");
                 }
                 return 0;
             }
-            var report = Workflows.SweepAndReport(model, info, path, r.GetValue(data) ?? info.Dataset, methodList, sparsityList,
-                seedList, options, folder, dev, progress, recalibrateSamples, prunableSet, testImages);
+            var gradients = fisherPath is null ? null : FisherCommand.Open(fisherPath, info, dataSpec, prunableSet, weights, options, seedList);
+            var report = Workflows.SweepAndReport(model, info, path, dataSpec, methodList, sparsityList,
+                seedList, options, folder, dev, progress, recalibrateSamples, prunableSet, testImages, gradients);
             Workflows.PrintSweepTable(report, $"{info.Architecture} on {info.Dataset}: one-shot pruning, no fine-tuning");
             return 0;
         }));
@@ -127,7 +137,7 @@ internal static class SweepCommand
             part = $"shard {index}/{count} ({indices.Count} points)";
         }
         new Surgeon.IO.RunPaths().Reads(planPath, $"the sweep plan {planPath}").ReadsCheckpoint(plan.Checkpoint)
-            .ReadsData(CliOptions.DataOf(plan.Data, plan.Checkpoint))
+            .ReadsData(CliOptions.DataOf(plan.Data, plan.Checkpoint)).Reads(plan.FisherFile ?? "", $"the Fisher file {plan.FisherFile} of the plan")
             .WritesFolder(folder, "--out-dir", Workflows.WorkerFiles).Check();
         progress.Info($"sweep worker (pid {Environment.ProcessId}): {part} of the {plan.Points.Count}-point plan in {folder}");
         var (computed, skipped) = Workflows.RunPlan(plan, folder, indices, device, progress);
