@@ -54,6 +54,8 @@ internal static class SweepCommand
         };
         fisher.AddTo(command);
         command.Options.Add(fisherFile);
+        var slurm = new SlurmOptionSet();
+        slurm.AddTo(command);
         command.SetAction(r => Program.Guard(() =>
         {
             string? path = r.GetValue(checkpoint);
@@ -63,8 +65,8 @@ internal static class SweepCommand
                 var allowed = new Option[] { outDir, point, shard, device, quiet };
                 var stray = command.Options.FirstOrDefault(o => !allowed.Contains(o) && r.GetResult(o) is { Implicit: false });
                 if (stray is not null)
-                    throw new SurgeonException(r.GetValue(planOnly)
-                        ? "--plan-only needs --checkpoint (the dense model to plan the sweep of)"
+                    throw new SurgeonException(r.GetValue(planOnly) || slurm.Wanted(r)
+                        ? $"{(r.GetValue(planOnly) ? "--plan-only" : "--slurm")} needs --checkpoint (the dense model to plan the sweep of)"
                         : $"{stray.Name} belongs to the plan: without --checkpoint, sweep runs the plan in --out-dir as it was written (give --checkpoint and --plan-only to write a plan)");
                 string? planFolder = r.GetValue(outDir);
                 if (planFolder is null)
@@ -74,10 +76,12 @@ internal static class SweepCommand
             }
             if (r.GetValue(point) is not null || r.GetValue(shard) is not null)
                 throw new SurgeonException("--point and --shard run the plan in --out-dir, which names its checkpoint: drop --checkpoint");
+            bool writePlan = r.GetValue(planOnly) || slurm.Wanted(r);
             var methodList = PruningMethods.Parse(r.GetValue(methods)!);
             var sparsityList = CliOptions.ParseDoubles(r.GetValue(sparsities)!, "--sparsities");
             foreach (var s in sparsityList) SparsityTarget.Validate(s);
             var seedList = CliOptions.ParseInts(r.GetValue(seeds)!, "--seeds");
+            slurm.CheckEarly(r, methodList.Count * sparsityList.Count * seedList.Count);
             var options = fisher.Read(r);
             var prunableSet = PrunableParameters.ParseSet(r.GetValue(prunable)!);
             int recalibrateSamples = r.GetValue(recalibrate);
@@ -89,11 +93,11 @@ internal static class SweepCommand
             string? fisherPath = r.GetValue(fisherFile);
             new Surgeon.IO.RunPaths().ReadsCheckpoint(path).ReadsData(CliOptions.DataOf(r.GetValue(data), path))
                 .Reads(fisherPath ?? "", $"the --fisher-file {fisherPath}")
-                .WritesFolder(folder, "--out-dir", r.GetValue(planOnly) ? Workflows.PlanFiles : Workflows.SweepFiles).Check();
+                .WritesFolder(folder, "--out-dir", writePlan ? [.. Workflows.PlanFiles, .. SlurmOptionSet.Files] : Workflows.SweepFiles).Check();
             var (model, info) = Checkpoint.Load(path, dev);
             string dataSpec = r.GetValue(data) ?? info.Dataset;
             long weights = PrunableParameters.TotalCount(PrunableParameters.Discover(model, prunableSet));
-            if (r.GetValue(planOnly))
+            if (writePlan)
             {
                 using (model)
                 {
@@ -103,6 +107,11 @@ internal static class SweepCommand
                     var plan = Workflows.WritePlan(model, info, path, dataSpec, methodList, sparsityList, seedList,
                         options, folder, dev, progress, recalibrateSamples, prunableSet, testImages, fisherPath);
                     Console.WriteLine($"{Path.Combine(folder, SweepPlan.FileName)}: {plan.Points.Count} points; run them with 'surgeon sweep --out-dir {folder}' (any number of workers)");
+                    if (slurm.Wanted(r))
+                    {
+                        long memory = SlurmOptionSet.MemoryMiB(model, info.InputShape, methodList, options, prunableSet);
+                        slurm.WriteAndSubmit(r, plan, folder, memory);
+                    }
                 }
                 return 0;
             }
