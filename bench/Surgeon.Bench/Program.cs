@@ -23,6 +23,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["speedup"] = SpeedupBench.Run,
     ["quant"] = QuantBench.Run,
     ["prm"] = PrmBench.Run,
+    ["obc"] = ObcBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

@@ -28,6 +28,8 @@ public static class Program
             ImportCommand.Create(),
             MethodsCommand.Create(),
             QuantizeCommand.Create(),
+            FactorizeCommand.Create(),
+            ContinualCommand.Create(),
         };
         root.Options.Add(new System.CommandLine.Help.HelpOption { Recursive = true });
         root.SetAction(_ => { Console.Error.WriteLine("error: no command given; run 'surgeon --help' to see the commands"); return 2; });

@@ -3,6 +3,7 @@ using System.CommandLine;
 using Surgeon.Data;
 using Surgeon.Pruning;
 using Surgeon.Training;
+using TorchSharp;
 
 namespace Surgeon.Cli.Commands;
 
@@ -10,17 +11,23 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Checkpoint to evaluate (a quantised one as its quantised model).", Required = true };
+        var checkpoint = new Option<string?>("--checkpoint", "-c") { Description = "Checkpoint to evaluate (a quantised one as its quantised model); or give --onnx." };
+        var onnx = new Option<string?>("--onnx") { Description = "An ONNX model to evaluate instead of a checkpoint (imported as surgeon prune --onnx does; --data default digits)." };
         var data = CliOptions.Data("Test data (default: the dataset the checkpoint was trained on).");
         var device = CliOptions.Device();
         var command = new Command("eval", "Evaluate a checkpoint: top-1 accuracy and loss on the test split, and its sparsity per layer.")
         {
-            checkpoint, data, device,
+            checkpoint, onnx, data, device,
         };
         command.SetAction(r => Program.Guard(() =>
         {
-            string path = r.GetValue(checkpoint)!;
+            string? onnxPath = r.GetValue(onnx);
+            if ((onnxPath is null) == (r.GetValue(checkpoint) is null))
+                throw new SurgeonException(onnxPath is null ? "give the model to evaluate: --checkpoint FILE or --onnx FILE" : "give --checkpoint or --onnx, not both");
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
+            if (onnxPath is not null)
+                return EvaluateOnnx(onnxPath, r.GetValue(data) ?? DatasetCatalog.Digits, dev);
+            string path = r.GetValue(checkpoint)!;
             var (model, info) = Checkpoint.Load(path, dev);
             var (_, test) = DatasetCatalog.Load(r.GetValue(data) ?? info.Dataset);
             Workflows.EnsureDataFits(info, test);
@@ -61,5 +68,21 @@ internal static class EvalCommand
             return 0;
         }));
         return command;
+    }
+
+    private static int EvaluateOnnx(string path, string dataSpec, TorchSharp.torch.Device device)
+    {
+        new Surgeon.IO.RunPaths().Reads(path, $"the ONNX file {path}").ReadsData(dataSpec).Check();
+        var (model, _, test) = OnnxRun.Load(path, dataSpec);
+        using (model)
+        {
+            if (device.type != TorchSharp.DeviceType.CPU) model.to(device);
+            var eval = Evaluator.Evaluate(model, test, device: device);
+            var parameters = PrunableParameters.Discover(model);
+            using var masks = new MaskSet(parameters, PrunableParameters.Flatten(parameters).ne(Surgeon.Numerics.HeldScalars.Of(0)));
+            Workflows.PrintLayerTable(masks);
+            Console.WriteLine($"{Path.GetFileName(path)} on {test.Name}: accuracy {eval.Accuracy:P2}, loss {eval.Loss:F4} ({eval.Samples} samples), sparsity {masks.Sparsity:P2}");
+        }
+        return 0;
     }
 }

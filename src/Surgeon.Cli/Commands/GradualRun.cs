@@ -129,7 +129,9 @@ internal sealed class GradualRun
         });
         Workflows.PrintLayerTable(mask);
         if (quantised is not null) Console.WriteLine($"quantisation-aware training: {quantised.Describe()}");
-        Console.WriteLine($"{(pruning.Length == 0 ? "fine-tuned" : $"{pruning} to {mask.Sparsity:P2}, fine-tuned")}{(quantised is null ? "" : " (quantised)")}: " +
+        // A recipe without pruning (QAT alone) leaves no zeros: say nothing of a sparsity it did not aim for.
+        string sparsityPart = mask.Sparsity > 0 ? $" to {mask.Sparsity:P2}" : "";
+        Console.WriteLine($"{(pruning.Length == 0 ? "fine-tuned" : $"{pruning}{sparsityPart}, fine-tuned")}{(quantised is null ? "" : " (quantised)")}: " +
             $"accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}; wrote {outPath}");
         return 0;
     }

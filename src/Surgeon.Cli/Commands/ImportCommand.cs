@@ -17,13 +17,13 @@ internal static class ImportCommand
         };
         var input = new Option<string>("--in", "-i") { Description = "File to import.", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Checkpoint to write (with its PATH.json sidecar).", Required = true };
-        var model = new Option<string?>("--model") { Description = $"safetensors: the model to load the weights into ({string.Join(", ", ModelRegistry.Names)}); default: the one described in the file's metadata (files written by 'surgeon export')." };
-        var width = new Option<double?>("--width") { Description = "safetensors with --model: width multiplier (default 1)." };
-        var channels = new Option<string?>("--channels") { Description = "safetensors with --model: channel count per filter group of a filter-pruned model, comma-separated." };
-        var data = CliOptions.Data("safetensors with --model: the dataset the model is for; gives its input shape and classes (default digits).");
-        var allowMissing = new Option<bool>("--allow-missing") { Description = "safetensors: tensors the model has but the file lacks keep their initial values (seeded by --seed) instead of being an error." };
-        var seed = CliOptions.Seed("safetensors: seed of the initial values of tensors the file lacks (with --allow-missing).");
-        var command = new Command("import", "Import weights from a sparse or safetensors file into a checkpoint (weights file + JSON sidecar) that every other command reads.")
+        var model = new Option<string?>("--model") { Description = $"safetensors, pytorch: the model to load the weights into ({string.Join(", ", ModelRegistry.Names)}); safetensors default: the one described in the file's metadata (files written by 'surgeon export'); a PyTorch state dict needs it." };
+        var width = new Option<double?>("--width") { Description = "safetensors, pytorch with --model: width multiplier (default 1)." };
+        var channels = new Option<string?>("--channels") { Description = "safetensors, pytorch with --model: channel count per filter group of a filter-pruned model, comma-separated." };
+        var data = CliOptions.Data("safetensors, pytorch with --model: the dataset the model is for; gives its input shape and classes (default digits).");
+        var allowMissing = new Option<bool>("--allow-missing") { Description = "safetensors, pytorch: tensors the model has but the file lacks keep their initial values (seeded by --seed) instead of being an error." };
+        var seed = CliOptions.Seed("safetensors, pytorch: seed of the initial values of tensors the file lacks (with --allow-missing).");
+        var command = new Command("import", "Import weights from a sparse, safetensors or PyTorch state-dict file into a checkpoint (weights file + JSON sidecar) that every other command reads.")
         {
             format, input, output, model, width, channels, data, allowMissing, seed,
         };

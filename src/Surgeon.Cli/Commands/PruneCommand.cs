@@ -10,7 +10,12 @@ internal static class PruneCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Trained checkpoint to prune.", Required = true };
+        var checkpoint = new Option<string?>("--checkpoint", "-c") { Description = "Trained checkpoint to prune (or give --onnx)." };
+        var onnx = new Option<string?>("--onnx")
+        {
+            Description = "An ONNX model to prune instead of a checkpoint (Conv, Gemm, MatMul, BatchNormalization, pools, activations, Add, Concat, " +
+                "Reshape, …; opset 7 and later). --data gives the data (default digits); --out is the pruned ONNX file, with the original node and tensor names.",
+        };
         var method = new Option<string>("--method", "-m")
         {
             Description = "Pruning method, score[@rule][+update] or selection[+update] (surgeon methods lists them all), e.g. " +
@@ -18,7 +23,7 @@ internal static class PruneCommand
             DefaultValueFactory = _ => "mp",
         };
         var sparsity = new Option<double>("--sparsity", "-s") { Description = "Fraction of the prunable weights to remove, in [0, 1).", Required = true };
-        var output = new Option<string?>("--out", "-o") { Description = "Pruned checkpoint to write (default: beside the input, named after method and sparsity)." };
+        var output = new Option<string?>("--out", "-o") { Description = "Pruned checkpoint (with --onnx: ONNX file) to write (default: beside the input, named after method and sparsity)." };
         var data = CliOptions.Data("Data for evaluation and for gradient-based methods (default: the checkpoint's dataset).");
         var seed = CliOptions.Seed("Seed of the Fisher sample and of randomised steps.");
         var device = CliOptions.Device();
@@ -38,20 +43,25 @@ internal static class PruneCommand
         var command = new Command("prune", "Prune a checkpoint to one sparsity, in one shot (no training) or gradually while fine-tuning; writes the pruned checkpoint " +
             "(exact zeros) and prints accuracy before and after.")
         {
-            checkpoint, method, sparsity, output, data, seed, prunable, schedule, recalibrate, device, quiet,
+            checkpoint, onnx, method, sparsity, output, data, seed, prunable, schedule, recalibrate, device, quiet,
         };
         gradual.AddTo(command);
         fisher.AddTo(command);
         command.Options.Add(fisherFile);
         command.SetAction(r => Program.Guard(() =>
         {
-            string path = r.GetValue(checkpoint)!;
+            string? onnxPath = r.GetValue(onnx);
+            if ((onnxPath is null) == (r.GetValue(checkpoint) is null))
+                throw new SurgeonException(onnxPath is null ? "give the model to prune: --checkpoint FILE or --onnx FILE" : "give --checkpoint or --onnx, not both");
+            string path = r.GetValue(checkpoint) ?? "";
             double s = r.GetValue(sparsity);
             SparsityTarget.Validate(s);
             var pruningMethod = PruningMethods.Get(r.GetValue(method)!);
             string scheduleName = r.GetValue(schedule)!.Trim().ToLowerInvariant();
             if (scheduleName is not ("one-shot" or "gradual"))
                 throw new SurgeonException($"unknown --schedule '{r.GetValue(schedule)}': use one-shot or gradual");
+            if (scheduleName == "gradual" && onnxPath is not null)
+                throw new SurgeonException("--onnx prunes in one shot; --schedule gradual needs a checkpoint (import the weights, or prune one-shot)");
             if (scheduleName == "gradual")
             {
                 if (r.GetResult(recalibrate) is { Implicit: false })
@@ -82,6 +92,9 @@ internal static class PruneCommand
             if (recalibrateSamples < 0) throw new SurgeonException($"--recalibrate-bn must be 0 (off) or a number of samples, got {recalibrateSamples}");
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));
+            if (onnxPath is not null)
+                return OnnxRun.Prune(new OnnxRun.PruneRequest(onnxPath, r.GetValue(output), r.GetValue(data) ?? DatasetCatalog.Digits, pruningMethod, s,
+                    prunableSet, options, r.GetValue(seed), recalibrateSamples, dev, progress));
             string outPath = r.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(path) ?? ".",
                 $"{Path.GetFileNameWithoutExtension(path)}-{pruningMethod.Name}-{s:0.###}.ckpt");
             string? fisherPath = r.GetValue(fisherFile);

@@ -89,7 +89,7 @@ internal static class TrainCommand
                 notes["pruneStart"] = r.GetValue(start).ToString();
                 notes["pruneStructure"] = method.PrunesFilters ? "filters" : "weights";
             }
-            plan?.CreateModifiers(options.Epochs, 1); // what does not depend on the data fails before it is loaded
+            plan?.CheckBeforeData(options.Epochs); // what does not depend on the data fails before it is loaded
             var paths = new Surgeon.IO.RunPaths().ReadsData(dataSpec).WritesCheckpoint(outPath, "--out", dynamics: true);
             if (recipePath is not null) paths.Reads(recipePath, $"the --recipe file {recipePath}");
             paths.Check();

@@ -4,7 +4,8 @@ namespace Surgeon.Compression;
 
 /// <summary>
 /// The factorised form of a tensor, W = Σ_j s[j]·U_j V_jᵀ (low-rank layers, rank updates): the rank and the names of
-/// the factor tensors in the weights file. A placeholder the low-rank issue fills in; checkpoints already carry it.
+/// the factor tensors in the weights file. 'surgeon factorize' stores the rank-r product in the tensor itself and lists
+/// no factors: they are the product's truncated SVD at that rank (Models/TruncatedSvd).
 /// </summary>
 public sealed record FactorizedForm(int Rank, IReadOnlyList<string> Factors);
 

@@ -28,6 +28,8 @@ public static class ImportFormats
     [
         new("sparse", "Surgeon sparse weights file (written by export --format sparse), which carries its model", false, SparseImport.Read),
         new("safetensors", "safetensors weights, loaded by parameter name into a registry model", true, SafetensorsImport.Read),
+        new("pytorch", "PyTorch state dict (.pt, .pth or .bin written by torch.save(model.state_dict(), path), PyTorch 1.6 or later), loaded by parameter name into a registry model",
+            true, Pytorch.PytorchImport.Read),
     ];
 
     public static IReadOnlyList<ImportFormat> Known => Formats;

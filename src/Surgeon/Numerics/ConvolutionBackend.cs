@@ -20,9 +20,9 @@ public static class ConvolutionBackend
     public static bool DisableOneDnn() => Disabled.Value;
 
     /// <summary>
-    /// Runs <paramref name="action"/> with oneDNN convolutions on, then turns them off again: for forward passes that
-    /// compute no gradients (evaluation, BatchNorm recalibration, inference timing), since oneDNN's outputs are right
-    /// (only its input gradients are not). The switch is process-wide, so nothing may
+    /// Runs <paramref name="action"/> with oneDNN convolutions on, then turns them off again. Used only to time
+    /// inference on the backend a deployment would use: evaluation, calibration and BatchNorm recalibration stay on the
+    /// training path, since switching oneDNN on after training with it off gave wrong logits once (see Evaluator). The switch is process-wide, so nothing may
     /// compute convolution gradients on another thread meanwhile. Runs the action as it is when the switch is missing.
     /// </summary>
     public static void RunWithOneDnn(Action action)

@@ -34,7 +34,7 @@ public static class PruningMethods
 
     public static IReadOnlyList<IJointSelection> Selections { get; } = [new CbsSelection(), new ChitaSelection(), new ChitaSelection(swaps: true), new LayerwiseObs(), new LayerwiseObs(sparseGpt: true)];
 
-    public static IReadOnlyList<IWeightUpdate> Updates { get; } = [new ObsUpdate(), new CbsUpdate(), new BacksolveUpdate()];
+    public static IReadOnlyList<IWeightUpdate> Updates { get; } = [new ObsUpdate(), new CbsUpdate(), new BacksolveUpdate(), new BacksolveUpdate(firstOrder: true)];
 
     /// <summary>Names kept from before the grammar, with what they stand for and the line that described them.</summary>
     public static IReadOnlyList<(string Alias, string Method, string Description)> Aliases { get; } =
@@ -47,6 +47,7 @@ public static class PruningMethods
         ("chita", "chita-s+backsolve", "CHITA: ℓ0-constrained regression on the per-sample gradients (IHT with a line search), then the backsolve on its support"),
         ("chita-swap", "chita-swap-s+backsolve", "CHITA with the swap (active-set) refinement after IHT, then the backsolve"),
         ("chita-bso", "magnitude@global+backsolve", "CHITA-BSO: the backsolve alone, on the global magnitude support"),
+        ("chita-bso-g", "magnitude@global+backsolve-g", "CHITA-BSO with the loss-gradient term in the backsolve (CHITA++'s inner step; use it multi-stage, e.g. ms16:chita-bso-g)"),
     ];
 
     /// <summary>The methods listed in help texts: the aliases, then a few compositions.</summary>

@@ -166,8 +166,19 @@ public sealed class Recipe
     /// The modifiers of a run of <paramref name="epochs"/> epochs of <paramref name="batchesPerEpoch"/> optimiser steps,
     /// in the recipe's order; two that decide the mask over overlapping ranges are an error naming both lines.
     /// </summary>
-    public IReadOnlyList<TrainingModifier> CreateModifiers(int epochs, int batchesPerEpoch)
+    public IReadOnlyList<TrainingModifier> CreateModifiers(int epochs, int batchesPerEpoch) => Build(epochs, batchesPerEpoch);
+
+    /// <summary>
+    /// Checks what does not depend on the data (fields, their types and values, methods), so a bad recipe fails before
+    /// the data is loaded; step ranges and schedules are checked by <see cref="CreateModifiers"/> once the number of
+    /// batches per epoch is known (a recipe written in epochs is right or wrong only against the real run).
+    /// </summary>
+    public void CheckBeforeData(int epochs) => Build(epochs, null);
+
+    private IReadOnlyList<TrainingModifier> Build(int epochs, int? knownBatchesPerEpoch)
     {
+        bool stepsKnown = knownBatchesPerEpoch is not null;
+        int batchesPerEpoch = knownBatchesPerEpoch ?? 1;
         long totalSteps = (long)epochs * batchesPerEpoch;
         var modifiers = new List<(TrainingModifier Modifier, RecipeEntry Entry)>();
         foreach (var e in Entries)
@@ -178,11 +189,11 @@ public sealed class Recipe
             {
                 modifier = e.Modifier switch
                 {
-                    "gradual-pruning" => Gradual(f, epochs, batchesPerEpoch, totalSteps),
+                    "gradual-pruning" => Gradual(f, batchesPerEpoch, totalSteps, stepsKnown),
                     "prune-while-training" => PruneWhileTraining(f, epochs),
                     "fixed-mask" => new FixedMaskModifier { Prunable = f.Prunable() },
                     "quantization-aware" => QuantizationAware(f),
-                    "autoprune" => AutoPrune(f, batchesPerEpoch, totalSteps),
+                    "autoprune" => AutoPrune(f, batchesPerEpoch, totalSteps, stepsKnown),
                     "admm" => Admm(f),
                     "admm-quant" => AdmmQuant(f),
                     _ => throw new InvalidOperationException(e.Modifier),
@@ -194,7 +205,7 @@ public sealed class Recipe
             }
             modifiers.Add((modifier, e));
         }
-        var owners = modifiers.Where(m => m.Modifier.OwnsMask).ToList();
+        var owners = stepsKnown ? modifiers.Where(m => m.Modifier.OwnsMask).ToList() : [];
         for (int i = 0; i < owners.Count; i++)
             for (int j = i + 1; j < owners.Count; j++)
             {
@@ -207,7 +218,7 @@ public sealed class Recipe
         return modifiers.Select(m => m.Modifier).ToList();
     }
 
-    private static GradualPruningModifier Gradual(FieldReader f, int epochs, int batchesPerEpoch, long totalSteps)
+    private static GradualPruningModifier Gradual(FieldReader f, int batchesPerEpoch, long totalSteps, bool stepsKnown)
     {
         var method = f.Method("global");
         double final = f.Double("final-sparsity")!.Value;
@@ -216,10 +227,15 @@ public sealed class Recipe
         if (f.Has("end-step") && f.Has("end-epoch")) throw f.Error("end-step", "give end-step or end-epoch, not both");
         long start = f.Long("start-step") ?? (f.Int("start-epoch") ?? 0) * (long)batchesPerEpoch;
         long end = f.Long("end-step") ?? (f.Int("end-epoch") is { } e ? e * (long)batchesPerEpoch : start + Math.Max(1, (totalSteps - start) / 2));
+        if (!stepsKnown) end = Math.Max(end, start + 1);
         if (end <= start) throw f.Error(f.Has("end-step") ? "end-step" : "end-epoch", $"the schedule must end after it starts (step {start}), got step {end}");
         long steps = end - start;
         long every = f.Long("every-steps") ?? Math.Max(1, steps / 10);
-        var schedule = new PolynomialSparsitySchedule(initial, final, steps, every, start);
+        // Checked here, not only by the schedule, so the error names the recipe's field and the run's size: a recipe
+        // written for full epochs (every-steps: 50) does not fit a small run of a few batches per epoch.
+        if (every < 1 || (stepsKnown && every > steps))
+            throw f.Error("every-steps", $"pruning every {every} optimiser steps does not fit the schedule's {steps} steps (steps {start}..{end}, {batchesPerEpoch} batches per epoch); use 1..{steps}");
+        var schedule = new PolynomialSparsitySchedule(initial, final, stepsKnown ? steps : Math.Max(steps, every), every, start);
         schedule.Validate();
         return new GradualPruningModifier(method, schedule) { Options = f.PruningOptions(), Prunable = f.Prunable() };
     }
@@ -248,7 +264,7 @@ public sealed class Recipe
         return modifier;
     }
 
-    private static AutoPruneModifier AutoPrune(FieldReader f, int batchesPerEpoch, long totalSteps)
+    private static AutoPruneModifier AutoPrune(FieldReader f, int batchesPerEpoch, long totalSteps, bool stepsKnown)
     {
         if (f.Has("start-step") && f.Has("start-epoch")) throw f.Error("start-step", "give start-step or start-epoch, not both");
         if (f.Has("end-step") && f.Has("end-epoch")) throw f.Error("end-step", "give end-step or end-epoch, not both");
@@ -256,6 +272,7 @@ public sealed class Recipe
         long end = f.Long("end-step") ?? (f.Int("end-epoch") is { } e ? e * (long)batchesPerEpoch : totalSteps);
         string endField = f.Has("end-step") ? "end-step" : "end-epoch";
         if (start < 0) throw f.Error(f.Has("start-step") ? "start-step" : "start-epoch", $"must be ≥ 0, got {start}");
+        if (!stepsKnown) return new AutoPruneModifier(f.AutoPruneOptions(), start, Math.Max(end, start + 1)) { Prunable = f.Prunable() };
         if (end <= start) throw f.Error(endField, $"the range must end after it starts (step {start}), got step {end}");
         if (end > totalSteps) throw f.Error(endField, $"step {end} is after the run's last step {totalSteps}");
         return new AutoPruneModifier(f.AutoPruneOptions(), start, end) { Prunable = f.Prunable() };

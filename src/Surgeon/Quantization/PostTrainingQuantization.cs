@@ -1,7 +1,6 @@
 using System.Globalization;
 using Surgeon.Data;
 using Surgeon.Models;
-using Surgeon.Numerics;
 using Surgeon.Progress;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -97,7 +96,8 @@ public static class PostTrainingQuantization
                 using var scope = NewDisposeScope();
                 int length = Math.Min(settings.BatchSize, n - start);
                 var (x, _) = train.Batch(indices.AsSpan(start, length));
-                ConvolutionBackend.RunWithOneDnn(() => model.forward(x));
+                // The convolution path training uses (oneDNN off): see Evaluator for why oneDNN is not trusted here.
+                model.forward(x).Dispose();
                 task.Advance(length);
             }
         }

@@ -57,8 +57,9 @@ public static class BatchNormRecalibration
                 using var noGrad = no_grad();
                 foreach (var layer in layers) layer.Momentum = 1.0 / (batches + 1);
                 var (x, _) = data.Batch(indices.AsSpan(start, count), device: device);
-                // Forward only, no gradients: oneDNN's convolutions are right there and several times faster.
-                Numerics.ConvolutionBackend.RunWithOneDnn(() => model.forward(x));
+                // The convolution path training uses (oneDNN off): switching oneDNN on inside a process that trained with
+                // it off gave wrong outputs (see Evaluator), and these statistics feed every later evaluation.
+                model.forward(x).Dispose();
                 batches++;
             }
         }

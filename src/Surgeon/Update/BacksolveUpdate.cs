@@ -8,11 +8,18 @@ namespace Surgeon.Update;
 /// CHITA's backsolve as an update: the kept weights become the exact minimiser of ½(β − w̄)ᵀF_λ(β − w̄) with the
 /// pruned weights at 0 (a ridge regression on the support through an N×N system; see <see cref="RidgeBacksolve"/>).
 /// After any selection: <c>chita</c> = chita-iht+backsolve, <c>chita-bso</c> = magnitude@global+backsolve.
+/// <c>backsolve-g</c> keeps the loss gradient in the local model, ½(β − w̄)ᵀF_λ(β − w̄) + ḡᵀ(β − w̄) (CHITA++'s
+/// first-order term): at a trained model ḡ ≈ 0 and it changes little, but between the stages of a multi-stage prune
+/// the weights are no longer at a minimum and the term turns each stage into a damped Gauss–Newton step on the support.
 /// </summary>
-public sealed class BacksolveUpdate : IWeightUpdate, IUsesFisher
+public sealed class BacksolveUpdate(bool firstOrder = false) : IWeightUpdate, IUsesFisher
 {
-    public string Name => "backsolve";
-    public string Description => "CHITA's backsolve: the kept weights minimise ½(β − w̄)ᵀF_λ(β − w̄) with the pruned ones at 0 (ridge on the support, N×N system)";
+    public bool FirstOrder { get; } = firstOrder;
+
+    public string Name => FirstOrder ? "backsolve-g" : "backsolve";
+    public string Description => FirstOrder
+        ? "CHITA++'s backsolve with the gradient term: the kept weights minimise ½(β − w̄)ᵀF_λ(β − w̄) + ḡᵀ(β − w̄) with the pruned ones at 0"
+        : "CHITA's backsolve: the kept weights minimise ½(β − w̄)ᵀF_λ(β − w̄) with the pruned ones at 0 (ridge on the support, N×N system)";
     public StageNeeds Needs => StageNeeds.Data | StageNeeds.Gradients | StageNeeds.Fisher;
 
     public void Check(PruningContext context) => FisherProvider.Check(context, Name);
@@ -28,7 +35,7 @@ public sealed class BacksolveUpdate : IWeightUpdate, IUsesFisher
         using var scope = NewDisposeScope();
         var fisher = FisherProvider.For(context, Name);
         var w = PrunableParameters.Flatten(context.Parameters);
-        var beta = RidgeBacksolve.Solve(fisher, w, keep);
+        var beta = RidgeBacksolve.Solve(fisher, w, keep, firstOrder: FirstOrder);
         PrunableParameters.Assign(context.Parameters, beta.to(w.dtype).to(w.device));
     }
 }

@@ -26,6 +26,7 @@ public class LayerTests
         ["Surgeon.Quantization"],
         ["Surgeon.Modifiers"],
         ["Surgeon.Pruning"],
+        ["Surgeon.Continual"],
         ["Surgeon.Reports"],
         ["Surgeon.Export"],
         ["Surgeon.Benchmarking"],

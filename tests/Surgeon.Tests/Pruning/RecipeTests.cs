@@ -85,4 +85,19 @@ public class RecipeTests
         var e = Assert.Throws<SurgeonException>(() => recipe.CreateModifiers(epochs: 3, batchesPerEpoch: 10));
         Assert.StartsWith("r.yaml line 2: prune-while-training: pruning rounds run after epochs 5..5", e.Message);
     }
+    [Fact]
+    public void AScheduleInEpochs_IsCheckedAgainstTheRealBatchesPerEpoch_NotBeforeTheDataIsKnown()
+    {
+        // every-steps 50 over end-epoch 5 fits a run of 20 batches per epoch (100 steps), not one of 2 (10 steps): the
+        // check before the data is loaded must not refuse it, the check with the real run must.
+        var recipe = Recipe.Parse("modifiers:\n  - modifier: gradual-pruning\n    method: mp\n    final-sparsity: 0.9\n    end-epoch: 5\n    every-steps: 50\n", "r.yaml");
+        recipe.CheckBeforeData(epochs: 5);
+        var schedule = Assert.IsType<GradualPruningModifier>(Assert.Single(recipe.CreateModifiers(epochs: 5, batchesPerEpoch: 20))).Schedule;
+        Assert.Equal((100L, 50L), (schedule.Steps, schedule.Every));
+        var e = Assert.Throws<SurgeonException>(() => recipe.CreateModifiers(epochs: 5, batchesPerEpoch: 2));
+        Assert.StartsWith("r.yaml line 6: gradual-pruning: every-steps: pruning every 50 optimiser steps does not fit the schedule's 10 steps", e.Message);
+        // A bad field still fails before the data is loaded.
+        var bad = Recipe.Parse("modifiers:\n  - modifier: gradual-pruning\n    method: mp\n    final-sparsity: 1.5\n", "r.yaml");
+        Assert.Throws<SurgeonException>(() => bad.CheckBeforeData(epochs: 5));
+    }
 }

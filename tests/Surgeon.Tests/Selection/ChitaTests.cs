@@ -71,6 +71,41 @@ public class ChitaTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData(8, 12, 0)]    // the N×N (Woodbury) system
+    [InlineData(40, 12, 0)]   // the |S|×|S| system
+    [InlineData(6, 30, 10)]   // three blocks
+    public void BacksolveWithTheGradientTerm_EqualsTheDenseSolve(int n, int d, int blockSize)
+    {
+        var (fisher, w) = RandomProblem(n, d, seed: 11, blockSize: blockSize);
+        var fl = DenseDampedFisher(fisher);
+        var wT = tensor(w);
+        // ḡ by a loop over the samples (rows of G), independent of the solver's 1ᵀG/N shortcut.
+        var gbar = zeros(d, dtype: ScalarType.Float64);
+        for (int i = 0; i < n; i++) gbar += fisher.G[i].to(ScalarType.Float64);
+        gbar /= n;
+        var rng = new Random(7);
+        for (int trial = 0; trial < 5; trial++)
+        {
+            var keep = Enumerable.Range(0, d).Select(_ => rng.NextDouble() < 0.7).ToArray();
+            if (trial == 0) Array.Fill(keep, true); // nothing pruned: the pure Gauss–Newton step −F_λ⁻¹ḡ
+            var s = tensor(Enumerable.Range(0, d).Where(i => keep[i]).Select(i => (long)i).ToArray());
+            var expected = zeros_like(wT);
+            var fss = fl.index_select(0, s).index_select(1, s);
+            var rhs = (fl.matmul(wT) - gbar).index_select(0, s);
+            expected.index_copy_(0, s, linalg.solve(fss, rhs));
+            var beta = RidgeBacksolve.Solve(fisher, wT, tensor(keep), firstOrder: true);
+            double err = (beta - expected).abs().max().item<double>();
+            Assert.True(err < 1e-8, $"trial {trial}: max |β − dense| = {err}");
+            var diff = expected - wT;
+            double q = 0.5 * diff.dot(fl.matmul(diff)).item<double>() + gbar.dot(diff).item<double>();
+            Assert.Equal(q, RidgeBacksolve.Objective(fisher, wT, beta, firstOrder: true), 1e-9);
+            Assert.True(beta.masked_select(tensor(keep).logical_not()).eq(0).all().item<bool>());
+            // without the term the solution differs (ḡ of random G is far from 0)
+            Assert.True((RidgeBacksolve.Solve(fisher, wT, tensor(keep)) - beta).abs().max().item<double>() > 1e-3);
+        }
+    }
+
     [Fact]
     public void Chita_MatchesExhaustiveSearchMostly_AndIsNeverWorseThanTheBacksolvedMagnitudeSupport()
     {

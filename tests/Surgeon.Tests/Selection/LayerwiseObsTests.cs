@@ -26,12 +26,15 @@ public class LayerwiseObsTests
         return 0.5 * ws.dot(linalg.solve(hinv.index_select(0, s).index_select(1, s), ws)).item<double>();
     }
 
-    [Fact]
-    public void ObcSequence_EqualsTheGreedyObsSequenceComputedDensely()
+    [Theory]
+    [InlineData(4, 9, 7, Obc.ChunkBytes, false)]       // all rows in one chunk, no compaction (width ≤ 16)
+    [InlineData(5, 40, 30, 2 * 8 * 40 * 40, false)]     // chunks of 2 rows; the inverses compacted every 5 removals
+    [InlineData(5, 40, 30, 2 * 8 * 40 * 40, true)]      // and with weights forced out first (a previous stage's mask)
+    public void ObcSequence_EqualsTheGreedyObsSequenceComputedDensely(int rows, int cols, int steps, long chunkBytes, bool withForced)
     {
-        const int rows = 4, cols = 9, steps = 7;
-        var (w, h) = RandomLayer(rows, cols, samples: 40, seed: 1);
-        var (weights, order, increase, done) = Obc.Sequence(w, h, steps, forced: null);
+        var (w, h) = RandomLayer(rows, cols, samples: 60, seed: 1);
+        var forced = withForced ? randn(rows, cols, generator: new TorchSharp.torch.Generator(4)).gt(0.8) : null;
+        var (weights, order, increase, done) = Obc.Sequence(w, h, steps, forced, chunkBytes: chunkBytes);
         var hinv = linalg.inv(h);
         for (int r = 0; r < rows; r++)
         {
@@ -42,7 +45,10 @@ public class LayerwiseObsTests
             for (int t = 0; t < steps; t++)
             {
                 // From scratch: the next weight is the one whose addition to the removed set costs least.
-                var (best, bestLoss) = Enumerable.Range(0, cols).Where(q => !set.Contains(q))
+                // Weights forced out go first (the cheapest of them), then any weight.
+                var left = Enumerable.Range(0, cols).Where(q => !set.Contains(q)).ToList();
+                if (forced is not null && left.Any(q => forced[r, q].item<bool>())) left = left.Where(q => forced[r, q].item<bool>()).ToList();
+                var (best, bestLoss) = left
                     .Select(q => (Q: (long)q, Loss: RemovalLoss(hinv, row, [.. set, q]))).MinBy(c => c.Loss);
                 Assert.Equal(best, order[r, t]);
                 Assert.Equal(bestLoss - previous, increase[r, t], 1e-9);

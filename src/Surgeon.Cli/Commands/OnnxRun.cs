@@ -1,0 +1,82 @@
+using Surgeon.Compression;
+using Surgeon.Data;
+using Surgeon.Export.Onnx;
+using Surgeon.Models.Onnx;
+using Surgeon.Pruning;
+using Surgeon.Training;
+using TorchSharp;
+
+namespace Surgeon.Cli.Commands;
+
+/// <summary>
+/// The one-line path for a model that arrives as an ONNX file: <c>prune --onnx m.onnx --data … --method … --out p.onnx</c>
+/// and <c>eval --onnx m.onnx --data …</c>. The graph is imported (<see cref="OnnxGraphModel"/>), pruned like a registry
+/// model, and written back as ONNX with its original node and tensor names.
+/// </summary>
+internal static class OnnxRun
+{
+    public static (OnnxGraphModel Model, ImageDataset Train, ImageDataset Test) Load(string path, string dataSpec)
+    {
+        var model = new OnnxGraphModel(OnnxFile.Read(path), Path.GetFileName(path));
+        var (train, test) = DatasetCatalog.Load(dataSpec);
+        if (!model.InputShape.AsSpan().SequenceEqual(test.SampleShape))
+        {
+            model.Dispose();
+            throw new SurgeonException($"{Path.GetFileName(path)} takes {string.Join('×', model.InputShape)} inputs but {test.Name} has {string.Join('×', test.SampleShape)}; pick a dataset of its input shape with --data");
+        }
+        if (test.NumClasses > model.NumClasses)
+        {
+            model.Dispose();
+            throw new SurgeonException($"{test.Name} has {test.NumClasses} classes but {Path.GetFileName(path)} predicts {model.NumClasses}");
+        }
+        return (model, train, test);
+    }
+
+    public sealed record PruneRequest(string OnnxPath, string? OutPath, string DataSpec, PruningMethod Method, double Sparsity,
+        PrunableSet Prunable, PruningOptions Options, int Seed, int RecalibrateSamples, TorchSharp.torch.Device Device, ConsoleProgress Progress);
+
+    public static int Prune(PruneRequest q)
+    {
+        string outPath = q.OutPath ?? Path.Combine(Path.GetDirectoryName(q.OnnxPath) ?? ".",
+            $"{Path.GetFileNameWithoutExtension(q.OnnxPath)}-{q.Method.Name}-{q.Sparsity:0.###}.onnx");
+        new Surgeon.IO.RunPaths().Reads(q.OnnxPath, $"the input ONNX file {q.OnnxPath}").ReadsData(q.DataSpec).Writes(outPath, "--out").Check();
+        var (model, train, test) = Load(q.OnnxPath, q.DataSpec);
+        using var _ = model;
+        if (q.Device.type != TorchSharp.DeviceType.CPU) model.to(q.Device);
+        var parameters = PrunableParameters.Discover(model, q.Prunable);
+        if (!q.Method.PrunesFilters)
+            SparsityTarget.PruneCount(q.Sparsity, PrunableParameters.TotalCount(parameters));
+        var context = new PruningContext
+        {
+            Model = model,
+            Parameters = parameters,
+            TrainData = train,
+            Seed = q.Seed,
+            Device = q.Device,
+            Progress = q.Progress,
+            Options = q.Options,
+        };
+        q.Method.Check(context);
+        var before = Evaluator.Evaluate(model, test, device: q.Device);
+        using var result = q.Method.Prune(context, q.Sparsity);
+        var pruned = result.Model as OnnxGraphModel
+            ?? throw new InvalidOperationException($"{q.Method.Name} returned a {result.Model.GetType().Name}, not an ONNX graph");
+        var after = Evaluator.Evaluate(pruned, test, device: q.Device);
+        if (!double.IsFinite(after.Loss))
+            throw new SurgeonException($"{q.Method.Name} at sparsity {q.Sparsity.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} gave a model whose outputs overflow float32; nothing was written");
+        string recalibration = "";
+        if (q.RecalibrateSamples > 0 && BatchNormRecalibration.Run(pruned, train, q.RecalibrateSamples, q.Seed, device: q.Device) > 0)
+        {
+            var recalibrated = Evaluator.Evaluate(pruned, test, device: q.Device);
+            recalibration = $"; after BatchNorm recalibration on {q.RecalibrateSamples:N0} samples {recalibrated.Accuracy:P2}, loss {recalibrated.Loss:F4}";
+        }
+        pruned.to(TorchSharp.torch.CPU);
+        var written = OnnxGraphExport.Write(pruned, outPath);
+        if (result.Mask is { } masks)
+            Workflows.PrintLayerTable(masks);
+        Console.WriteLine($"{q.Method.Name} at {result.Sparsity:P2} sparsity{(q.Method.PrunesFilters ? " of the filters" : "")} on {Path.GetFileName(q.OnnxPath)}: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, " +
+            $"loss {before.Loss:F4} → {after.Loss:F4}{recalibration}; wrote {outPath} ({written.Details})");
+        if (!ReferenceEquals(pruned, model)) pruned.Dispose();
+        return 0;
+    }
+}

@@ -1,0 +1,64 @@
+using Surgeon.Data;
+using Surgeon.Progress;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Surgeon.Continual;
+
+/// <summary>
+/// Trains one task: Adam over the given parameters, cross-entropy, mini-batches in a seeded order, with hooks after the
+/// backward pass (PackNet masks gradients there) and after each step (restoring what must not move). Evaluates a task's
+/// test accuracy.
+/// </summary>
+public sealed class ContinualTrainer(ContinualOptions options, IProgressReporter progress)
+{
+    public ContinualOptions Options => options;
+
+    public void Train(nn.Module<Tensor, Tensor> model, IReadOnlyList<Parameter> parameters, ImageDataset data, int epochs,
+        double learningRate, int stream, string what, Action? afterBackward = null, Action? afterStep = null)
+    {
+        if (epochs == 0) return;
+        var optimizer = optim.Adam(parameters, lr: learningRate);
+        var rng = new Random(HashCode.Combine(options.Seed, stream));
+        var order = Enumerable.Range(0, data.Count).ToArray();
+        int batches = (data.Count + options.BatchSize - 1) / options.BatchSize;
+        using var bar = progress.Start(what, (double)epochs * batches);
+        model.train();
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            rng.Shuffle(order);
+            for (int b = 0; b < batches; b++)
+            {
+                using var scope = NewDisposeScope();
+                int start = b * options.BatchSize, count = Math.Min(options.BatchSize, data.Count - start);
+                var (x, y) = data.Batch(order.AsSpan(start, count));
+                optimizer.zero_grad();
+                var loss = nn.functional.cross_entropy(model.call(x), y);
+                loss.backward();
+                afterBackward?.Invoke();
+                optimizer.step();
+                afterStep?.Invoke();
+                bar.Advance();
+            }
+        }
+        model.eval();
+        optimizer.Dispose();
+    }
+
+    /// <summary>Top-1 accuracy of <paramref name="logits"/> (a task's forward) on <paramref name="data"/>.</summary>
+    public static double Accuracy(Func<Tensor, Tensor> logits, ImageDataset data)
+    {
+        using var _ = no_grad();
+        long correct = 0;
+        var indices = Enumerable.Range(0, data.Count).ToArray();
+        for (int start = 0; start < data.Count; start += 1000)
+        {
+            using var scope = NewDisposeScope();
+            int count = Math.Min(1000, data.Count - start);
+            var (x, y) = data.Batch(indices.AsSpan(start, count));
+            correct += logits(x).argmax(1).eq(y).sum().item<long>();
+        }
+        return (double)correct / data.Count;
+    }
+}
