@@ -18,6 +18,7 @@ public static class Program
             PruneCommand.Create(),
             FinetuneCommand.Create(),
             SweepCommand.Create(),
+            FisherCommand.Create(),
             DemoCommand.Create(),
             DataCommand.Create(),
             PlotDynamicsCommand.Create(),

@@ -139,7 +139,7 @@ internal static class Workflows
     public static SweepReport SweepAndReport(nn.Module<Tensor, Tensor> model, CheckpointInfo info, string checkpointPath,
         string dataSpec, IReadOnlyList<PruningMethod> methods, IReadOnlyList<double> sparsities, IReadOnlyList<int> seeds,
         PruningOptions options, string outDir, Device device, IProgressReporter progress, int recalibrateBnSamples = 0,
-        PrunableSet prunable = PrunableSet.Paper, int testSubset = 0)
+        PrunableSet prunable = PrunableSet.Paper, int testSubset = 0, Func<int, Tensor>? fisherGradients = null)
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
         EnsureDataFits(info, test);
@@ -159,6 +159,7 @@ internal static class Workflows
         {
             Done = done,
             OnPoint = journal.Append,
+            FisherGradients = fisherGradients,
             Model = model,
             TestData = test,
             TrainData = train,
@@ -201,7 +202,7 @@ internal static class Workflows
     public static SweepPlan WritePlan(nn.Module<Tensor, Tensor> model, CheckpointInfo info, string checkpointPath,
         string dataSpec, IReadOnlyList<PruningMethod> methods, IReadOnlyList<double> sparsities, IReadOnlyList<int> seeds,
         PruningOptions options, string outDir, Device device, IProgressReporter progress, int recalibrateBnSamples,
-        PrunableSet prunable, int testSubset)
+        PrunableSet prunable, int testSubset, string? fisherFile)
     {
         var (train, test) = DatasetCatalog.Load(dataSpec);
         EnsureDataFits(info, test);
@@ -222,7 +223,8 @@ internal static class Workflows
         int recalibrate = check.Recalibrates ? recalibrateBnSamples : 0;
         string planPath = Path.Combine(outDir, SweepPlan.FileName);
         SweepPlan Make(EvalResult dense) => SweepPlan.Create(checkpointPath, dataSpec, methods.Select(m => m.Name).ToList(), sparsities,
-            seeds, options, prunable, recalibrate, testSubset, key, dense.Accuracy, dense.Loss);
+            seeds, options, prunable, recalibrate, testSubset, key, dense.Accuracy, dense.Loss) with
+        { FisherFile = fisherFile is null ? null : Path.GetFullPath(fisherFile) };
         // What every point would refuse is refused now, before the plan exists (as a local sweep does before its first point).
         var parameters = PrunableParameters.Discover(model, prunable);
         foreach (var s in sparsities) SparsityTarget.PruneCount(s, PrunableParameters.TotalCount(parameters));
@@ -232,7 +234,7 @@ internal static class Workflows
         {
             var existing = SweepPlan.Load(planPath);
             var wanted = Make(new EvalResult(existing.DenseAccuracy, existing.DenseLoss, 0));
-            if (!existing.Points.SequenceEqual(wanted.Points))
+            if (!existing.Points.SequenceEqual(wanted.Points) || existing.FisherFile != wanted.FisherFile)
                 throw new SurgeonException($"{outDir} already holds the plan of another sweep ({existing.Points.Count} points); give another --out-dir");
             progress.Info($"{planPath} already holds this plan ({existing.Points.Count} points); kept");
             return existing;
@@ -262,6 +264,9 @@ internal static class Workflows
         if (key != plan.Key)
             throw new SurgeonException($"the checkpoint {plan.Checkpoint} is not the one the plan in {outDir} was written for (its weights or settings differ); write a new plan with --plan-only");
         var methods = PruningMethods.Parse(string.Join(",", plan.Methods));
+        var gradients = plan.FisherFile is null ? null
+            : Commands.FisherCommand.Open(plan.FisherFile, info, plan.Data, plan.Prunable,
+                PrunableParameters.TotalCount(PrunableParameters.Discover(model, plan.Prunable)), plan.Options, plan.Seeds);
         Directory.CreateDirectory(Path.Combine(outDir, SweepPlan.ClaimsFolder));
         var journal = new SweepJournal(Path.Combine(outDir, SweepResults.JournalFile), key, SweepPlan.JournalLockPath(outDir));
         var byPoint = plan.Points.ToDictionary(p => (p.Method, p.Sparsity, p.Seed));
@@ -294,6 +299,7 @@ internal static class Workflows
         {
             Claim = Claim,
             OnPoint = journal.Append,
+            FisherGradients = gradients,
             EvaluateDense = false,
             Model = model,
             TestData = test,

@@ -74,6 +74,8 @@ internal static class OnnxRun
         var written = OnnxGraphExport.Write(pruned, outPath);
         if (result.Mask is { } masks)
             Workflows.PrintLayerTable(masks);
+        else
+            Console.WriteLine($"filters: {string.Join(", ", model.FilterGroups.Zip(pruned.FilterGroups, (a, b) => $"{a.Name} {a.Channels}→{b.Channels}"))}");
         Console.WriteLine($"{q.Method.Name} at {result.Sparsity:P2} sparsity{(q.Method.PrunesFilters ? " of the filters" : "")} on {Path.GetFileName(q.OnnxPath)}: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, " +
             $"loss {before.Loss:F4} → {after.Loss:F4}{recalibration}; wrote {outPath} ({written.Details})");
         if (!ReferenceEquals(pruned, model)) pruned.Dispose();

@@ -31,6 +31,7 @@ internal static class PruneCommand
         var recalibrate = CliOptions.RecalibrateBn();
         var prunable = CliOptions.Prunable();
         var fisher = new PruningOptionSet();
+        var fisherFile = FisherCommand.FileOption();
         var schedule = new Option<string>("--schedule")
         {
             Description = "one-shot: prune once, no training (the default); gradual: prune on the polynomial schedule s_t = s_f + (s_i − s_f)(1 − t/T)³ " +
@@ -46,6 +47,7 @@ internal static class PruneCommand
         };
         gradual.AddTo(command);
         fisher.AddTo(command);
+        command.Options.Add(fisherFile);
         command.SetAction(r => Program.Guard(() =>
         {
             string? onnxPath = r.GetValue(onnx);
@@ -78,6 +80,8 @@ internal static class PruneCommand
                     DeviceName = r.GetValue(device)!,
                     Quiet = r.GetValue(quiet),
                 };
+                if (r.GetValue(fisherFile) is not null)
+                    throw new SurgeonException("--fisher-file applies to one-shot pruning only (gradual pruning recomputes the Fisher of the weights it has reached)");
                 return run.Execute(r, gradual);
             }
             if (gradual.Given(r).FirstOrDefault() is { } trainingOption)
@@ -93,8 +97,9 @@ internal static class PruneCommand
                     prunableSet, options, r.GetValue(seed), recalibrateSamples, dev, progress));
             string outPath = r.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(path) ?? ".",
                 $"{Path.GetFileNameWithoutExtension(path)}-{pruningMethod.Name}-{s:0.###}.ckpt");
+            string? fisherPath = r.GetValue(fisherFile);
             new Surgeon.IO.RunPaths().ReadsCheckpoint(path).ReadsData(CliOptions.DataOf(r.GetValue(data), path))
-                .WritesCheckpoint(outPath, "--out").Check();
+                .Reads(fisherPath ?? "", $"the --fisher-file {fisherPath}").WritesCheckpoint(outPath, "--out").Check();
             var (model, info) = Checkpoint.Load(path, dev);
             string dataSpec = r.GetValue(data) ?? info.Dataset;
             var (train, test) = DatasetCatalog.Load(dataSpec);
@@ -111,6 +116,8 @@ internal static class PruneCommand
                 Device = dev,
                 Progress = progress,
                 Options = options,
+                FisherGradients = fisherPath is null ? null
+                    : FisherCommand.Open(fisherPath, info, dataSpec, prunableSet, PrunableParameters.TotalCount(parameters), options, [r.GetValue(seed)]),
             };
             pruningMethod.Check(context); // a combination the model or the data cannot serve fails before any work
             var before = Evaluator.Evaluate(model, test, device: dev);

@@ -47,11 +47,15 @@ internal static class SweepCommand
             HelpName = "I/N",
         };
         var fisher = new PruningOptionSet();
+        var fisherFile = FisherCommand.FileOption();
         var command = new Command("sweep", "One-shot pruning over a grid of methods × sparsities × seeds, each from the same dense weights; prints and writes the accuracy table.")
         {
             checkpoint, methods, sparsities, seeds, outDir, data, prunable, recalibrate, testSubset, device, quiet, planOnly, point, shard,
         };
         fisher.AddTo(command);
+        command.Options.Add(fisherFile);
+        var slurm = new SlurmOptionSet();
+        slurm.AddTo(command);
         command.SetAction(r => Program.Guard(() =>
         {
             string? path = r.GetValue(checkpoint);
@@ -61,8 +65,8 @@ internal static class SweepCommand
                 var allowed = new Option[] { outDir, point, shard, device, quiet };
                 var stray = command.Options.FirstOrDefault(o => !allowed.Contains(o) && r.GetResult(o) is { Implicit: false });
                 if (stray is not null)
-                    throw new SurgeonException(r.GetValue(planOnly)
-                        ? "--plan-only needs --checkpoint (the dense model to plan the sweep of)"
+                    throw new SurgeonException(r.GetValue(planOnly) || slurm.Wanted(r)
+                        ? $"{(r.GetValue(planOnly) ? "--plan-only" : "--slurm")} needs --checkpoint (the dense model to plan the sweep of)"
                         : $"{stray.Name} belongs to the plan: without --checkpoint, sweep runs the plan in --out-dir as it was written (give --checkpoint and --plan-only to write a plan)");
                 string? planFolder = r.GetValue(outDir);
                 if (planFolder is null)
@@ -72,10 +76,12 @@ internal static class SweepCommand
             }
             if (r.GetValue(point) is not null || r.GetValue(shard) is not null)
                 throw new SurgeonException("--point and --shard run the plan in --out-dir, which names its checkpoint: drop --checkpoint");
+            bool writePlan = r.GetValue(planOnly) || slurm.Wanted(r);
             var methodList = PruningMethods.Parse(r.GetValue(methods)!);
             var sparsityList = CliOptions.ParseDoubles(r.GetValue(sparsities)!, "--sparsities");
             foreach (var s in sparsityList) SparsityTarget.Validate(s);
             var seedList = CliOptions.ParseInts(r.GetValue(seeds)!, "--seeds");
+            slurm.CheckEarly(r, methodList.Count * sparsityList.Count * seedList.Count);
             var options = fisher.Read(r);
             var prunableSet = PrunableParameters.ParseSet(r.GetValue(prunable)!);
             int recalibrateSamples = r.GetValue(recalibrate);
@@ -84,21 +90,34 @@ internal static class SweepCommand
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));
             string folder = r.GetValue(outDir) ?? Workflows.DefaultRunsPath($"sweep-{Path.GetFileNameWithoutExtension(path)}");
+            string? fisherPath = r.GetValue(fisherFile);
             new Surgeon.IO.RunPaths().ReadsCheckpoint(path).ReadsData(CliOptions.DataOf(r.GetValue(data), path))
-                .WritesFolder(folder, "--out-dir", r.GetValue(planOnly) ? Workflows.PlanFiles : Workflows.SweepFiles).Check();
+                .Reads(fisherPath ?? "", $"the --fisher-file {fisherPath}")
+                .WritesFolder(folder, "--out-dir", writePlan ? [.. Workflows.PlanFiles, .. SlurmOptionSet.Files] : Workflows.SweepFiles).Check();
             var (model, info) = Checkpoint.Load(path, dev);
-            if (r.GetValue(planOnly))
+            string dataSpec = r.GetValue(data) ?? info.Dataset;
+            long weights = PrunableParameters.TotalCount(PrunableParameters.Discover(model, prunableSet));
+            if (writePlan)
             {
                 using (model)
                 {
-                    var plan = Workflows.WritePlan(model, info, path, r.GetValue(data) ?? info.Dataset, methodList, sparsityList, seedList,
-                        options, folder, dev, progress, recalibrateSamples, prunableSet, testImages);
+                    // The workers read the file; here only its header is checked against the plan.
+                    if (fisherPath is not null)
+                        FisherCommand.CheckHeader(fisherPath, info, dataSpec, prunableSet, weights, options, seedList);
+                    var plan = Workflows.WritePlan(model, info, path, dataSpec, methodList, sparsityList, seedList,
+                        options, folder, dev, progress, recalibrateSamples, prunableSet, testImages, fisherPath);
                     Console.WriteLine($"{Path.Combine(folder, SweepPlan.FileName)}: {plan.Points.Count} points; run them with 'surgeon sweep --out-dir {folder}' (any number of workers)");
+                    if (slurm.Wanted(r))
+                    {
+                        long memory = SlurmOptionSet.MemoryMiB(model, info.InputShape, methodList, options, prunableSet);
+                        slurm.WriteAndSubmit(r, plan, folder, memory);
+                    }
                 }
                 return 0;
             }
-            var report = Workflows.SweepAndReport(model, info, path, r.GetValue(data) ?? info.Dataset, methodList, sparsityList,
-                seedList, options, folder, dev, progress, recalibrateSamples, prunableSet, testImages);
+            var gradients = fisherPath is null ? null : FisherCommand.Open(fisherPath, info, dataSpec, prunableSet, weights, options, seedList);
+            var report = Workflows.SweepAndReport(model, info, path, dataSpec, methodList, sparsityList,
+                seedList, options, folder, dev, progress, recalibrateSamples, prunableSet, testImages, gradients);
             Workflows.PrintSweepTable(report, $"{info.Architecture} on {info.Dataset}: one-shot pruning, no fine-tuning");
             return 0;
         }));
@@ -127,7 +146,7 @@ internal static class SweepCommand
             part = $"shard {index}/{count} ({indices.Count} points)";
         }
         new Surgeon.IO.RunPaths().Reads(planPath, $"the sweep plan {planPath}").ReadsCheckpoint(plan.Checkpoint)
-            .ReadsData(CliOptions.DataOf(plan.Data, plan.Checkpoint))
+            .ReadsData(CliOptions.DataOf(plan.Data, plan.Checkpoint)).Reads(plan.FisherFile ?? "", $"the Fisher file {plan.FisherFile} of the plan")
             .WritesFolder(folder, "--out-dir", Workflows.WorkerFiles).Check();
         progress.Info($"sweep worker (pid {Environment.ProcessId}): {part} of the {plan.Points.Count}-point plan in {folder}");
         var (computed, skipped) = Workflows.RunPlan(plan, folder, indices, device, progress);

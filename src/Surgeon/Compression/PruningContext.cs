@@ -21,6 +21,12 @@ public sealed class PruningContext
     public PruningOptions Options { get; init; } = new();
     public Dictionary<string, object> Cache { get; } = [];
 
+    /// <summary>
+    /// When set, the per-sample gradients G of the empirical Fisher for a seed (N×d float32, a new tensor the Fisher
+    /// then owns), read from a Fisher file (<c>surgeon fisher</c>) instead of computed from <see cref="TrainData"/>.
+    /// </summary>
+    public Func<int, Tensor>? FisherGradients { get; init; }
+
     /// <summary>The samples a data-dependent score averages over; null = <see cref="PruningOptions.ScoreSamples"/>
     /// training samples drawn with <see cref="Seed"/> when a score first asks (see <see cref="RequireScoreData"/>).</summary>
     public ScoringData? ScoreData { get; set; }

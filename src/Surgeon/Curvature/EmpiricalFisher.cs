@@ -147,6 +147,17 @@ public sealed class EmpiricalFisher : IDisposable
         IProgressReporter progress)
     {
         var blocks = CheckRequest(parameters, data, samples, examplesPerSample, lambda, blockSize);
+        return new EmpiricalFisher(GradientMatrix(model, parameters, data, samples, examplesPerSample, seed, device, progress), lambda, blocks);
+    }
+
+    /// <summary>
+    /// G, the N×d float32 per-sample gradients of the Fisher of <see cref="FromData"/>: N = <paramref name="samples"/>
+    /// rows, each the mean gradient of <paramref name="examplesPerSample"/> training examples drawn with
+    /// <paramref name="seed"/>. The caller owns it (a Fisher file stores it; <see cref="FromData"/> gives it to the Fisher).
+    /// </summary>
+    public static Tensor GradientMatrix(nn.Module<Tensor, Tensor> model, IReadOnlyList<PrunableParameter> parameters,
+        ImageDataset data, int samples, int examplesPerSample, int seed, Device device, IProgressReporter progress)
+    {
         long d = PrunableParameters.TotalCount(parameters);
         long needed = (long)samples * examplesPerSample;
         var indices = data.RandomSubset((int)needed, seed);
@@ -168,7 +179,7 @@ public sealed class EmpiricalFisher : IDisposable
                 g.narrow(0, start / m, count / m).copy_(rows);
                 task.Advance();
             }
-            return new EmpiricalFisher(g, lambda, blocks);
+            return g;
         }
         catch
         {

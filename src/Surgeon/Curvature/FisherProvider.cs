@@ -69,8 +69,25 @@ public static class FisherProvider
     private static EmpiricalFisher Build(PruningContext context, Data.ImageDataset data)
     {
         var o = context.Options;
-        var fisher = EmpiricalFisher.FromData(context.Model, context.Parameters, data, o.FisherSamples, o.ExamplesPerSample,
-            context.Seed, o.Lambda, o.BlockSize, context.Device, context.Progress);
+        EmpiricalFisher fisher;
+        if (context.FisherGradients is { } provided)
+        {
+            // Computed once by 'surgeon fisher' (the same GradientMatrix), checked against this run when the file was opened.
+            var blocks = EmpiricalFisher.CheckRequest(context.Parameters, data, o.FisherSamples, o.ExamplesPerSample, o.Lambda, o.BlockSize);
+            var g = provided(context.Seed);
+            if (g.device.type != context.Device.type)
+            {
+                var moved = g.to(context.Device);
+                g.Dispose();
+                g = moved;
+            }
+            fisher = new EmpiricalFisher(g, o.Lambda, blocks);
+        }
+        else
+        {
+            fisher = EmpiricalFisher.FromData(context.Model, context.Parameters, data, o.FisherSamples, o.ExamplesPerSample,
+                context.Seed, o.Lambda, o.BlockSize, context.Device, context.Progress);
+        }
         context.Cache[CacheKey] = fisher;
         context.Progress.Info($"empirical Fisher: N = {fisher.N:N0} samples × d = {fisher.D:N0} weights, {fisher.Blocks.Count} block(s), λ = {fisher.Lambda:G3}");
         return fisher;

@@ -17,7 +17,9 @@ public enum StageSchedule
 /// <summary>
 /// Multi-stage one-shot pruning (CHITA++, Benbaki et al. 2023): reach the target in S stages, each a full run of the
 /// inner method (selection and update) on the weights the previous stage left, with the per-sample gradients and the
-/// Fisher recomputed at those weights (a fresh context per stage; no SGD in between). Weights pruned by a stage stay
+/// Fisher recomputed at those weights (a fresh context per stage; no SGD in between). Each stage draws its own N
+/// samples (seed + <see cref="StageSeedStride"/>·(t − 1); the authors' code reads a new shuffled batch each stage), so
+/// the weights are not fitted to one sample of N over and over. Weights pruned by a stage stay
 /// pruned for the rules and for CHITA (they read <see cref="PruningContext.Mask"/>); the last stage prunes exactly
 /// k = ⌊s·d⌋. Spelt <c>msS[-exp|-poly|-lin]:method</c>, e.g. <c>ms4-exp:chita</c>, <c>ms3-lin:wf</c> (exponential by default).
 /// </summary>
@@ -76,7 +78,7 @@ public sealed class MultiStageSelection : IJointSelection
             for (int t = 1; t <= Stages; t++)
             {
                 long count = Math.Max(previous, CountAfter(t, Stages, Schedule, finalCount, total));
-                var stage = StageContext(context, mask);
+                var stage = StageContext(context, mask, t);
                 try
                 {
                     context.Progress.Info($"{Name}: stage {t} of {Stages}, pruning {count:N0} of {total:N0} weights");
@@ -98,14 +100,17 @@ public sealed class MultiStageSelection : IJointSelection
         }
     }
 
+    /// <summary>Seed offset between stages: stage t (1-based) samples with seed + stride·(t − 1).</summary>
+    public const int StageSeedStride = 7919;
+
     /// <summary>A context like <paramref name="context"/> but with an empty cache (so the Fisher is rebuilt at the current
-    /// weights) and the mask so far.</summary>
-    public static PruningContext StageContext(PruningContext context, MaskSet? mask) => new()
+    /// weights), the mask so far and stage <paramref name="t"/>'s seed.</summary>
+    public static PruningContext StageContext(PruningContext context, MaskSet? mask, int t = 1) => new()
     {
         Model = context.Model,
         Parameters = context.Parameters,
         TrainData = context.TrainData,
-        Seed = context.Seed,
+        Seed = context.Seed + StageSeedStride * (t - 1),
         Device = context.Device,
         Progress = context.Progress,
         Options = context.Options,

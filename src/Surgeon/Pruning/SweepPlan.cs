@@ -42,6 +42,9 @@ public sealed record SweepPlan
     /// <summary>Samples of the BatchNorm recalibration after each point (0 = off, also for a model without BatchNorm).</summary>
     public int RecalibrateBnSamples { get; init; }
     public int TestSubset { get; init; }
+    /// <summary>The Fisher file (absolute path) every worker reads instead of computing the per-sample gradients, or null.
+    /// Not part of the digests: it changes no result (a worker checks it against the checkpoint, N and seeds).</summary>
+    public string? FisherFile { get; init; }
     /// <summary>The journal key of every point (<see cref="SweepKey"/>).</summary>
     public required string Key { get; init; }
     /// <summary>The dense model's test result, measured when the plan was written (for the report's dense row).</summary>

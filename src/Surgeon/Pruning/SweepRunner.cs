@@ -49,6 +49,9 @@ public sealed class SweepRunner
     /// <summary>Whether each point is also reported after BatchNorm recalibration (asked for, and the model has BatchNorm).</summary>
     public bool Recalibrates => RecalibrateBnSamples > 0 && BatchNormRecalibration.Layers(Model).Count > 0;
 
+    /// <summary>Per-sample gradients of the Fisher per seed, read from a Fisher file (see <see cref="PruningContext.FisherGradients"/>).</summary>
+    public Func<int, Tensor>? FisherGradients { get; init; }
+
     /// <summary>Whether <see cref="Run"/> evaluates the dense model (a worker of a planned sweep does not: the plan holds it).</summary>
     public bool EvaluateDense { get; init; } = true;
 
@@ -80,6 +83,7 @@ public sealed class SweepRunner
                 Device = Device,
                 Progress = Progress,
                 Options = Options,
+                FisherGradients = FisherGradients,
             };
             foreach (var method in Methods)
             {

@@ -220,7 +220,7 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "safetensors", "mlpnet has no filter groups", ["import", "-f", "safetensors", "-i", "{work}/m.safetensors", "--model", "mlpnet", "--channels", "4,4", "-o", "{work}/out/m.ckpt"] },
         { "safetensors", "--channels: 'x' is not a channel count", ["import", "-f", "safetensors", "-i", "{work}/m.safetensors", "--model", "vgg13", "--channels", "4,x", "-o", "{work}/out/m.ckpt"] },
         { "safetensors", "fc1.weight (file F32 40×784, model F32 40×36)", ["import", "-f", "safetensors", "-i", "{work}/m.safetensors", "--model", "mlpnet", "--data", "{small}", "-o", "{work}/out/m.ckpt"] },
-        { "", "unknown import format 'onnx': known formats are sparse, safetensors", ["import", "-f", "onnx", "-i", "{work}/m.onnx", "-o", "{work}/out/m.ckpt"] },
+        { "", "unknown import format 'onnx': known formats are sparse, safetensors, pytorch", ["import", "-f", "onnx", "-i", "{work}/m.onnx", "-o", "{work}/out/m.ckpt"] },
         { "", "Option '--in' is required", ["import", "-f", "sparse", "-o", "{work}/out/m.ckpt"] },
 
         // Numbers (issue 16): updates that overflow float32, sparsities that prune nothing, a λ float32 cannot resolve,

@@ -13,6 +13,14 @@ internal static class CliRunner
 
     public static Result Run(string workingDirectory, params string[] args) => Wait(Process.Start(StartInfo(workingDirectory, args))!, args);
 
+    /// <summary>Runs the CLI with some environment variables set (e.g. a PATH without or with a stand-in sbatch).</summary>
+    public static Result RunWith(IReadOnlyDictionary<string, string> environment, string workingDirectory, params string[] args)
+    {
+        var psi = StartInfo(workingDirectory, args);
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
+        return Wait(Process.Start(psi)!, args);
+    }
+
     /// <summary>
     /// Runs the CLI as a user whom file permissions bind, so that a file made unreadable (chmod 000) really cannot be
     /// read. A user they already bind gets a plain child. Root (CI runs as root) is not bound by them, so the child is

@@ -49,8 +49,10 @@ public class PytorchImportTests(ITestOutputHelper output) : IDisposable
             PytorchImport.Read(new ImportRequest("pytorch", ImportFixtures.PathOf("lenet5-w0.25.pt"), Spec("mlpnet"))));
         Assert.DoesNotContain('\n', e.Message);
         Assert.Contains("does not fit a mlpnet", e.Message);
-        Assert.Contains("conv1.weight", e.Message); // unexpected
-        Assert.Contains("fc3.weight", e.Message);   // missing
+        // fc1 and fc2 have other shapes, fc3 is missing, the convs and every bias are unexpected.
+        Assert.Contains("2 mis-shaped (fc1.weight", e.Message);
+        Assert.Contains("1 missing (fc3.weight)", e.Message);
+        Assert.Contains("6 unexpected (conv1.bias", e.Message);
         // The same architecture at another width: mis-shaped tensors.
         e = Assert.Throws<SurgeonException>(() =>
             PytorchImport.Read(new ImportRequest("pytorch", ImportFixtures.PathOf("lenet5-w0.25.pt"), Spec("lenet5", 0.5))));

@@ -7,12 +7,12 @@ namespace Surgeon.Tests.Pruning;
 /// <summary>Multi-stage one-shot pruning against a hand-written loop of single-stage prunes, each with fresh gradients.</summary>
 public class MultiStageTests
 {
-    private static PruningContext Context(nn.Module<Tensor, Tensor> model, MaskSet? mask = null) => new()
+    private static PruningContext Context(nn.Module<Tensor, Tensor> model, MaskSet? mask = null, int seed = 4) => new()
     {
         Model = model,
         Parameters = PrunableParameters.Discover(model),
         TrainData = TestModels.RandomImages(200, 1, 2, 3, 3, seed: 9),
-        Seed = 4,
+        Seed = seed,
         Mask = mask,
         Options = new PruningOptions { FisherSamples = 60, Lambda = 1e-2, CbsCandidates = 3, CbsLossSamples = 100 },
     };
@@ -58,14 +58,15 @@ public class MultiStageTests
         long d = got.Total, k = (long)Math.Floor(sparsity * d);
         Assert.Equal(k, got.PrunedCount);
 
-        // The same by hand: each stage a new context (so a new Fisher at the current weights) carrying the mask so far.
+        // The same by hand: each stage a new context (so a new Fisher at the current weights, on its own samples: seed
+        // 4 + 7919·(t − 1)) carrying the mask so far.
         var b = TestModels.TinyMlp(inputs: 6, classes: 3, width: 0.2, seed: 5);
         var inner = PruningMethods.Get(single);
         MaskSet? mask = null;
         for (int t = 1; t <= stages; t++)
         {
             long count = MultiStageSelection.CountAfter(t, stages, schedule, k, d);
-            var result = inner.Prune(Context(b, mask), new PruneTarget((double)count / d, count));
+            var result = inner.Prune(Context(b, mask, seed: 4 + 7919 * (t - 1)), new PruneTarget((double)count / d, count));
             Assert.Equal(count, result.Mask!.PrunedCount);
             mask = result.Mask;
         }

@@ -3,7 +3,7 @@ namespace Surgeon.Export.Onnx;
 /// <summary>
 /// The part of the ONNX schema (onnx.proto) that export writes, as plain records: one graph of float32 tensors, its
 /// nodes, their attributes and the constant weights (float32, and int8 codes of quantised weights).
-/// <see cref="OnnxWriter"/> turns it into the protobuf bytes.
+/// <see cref="OnnxWriter"/> turns it into OnnxSharp's ModelProto and its protobuf bytes.
 /// </summary>
 public sealed record OnnxModel(OnnxGraph Graph, long IrVersion, long OpsetVersion, string ProducerName, string ProducerVersion,
     string DocString = "");

@@ -48,7 +48,10 @@ public static class PytorchImport
         }
     }
 
-    /// <summary>The file's tensors by name as raw state tensors, in the file's order; a file that is no state dict is one line.</summary>
+    /// <summary>
+    /// The file's tensors as raw state tensors, sorted by name (the unpickler's table keeps no order, and its own order
+    /// changes from run to run); a file that is no state dict is one line.
+    /// </summary>
     public static List<StateTensor> ReadStateDict(string path)
     {
         var header = new byte[4];

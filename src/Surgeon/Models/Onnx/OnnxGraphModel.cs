@@ -11,7 +11,7 @@ namespace Surgeon.Models.Onnx;
 /// single float input [batch, C, H, W]; the output its single output, [batch, classes] logits. The file as read is
 /// kept, so export writes the same graph, node and tensor names with the current weights.
 /// </summary>
-public sealed class OnnxGraphModel : nn.Module<Tensor, Tensor>
+public sealed class OnnxGraphModel : nn.Module<Tensor, Tensor>, IStructuredModel
 {
     private readonly List<OnnxStep> steps;
     // value name → the buffer holding it (looked up per forward: Module.to() replaces buffers with moved copies)
@@ -58,7 +58,7 @@ public sealed class OnnxGraphModel : nn.Module<Tensor, Tensor>
         {
             bool was = training;
             eval();
-            var probe = forward(zeros([1, .. InputShape.Select(d => (long)d)]));
+            var probe = Run(zeros([1, .. InputShape.Select(d => (long)d)]), ProbeShapes);
             train(was);
             if (probe.dim() != 2)
                 throw new SurgeonException($"{fileName}: the graph's output {OutputName} has shape [{string.Join('x', probe.shape)}] for one sample; Surgeon needs [batch, classes] logits");
@@ -83,10 +83,52 @@ public sealed class OnnxGraphModel : nn.Module<Tensor, Tensor>
 
     internal IReadOnlyList<OnnxStep> Steps { get; }
 
+    /// <summary>"onnx" with the graph's sample shape and classes (an imported graph is rebuilt from its file, not the registry).</summary>
+    public ModelSpec Spec => new("onnx", InputShape, NumClasses);
+
+    private OnnxDependencies? dependencies;
+
+    private OnnxDependencies Dependencies => dependencies ??= new OnnxDependencies(this);
+
+    /// <summary>The groups of channels that prune together (<see cref="OnnxDependencies"/>).</summary>
+    public IReadOnlyList<FilterGroup> FilterGroups => Dependencies.Groups;
+
+    /// <summary>
+    /// The graph with the channels not kept removed from every layer that produces, normalises or reads them: the same
+    /// file with smaller initializers, imported anew. Computes what this model computes with the removed channels' outputs zeroed.
+    /// </summary>
+    public nn.Module<Tensor, Tensor> Shrink(IReadOnlyDictionary<string, long[]> keep, KeepFloor floor = KeepFloor.FivePercent)
+    {
+        var groups = FilterGroups.ToDictionary(g => g.Name, StringComparer.Ordinal);
+        foreach (var (name, kept) in keep)
+        {
+            if (!groups.TryGetValue(name, out var group))
+                throw new SurgeonException($"{FileName} has no filter group '{name}' (groups: {string.Join(", ", groups.Keys.Take(6))}{(groups.Count > 6 ? ", …" : "")})");
+            group.ValidateKeep(kept, floor);
+        }
+        var device = parameters().First().device;
+        using var scope = NewDisposeScope();
+        var sliced = Dependencies.Sliced(keep);
+        var proto = OnnxGraphWriter.Write(this, sliced);
+        var smaller = new OnnxGraphModel(proto, FileName);
+        if (device.type != DeviceType.CPU) smaller.to(device);
+        smaller.train(training);
+        return smaller;
+    }
+
+    /// <summary>The shape of a constant value (an initializer that is no layer weight, or a Constant node), or null for a computed value.</summary>
+    internal long[]? ConstantShape(string value) =>
+        constants.TryGetValue(value, out var buffer) ? named_buffers(recurse: false).First(b => b.name == buffer).buffer.shape : null;
+
     /// <summary>The layers (Conv, Linear, BatchNorm) by their module name.</summary>
     internal IEnumerable<OnnxLayerStep> Layers => steps.OfType<OnnxLayerStep>();
 
-    public override Tensor forward(Tensor input)
+    public override Tensor forward(Tensor input) => Run(input, shapes: null);
+
+    /// <summary>Each value's shape for one sample (batch 1), recorded by the probe forward at import.</summary>
+    internal Dictionary<string, long[]> ProbeShapes { get; } = new(StringComparer.Ordinal);
+
+    private Tensor Run(Tensor input, Dictionary<string, long[]>? shapes)
     {
         if (input.dim() != InputShape.Length + 1 || !input.shape.Skip(1).SequenceEqual(InputShape.Select(d => (long)d)))
             throw new SurgeonException($"{FileName} takes inputs [batch, {string.Join(", ", InputShape)}], got [{string.Join(", ", input.shape)}]");
@@ -102,6 +144,7 @@ public sealed class OnnxGraphModel : nn.Module<Tensor, Tensor>
             for (int i = 0; i < args.Length; i++)
                 args[i] = values[step.Inputs[i]];
             values[step.Output] = step.Run(args);
+            shapes?.Add(step.Output, values[step.Output].shape);
         }
         return values[OutputName].MoveToOuterDisposeScope();
     }

@@ -13,8 +13,19 @@ internal abstract class OnnxLayerStep(NodeProto node, IReadOnlyList<string> inpu
 
     public abstract nn.Module Module { get; }
 
+    /// <summary>
+    /// Which initializer each of the module's tensors came from: its name in the module's state ("weight",
+    /// "running_mean"), and whether the ONNX layout is the transpose (a MatMul's [in, out] weight).
+    /// </summary>
+    public abstract IEnumerable<(string Initializer, string Local, bool Transposed)> Bindings();
+
     /// <summary>The initializers (name → current value, in the ONNX layout) this layer's tensors become on export.</summary>
-    public abstract IEnumerable<(string Initializer, Tensor Value)> Initializers();
+    public IEnumerable<(string Initializer, Tensor Value)> Initializers()
+    {
+        var state = Module.state_dict();
+        foreach (var (initializer, local, transposed) in Bindings())
+            yield return (initializer, transposed ? state[local].t() : state[local]);
+    }
 }
 
 /// <summary>
@@ -55,10 +66,10 @@ internal sealed class ConvStep : OnnxLayerStep
         return Conv.call(x);
     }
 
-    public override IEnumerable<(string, Tensor)> Initializers()
+    public override IEnumerable<(string, string, bool)> Bindings()
     {
-        yield return (WeightName, Conv.weight!);
-        if (BiasName is not null) yield return (BiasName, Conv.bias!);
+        yield return (WeightName, "weight", false);
+        if (BiasName is not null) yield return (BiasName, "bias", false);
     }
 }
 
@@ -102,10 +113,10 @@ internal sealed class LinearStep : OnnxLayerStep
         return Linear.call(x);
     }
 
-    public override IEnumerable<(string, Tensor)> Initializers()
+    public override IEnumerable<(string, string, bool)> Bindings()
     {
-        yield return (WeightName, WeightIsInputByOutput ? Linear.weight!.t() : Linear.weight!);
-        if (BiasName is not null) yield return (BiasName, Linear.bias!);
+        yield return (WeightName, "weight", WeightIsInputByOutput);
+        if (BiasName is not null) yield return (BiasName, "bias", false);
     }
 }
 
@@ -134,11 +145,11 @@ internal sealed class NormStep : OnnxLayerStep
         return Norm.call(x);
     }
 
-    public override IEnumerable<(string, Tensor)> Initializers()
+    public override IEnumerable<(string, string, bool)> Bindings()
     {
-        yield return (Names[0], Norm.weight);
-        yield return (Names[1], Norm.bias);
-        yield return (Names[2], Norm.running_mean);
-        yield return (Names[3], Norm.running_var);
+        yield return (Names[0], "weight", false);
+        yield return (Names[1], "bias", false);
+        yield return (Names[2], "running_mean", false);
+        yield return (Names[3], "running_var", false);
     }
 }

@@ -206,6 +206,78 @@ public class OnnxImportTests(ITestOutputHelper output)
         AssertOneLine(e, "conv2");
     }
 
+    /// <summary>
+    /// Operators the PyTorch fixtures do not hold, appended to the LeNet graph's logits (Transpose twice, Identity,
+    /// Dropout, LeakyRelu, Softmax) and to its input (a Transpose of H and W and back): Surgeon's outputs equal ONNX
+    /// Runtime's on the same file; in training mode the Dropout drops.
+    /// </summary>
+    [Fact]
+    public void MoreOperatorsEqualOnnxRuntime()
+    {
+        using var scope = NewDisposeScope();
+        var proto = ImportFixtures.Proto("lenet-bn");
+        var graph = proto.Graph;
+        var first = graph.Node.First();
+        first.Input[0] = "back";
+        graph.Node.Insert(0, Node("swap", "Transpose", ["input"], "swapped", ("perm", [0, 1, 3, 2])));
+        graph.Node.Insert(1, Node("swap_back", "Transpose", ["swapped"], "back", ("perm", [0, 1, 3, 2])));
+        graph.Node.Last().Output[0] = "raw";
+        graph.Node.Add(Node("t1", "Transpose", ["raw"], "t1", ("perm", [1, 0])));
+        graph.Node.Add(Node("t2", "Transpose", ["t1"], "t2", ("perm", [1, 0])));
+        graph.Node.Add(Node("same", "Identity", ["t2"], "same"));
+        graph.Node.Add(Node("drop", "Dropout", ["same"], "dropped"));
+        var leaky = Node("leaky", "LeakyRelu", ["dropped"], "leaky");
+        leaky.Attribute.Add(new AttributeProto { Name = "alpha", F = 0.2f, Type = AttributeProto.Types.AttributeType.Float });
+        graph.Node.Add(leaky);
+        graph.Node.Add(Node("probabilities", "Softmax", ["leaky"], "logits", ("axis", [1])));
+        var dir = Directory.CreateTempSubdirectory("onnx-ops-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "more.onnx");
+            File.WriteAllBytes(path, proto.ToByteArray());
+            using var model = new OnnxGraphModel(OnnxFile.Read(path), "more.onnx");
+            var x = ImportFixtures.Input();
+            var surgeon = ImportFixtures.Logits(model, x);
+            var (ort, _) = ImportFixtures.RunOrt(path, x);
+            Assert.True(ImportFixtures.MaxDelta(surgeon, ort) <= 1e-6, $"{ImportFixtures.MaxDelta(surgeon, ort):E3}");
+            Assert.InRange(surgeon.Take(10).Sum(), 0.999f, 1.001f); // a softmax row
+            model.train();
+            using (no_grad())
+            {
+                manual_seed(1);
+                var dropped = model.call(x);
+                Assert.True(dropped.sub(tensor(surgeon, [4, 10])).abs().max().item<float>() > 1e-3, "Dropout in training mode dropped nothing");
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static NodeProto Node(string name, string op, string[] inputs, string output, params (string Name, long[] Ints)[] attributes)
+    {
+        var node = new NodeProto { Name = name, OpType = op };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        foreach (var (attribute, ints) in attributes)
+        {
+            var a = new AttributeProto { Name = attribute };
+            if (attribute == "axis")
+            {
+                a.I = ints[0];
+                a.Type = AttributeProto.Types.AttributeType.Int;
+            }
+            else
+            {
+                a.Ints.AddRange(ints);
+                a.Type = AttributeProto.Types.AttributeType.Ints;
+            }
+            node.Attribute.Add(a);
+        }
+        return node;
+    }
+
     private static void AssertOneLine(SurgeonException e, string contains)
     {
         Assert.DoesNotContain('\n', e.Message);
