@@ -111,6 +111,7 @@ internal static class PruneCommand
                 Device = dev,
                 Progress = progress,
                 Options = options,
+                KeptFraction = 1 - s,
             };
             pruningMethod.Check(context); // a combination the model or the data cannot serve fails before any work
             var before = Evaluator.Evaluate(model, test, device: dev);

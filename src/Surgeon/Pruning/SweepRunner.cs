@@ -80,6 +80,7 @@ public sealed class SweepRunner
                 Device = Device,
                 Progress = Progress,
                 Options = Options,
+                KeptFraction = 1 - Sparsities.Min(),
             };
             foreach (var method in Methods)
             {
