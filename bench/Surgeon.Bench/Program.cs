@@ -24,6 +24,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["quant"] = QuantBench.Run,
     ["prm"] = PrmBench.Run,
     ["obc"] = ObcBench.Run,
+    ["kept-set-memory"] = KeptSetMemoryBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

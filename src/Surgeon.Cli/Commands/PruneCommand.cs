@@ -118,6 +118,7 @@ internal static class PruneCommand
                 Options = options,
                 FisherGradients = fisherPath is null ? null
                     : FisherCommand.Open(fisherPath, info, dataSpec, prunableSet, PrunableParameters.TotalCount(parameters), options, [r.GetValue(seed)]),
+                KeptFraction = 1 - s,
             };
             pruningMethod.Check(context); // a combination the model or the data cannot serve fails before any work
             var before = Evaluator.Evaluate(model, test, device: dev);

@@ -11,4 +11,20 @@ public interface IUsesFisher
 
     /// <summary>Examples in one forward pass that this step runs beside the Fisher (CBS-S scores masks by real loss), 0 if none.</summary>
     int LossEvaluationExamples(PruningOptions options);
+
+    /// <summary>What this step does with the Fisher beyond F·v products, for the memory estimate.</summary>
+    FisherWork Work { get; }
+}
+
+/// <summary>The memory-relevant ways a step uses the Fisher, beyond F·v = Gᵀ(Gv)/N (which needs only G).</summary>
+[Flags]
+public enum FisherWork
+{
+    /// <summary>F·v products only (CBS-S's swap search).</summary>
+    Products = 0,
+    /// <summary>The cached Cholesky factors of every block and F_λ⁻¹ products (WoodFisher's score, the OBS update).</summary>
+    Factors = 1,
+    /// <summary>The ridge solve on the kept set of each block (CBS-U, CHITA's backsolve): its own Gram matrix and factor,
+    /// min(N, |U|)² in float64, one block at a time.</summary>
+    KeptSetSolve = 2,
 }

@@ -36,6 +36,10 @@ public sealed class PruningContext
 
     /// <summary>Per non-removable filter group, the channels already masked: filter rules count them as removed.</summary>
     public IReadOnlyDictionary<string, long[]> MaskedChannels { get; init; } = new Dictionary<string, long[]>();
+    /// <summary>At most this fraction of the prunable weights is kept by any target this context serves (1 − the lowest
+    /// sparsity of a run or sweep); only the memory estimate reads it, to size the kept-set solve. 1 = unknown.</summary>
+    public double KeptFraction { get; init; } = 1;
+
     /// <summary>The method being run (set by <see cref="PruningMethod.Prune"/>), so shared work such as the Fisher is
     /// prepared for all of its steps at once.</summary>
     public PruningMethod? Method { get; set; }

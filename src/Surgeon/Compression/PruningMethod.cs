@@ -48,6 +48,9 @@ public sealed record PruningMethod
     /// (or awaiting collection) while the update runs.</summary>
     public int FisherBookkeepingBytesPerWeight => Stages.OfType<IUsesFisher>().Sum(s => s.BookkeepingBytesPerWeight);
 
+    /// <summary>What the stages do with the Fisher beyond F·v products, together.</summary>
+    public FisherWork FisherWork => Stages.OfType<IUsesFisher>().Aggregate(FisherWork.Products, (all, s) => all | s.Work);
+
     /// <summary>The largest forward pass (in examples) a stage runs beside the Fisher.</summary>
     public int LossEvaluationExamples(PruningOptions options) =>
         Stages.OfType<IUsesFisher>().Select(s => s.LossEvaluationExamples(options)).DefaultIfEmpty(0).Max();

@@ -13,11 +13,13 @@ namespace Surgeon.Curvature;
 /// <param name="GradientBatch">One batch of per-sample gradients: its B×d rows, the activations the forward keeps for B
 /// examples (the outputs of every layer, held once by autograd and once by the hooks) and the largest layer's unfolded
 /// input and product.</param>
-/// <param name="Factors">The cached float64 Cholesky factors, 8·min(N, L)² per block.</param>
+/// <param name="Factors">The cached float64 Cholesky factors, 8·min(N, L)² per block (only for steps that use them:
+/// WoodFisher's score, the OBS update).</param>
 /// <param name="FactorTransient">Building the largest factor (its Gram matrix in float32 and float64) and the N×4,096
 /// float64 column chunks of diag(F_λ⁻¹).</param>
-/// <param name="UpdateTransient">CBS-U on the largest block: its kept and pruned columns gathered (float32) and the kept
-/// ones in float64, 12·N·L.</param>
+/// <param name="UpdateTransient">The kept-set solve (CBS-U, CHITA's backsolve) on the largest block: its Gram matrix of
+/// s = min(N, |U|) rows in float32 then float64, and the system with its Cholesky factor, 16·s²; or the factor with one
+/// column chunk of G (<see cref="KeptColumns"/>), whichever is larger. |U| comes from the run's lowest sparsity.</param>
 /// <param name="Bookkeeping">The method's per-weight arrays beside the Fisher (<see cref="IUsesFisher.BookkeepingBytesPerWeight"/>
 /// times d); they live from the selection to the end of the update, so they add to the factor and update work.</param>
 /// <param name="LossEvaluation">A forward pass of the method's real-loss batch (CBS-S) in eval mode: every layer's output
@@ -32,24 +34,30 @@ public sealed record CurvatureMemory(long G, long GradientBatch, long Factors, l
     /// <param name="m">Examples per Fisher sample.</param>
     /// <param name="bookkeepingBytesPerWeight">What the pruning method holds per weight beside the Fisher (0: the Fisher alone).</param>
     /// <param name="lossEvaluationExamples">Examples in the largest forward pass the method runs beside the Fisher.</param>
+    /// <param name="work">What the method does with the Fisher beyond products (default: everything, method-blind).</param>
+    /// <param name="keptFraction">At most this fraction of each block is kept (1 − the lowest sparsity).</param>
     public static CurvatureMemory Estimate(nn.Module<Tensor, Tensor> model, IReadOnlyList<PrunableParameter> parameters,
         IReadOnlyList<int> sampleShape, int n, int m, IReadOnlyList<FisherBlock> blocks, int bookkeepingBytesPerWeight = 0,
-        int lossEvaluationExamples = 0)
+        int lossEvaluationExamples = 0, FisherWork work = FisherWork.Factors | FisherWork.KeptSetSolve, double keptFraction = 1)
     {
         long d = PrunableParameters.TotalCount(parameters);
         int batch = EmpiricalFisher.GradientBatchExamples(d, m);
         var (activations, largestUnfold) = Footprint(model, parameters, sampleShape);
         double gradientBatch = 4.0 * batch * d + 2.0 * batch * activations + 2.0 * batch * largestUnfold;
-        double factors = 0, largest = 0, largestBlock = 0;
+        double factors = 0, largest = 0, largestBlock = 0, update = 0;
         foreach (var b in blocks)
         {
             double size = Math.Min(n, b.Length);
             factors += 8 * size * size;
             largest = Math.Max(largest, size);
             largestBlock = Math.Max(largestBlock, b.Length);
+            double kept = Math.Min(n, Math.Ceiling(Math.Clamp(keptFraction, 0, 1) * b.Length));
+            double chunk = Math.Min(1.5 * KeptColumns.ChunkBytes, 12.0 * n * b.Length);
+            update = Math.Max(update, Math.Max(16 * kept * kept, 8 * kept * kept + chunk));
         }
         double factorTransient = 12 * largest * largest + 16.0 * n * Math.Min(4096, largestBlock);
-        double update = 12.0 * n * largestBlock;
+        if (!work.HasFlag(FisherWork.Factors)) factors = factorTransient = 0;
+        if (!work.HasFlag(FisherWork.KeptSetSolve)) update = 0;
         return new CurvatureMemory(4L * n * d, (long)gradientBatch, (long)factors, (long)factorTransient, (long)update,
             (long)bookkeepingBytesPerWeight * d, (long)(lossEvaluationExamples * activations));
     }

@@ -27,7 +27,7 @@ public static class FisherProvider
     /// already (a sweep's later method) and this method needs more than the estimate printed, the larger one is printed.
     /// </summary>
     public static EmpiricalFisher Prepare(PruningContext context, string method, int bookkeepingBytesPerWeight = 0,
-        int lossEvaluationExamples = 0)
+        int lossEvaluationExamples = 0, FisherWork work = FisherWork.Factors | FisherWork.KeptSetSolve)
     {
         var data = context.RequireTrainData(method);
         bool cached = context.Cache.ContainsKey(CacheKey);
@@ -35,18 +35,18 @@ public static class FisherProvider
         // Fisher (every later point of a sweep) skips it: estimating runs a hooked forward pass.
         var printed = context.Cache.GetValueOrDefault(EstimateKey) as PrintedEstimate;
         if (cached && printed is not null && bookkeepingBytesPerWeight <= printed.BookkeepingBytesPerWeight
-            && lossEvaluationExamples <= printed.LossEvaluationExamples)
+            && lossEvaluationExamples <= printed.LossEvaluationExamples && (work & ~printed.Work) == 0)
             return (EmpiricalFisher)context.Cache[CacheKey];
         var o = context.Options;
         var estimate = CurvatureMemory.Estimate(context.Model, context.Parameters, data.SampleShape, o.FisherSamples,
             o.ExamplesPerSample, EmpiricalFisher.MakeBlocks(context.Parameters, o.BlockSize), bookkeepingBytesPerWeight,
-            lossEvaluationExamples);
+            lossEvaluationExamples, work, context.KeptFraction);
         if (!cached || (printed is not null && estimate.Peak > printed.Peak))
         {
             context.Progress.Info($"{method}: estimated peak memory {estimate.Peak / 1048576.0:N0} MiB above the model and data " +
                 $"(G {estimate.G / 1048576.0:N0} MiB, per-weight bookkeeping {estimate.Bookkeeping / 1048576.0:N0} MiB" +
                 (estimate.LossEvaluation > 0 ? $", loss forward passes {estimate.LossEvaluation / 1048576.0:N0} MiB)" : ")"));
-            context.Cache[EstimateKey] = new PrintedEstimate(bookkeepingBytesPerWeight, lossEvaluationExamples, estimate.Peak);
+            context.Cache[EstimateKey] = new PrintedEstimate(bookkeepingBytesPerWeight, lossEvaluationExamples, work, estimate.Peak);
         }
         return cached ? (EmpiricalFisher)context.Cache[CacheKey] : Build(context, data);
     }
@@ -60,11 +60,11 @@ public static class FisherProvider
     {
         var method = context.Method;
         return Prepare(context, method?.Name ?? step, method?.FisherBookkeepingBytesPerWeight ?? 0,
-            method?.LossEvaluationExamples(context.Options) ?? 0);
+            method?.LossEvaluationExamples(context.Options) ?? 0, method?.FisherWork ?? FisherWork.Factors | FisherWork.KeptSetSolve);
     }
 
     /// <summary>What the last printed estimate was made for, and its peak.</summary>
-    private sealed record PrintedEstimate(int BookkeepingBytesPerWeight, int LossEvaluationExamples, long Peak);
+    private sealed record PrintedEstimate(int BookkeepingBytesPerWeight, int LossEvaluationExamples, FisherWork Work, long Peak);
 
     private static EmpiricalFisher Build(PruningContext context, Data.ImageDataset data)
     {

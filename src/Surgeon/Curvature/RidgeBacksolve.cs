@@ -41,26 +41,28 @@ public static class RidgeBacksolve
             if (prunedIdx.numel() == 0 && !firstOrder) continue;
             if (keptIdx.numel() > 0)
             {
+                // Column chunks of G_b (KeptColumns), never G_U or G_P gathered whole: at N = 8,000 on MLPNet those
+                // copies (G_P in float32 and float64) took 3× G and were the peak of a CBS run.
                 var gB = fisher.Columns(block);
-                var gP = gB.index_select(1, prunedIdx).to(ScalarType.Float64);
-                var gU = gB.index_select(1, keptIdx);
-                var r = gP.matmul(wB.index_select(0, prunedIdx)); // G_P w̄_P, length N
+                var r = KeptColumns.Times(gB, wB.masked_fill(keepB, HeldScalars.Of(0))); // G_P w̄_P, length N
                 if (firstOrder) r.add_(HeldScalars.Of(-1), HeldScalars.One); // − N·(1/N): the gradient term ḡ_S = G_Sᵀ1/N
                 string where = $"{system} in the block at weights {block.Offset}..{block.End - 1}";
                 Tensor delta;
                 if (keptIdx.numel() > fisher.N)
                 {
-                    var k = gU.matmul(gU.T).to(ScalarType.Float64);
+                    var k = KeptColumns.Gram(gB, keptIdx, outer: true);
                     k.diagonal().add_(HeldScalars.Of(n * lambda), HeldScalars.One);
                     var l = DampedCholesky.Factor(k, lambda, fisher.N, woodbury: true, where);
-                    delta = gU.T.to(ScalarType.Float64).matmul(cholesky_solve(r.unsqueeze(1), l).squeeze(1));
+                    k.Dispose();
+                    delta = KeptColumns.TransposeTimes(gB, cholesky_solve(r.unsqueeze(1), l).squeeze(1), keptIdx);
                 }
                 else
                 {
-                    var a = gU.T.matmul(gU).to(ScalarType.Float64).div_(HeldScalars.Of(n));
+                    var a = KeptColumns.Gram(gB, keptIdx, outer: false).div_(HeldScalars.Of(n));
                     a.diagonal().add_(HeldScalars.Of(lambda), HeldScalars.One);
                     var l = DampedCholesky.Factor(a, lambda, fisher.N, woodbury: false, where);
-                    var rhs = gU.T.to(ScalarType.Float64).matmul(r).div_(HeldScalars.Of(n));
+                    a.Dispose();
+                    var rhs = KeptColumns.TransposeTimes(gB, r, keptIdx).div_(HeldScalars.Of(n));
                     delta = cholesky_solve(rhs.unsqueeze(1), l).squeeze(1);
                 }
                 wB.index_add_(0, keptIdx, delta, HeldScalars.Of(scale));

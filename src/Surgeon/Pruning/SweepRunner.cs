@@ -84,6 +84,7 @@ public sealed class SweepRunner
                 Progress = Progress,
                 Options = Options,
                 FisherGradients = FisherGradients,
+                KeptFraction = 1 - Sparsities.Min(),
             };
             foreach (var method in Methods)
             {

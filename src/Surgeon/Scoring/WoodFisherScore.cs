@@ -21,6 +21,8 @@ public sealed class WoodFisherScore : IScore, IUsesFisher
     /// 2·diag (4 + 8 + 8 + 8); then the sort's values and indices (16) beside the saliency: 36 at the peak, rounded up.</summary>
     public int BookkeepingBytesPerWeight => 40;
 
+    public FisherWork Work => FisherWork.Factors;
+
     public int LossEvaluationExamples(PruningOptions options) => 0;
 
     public void Check(PruningContext context) => FisherProvider.Check(context, Name);

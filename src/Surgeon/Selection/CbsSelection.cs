@@ -29,6 +29,8 @@ public sealed class CbsSelection : IJointSelection, IUsesFisher
     /// </summary>
     public int BookkeepingBytesPerWeight => 96;
 
+    public FisherWork Work => FisherWork.Products;
+
     /// <summary>Called with every mask whose real loss CBS-S computes (each randomised start, then the mask after each
     /// swap-search iteration that accepted a swap), in order; the mask is a copy. Null (the default) costs nothing.
     /// For tests and diagnostics: the returned mask must be the evaluated one of lowest loss.</summary>

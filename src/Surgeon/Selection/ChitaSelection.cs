@@ -26,6 +26,8 @@ public sealed class ChitaSelection(bool swaps = false) : IJointSelection, IUsesF
     /// the keep, allowed and start masks (3), the float32 vectors passed to G (8), rounded up to 64.</summary>
     public int BookkeepingBytesPerWeight => 64;
 
+    public FisherWork Work => FisherWork.KeptSetSolve;
+
     public int LossEvaluationExamples(PruningOptions options) => 0;
 
     public Tensor SelectKeep(PruningContext context, PruneTarget target)

@@ -28,6 +28,8 @@ public sealed class BacksolveUpdate(bool firstOrder = false) : IWeightUpdate, IU
     /// each block's index lists (16), rounded up to 48.</summary>
     public int BookkeepingBytesPerWeight => 48;
 
+    public FisherWork Work => FisherWork.KeptSetSolve;
+
     public int LossEvaluationExamples(PruningOptions options) => 0;
 
     public void Update(PruningContext context, Tensor keep)

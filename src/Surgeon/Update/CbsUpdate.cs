@@ -23,6 +23,8 @@ public sealed class CbsUpdate : IWeightUpdate, IUsesFisher
     /// each block's index lists are at most one layer's, rounded up to 32.</summary>
     public int BookkeepingBytesPerWeight => 32;
 
+    public FisherWork Work => FisherWork.KeptSetSolve;
+
     public int LossEvaluationExamples(PruningOptions options) => 0;
 
     public void Update(PruningContext context, Tensor keep)

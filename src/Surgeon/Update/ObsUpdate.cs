@@ -22,6 +22,8 @@ public sealed class ObsUpdate : IWeightUpdate, IUsesFisher
     /// its zeros and the masked coefficients (24), F_λ⁻¹ times them and the scaled δw (16): 62, rounded up.</summary>
     public int BookkeepingBytesPerWeight => 64;
 
+    public FisherWork Work => FisherWork.Factors;
+
     public int LossEvaluationExamples(PruningOptions options) => 0;
 
     public void Update(PruningContext context, Tensor keep)

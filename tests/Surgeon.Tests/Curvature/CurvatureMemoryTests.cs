@@ -26,7 +26,30 @@ public class CurvatureMemoryTests
     private static long Peak(PruningContext context, string method) =>
         CurvatureMemory.Estimate(context.Model, context.Parameters, context.TrainData!.SampleShape, context.Options.FisherSamples,
             1, EmpiricalFisher.MakeBlocks(context.Parameters, context.Options.BlockSize),
-            PruningMethods.Get(method).FisherBookkeepingBytesPerWeight, PruningMethods.Get(method).LossEvaluationExamples(context.Options)).Peak;
+            PruningMethods.Get(method).FisherBookkeepingBytesPerWeight, PruningMethods.Get(method).LossEvaluationExamples(context.Options),
+            PruningMethods.Get(method).FisherWork).Peak;
+
+    [Fact]
+    public void TheEstimateCountsOnlyTheWorkAMethodDoes_AndSizesTheKeptSetSolveByTheLowestSparsity()
+    {
+        var context = Context(new RecordingProgress());
+        var blocks = EmpiricalFisher.MakeBlocks(context.Parameters, 0);
+        Assert.Equal(FisherWork.KeptSetSolve, PruningMethods.Get("cbs").FisherWork);
+        Assert.Equal(FisherWork.Factors, PruningMethods.Get("wf").FisherWork);
+        Assert.Equal(FisherWork.Factors | FisherWork.KeptSetSolve, PruningMethods.Get("wf-s+cbs-u").FisherWork);
+        CurvatureMemory Of(FisherWork work, double kept) =>
+            CurvatureMemory.Estimate(context.Model, context.Parameters, [1, 2, 3], 50, 1, blocks, 0, 0, work, kept);
+        var cbsDense = Of(FisherWork.KeptSetSolve, 1);
+        var cbsSparse = Of(FisherWork.KeptSetSolve, 0.02);
+        var wf = Of(FisherWork.Factors, 1);
+        // CBS builds no cached factors, WoodFisher no kept-set system.
+        Assert.Equal((0L, 0L), (cbsDense.Factors, cbsDense.FactorTransient));
+        Assert.Equal(0L, wf.UpdateTransient);
+        Assert.True(wf.Factors > 0 && wf.FactorTransient > 0);
+        // Fewer kept weights, a smaller kept-set system (never below one column chunk's work).
+        Assert.True(cbsSparse.UpdateTransient < cbsDense.UpdateTransient);
+        Assert.True(cbsSparse.UpdateTransient > 0);
+    }
 
     [Fact]
     public void Bookkeeping_IsTheMethodsBytesPerWeightTimesD_AndRaisesThePeakByAtMostThat()
@@ -59,18 +82,19 @@ public class CurvatureMemoryTests
         var progress = new RecordingProgress();
         var context = Context(progress);
         using var snapshot = new ModelSnapshot(context.Model);
-        using (PruningMethods.Get("wf").Prune(context, 0.5)) { }
+        using (PruningMethods.Get("mp+cbs-u").Prune(context, 0.5)) { }  // the kept-set solve, 32 bytes per weight
         snapshot.Restore();
         var fisher = FisherProvider.For(context, "test");
-        using (PruningMethods.Get("mp+cbs-u").Prune(context, 0.5)) { }   // 32 bytes per weight: less than wf's 104
+        using (PruningMethods.Get("wf").Prune(context, 0.5)) { }        // the cached factors and 104 bytes: more
         snapshot.Restore();
-        using (PruningMethods.Get("cbs").Prune(context, 0.5)) { }        // 128: more
+        using (PruningMethods.Get("cbs").Prune(context, 0.5)) { }       // on this tiny net no more than wf: nothing printed
         Assert.Same(fisher, FisherProvider.For(context, "test"));
         var estimates = progress.Messages.Where(m => m.Contains("estimated peak memory", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, estimates.Count);
-        Assert.StartsWith("wf: ", estimates[0], StringComparison.Ordinal);
-        Assert.StartsWith("cbs: ", estimates[1], StringComparison.Ordinal);
-        Assert.True(Peak(context, "cbs") > Peak(context, "wf"));
+        Assert.StartsWith("mp+cbs-u: ", estimates[0], StringComparison.Ordinal);
+        Assert.StartsWith("wf: ", estimates[1], StringComparison.Ordinal);
+        Assert.True(Peak(context, "wf") > Peak(context, "mp+cbs-u"));
+        Assert.True(Peak(context, "cbs") <= Peak(context, "wf"));
         Assert.Single(progress.Messages, m => m.StartsWith("empirical Fisher: N =", StringComparison.Ordinal));
         context.ReleaseCache();
     }
