@@ -56,6 +56,8 @@ internal static class SweepCommand
         command.Options.Add(fisherFile);
         var slurm = new SlurmOptionSet();
         slurm.AddTo(command);
+        var k8s = new KubernetesOptionSet();
+        k8s.AddTo(command);
         command.SetAction(r => Program.Guard(() =>
         {
             string? path = r.GetValue(checkpoint);
@@ -65,8 +67,8 @@ internal static class SweepCommand
                 var allowed = new Option[] { outDir, point, shard, device, quiet };
                 var stray = command.Options.FirstOrDefault(o => !allowed.Contains(o) && r.GetResult(o) is { Implicit: false });
                 if (stray is not null)
-                    throw new SurgeonException(r.GetValue(planOnly) || slurm.Wanted(r)
-                        ? $"{(r.GetValue(planOnly) ? "--plan-only" : "--slurm")} needs --checkpoint (the dense model to plan the sweep of)"
+                    throw new SurgeonException(r.GetValue(planOnly) || slurm.Wanted(r) || k8s.Wanted(r)
+                        ? $"{(r.GetValue(planOnly) ? "--plan-only" : slurm.Wanted(r) ? "--slurm" : "--k8s")} needs --checkpoint (the dense model to plan the sweep of)"
                         : $"{stray.Name} belongs to the plan: without --checkpoint, sweep runs the plan in --out-dir as it was written (give --checkpoint and --plan-only to write a plan)");
                 string? planFolder = r.GetValue(outDir);
                 if (planFolder is null)
@@ -76,12 +78,14 @@ internal static class SweepCommand
             }
             if (r.GetValue(point) is not null || r.GetValue(shard) is not null)
                 throw new SurgeonException("--point and --shard run the plan in --out-dir, which names its checkpoint: drop --checkpoint");
-            bool writePlan = r.GetValue(planOnly) || slurm.Wanted(r);
+            bool writePlan = r.GetValue(planOnly) || slurm.Wanted(r) || k8s.Wanted(r);
             var methodList = PruningMethods.Parse(r.GetValue(methods)!);
             var sparsityList = CliOptions.ParseDoubles(r.GetValue(sparsities)!, "--sparsities");
             foreach (var s in sparsityList) SparsityTarget.Validate(s);
             var seedList = CliOptions.ParseInts(r.GetValue(seeds)!, "--seeds");
             slurm.CheckEarly(r, methodList.Count * sparsityList.Count * seedList.Count);
+            k8s.CheckEarly(r);
+            if (slurm.Wanted(r) && k8s.Wanted(r)) throw new SurgeonException("--slurm and --k8s both say where the plan runs; give one");
             var options = fisher.Read(r);
             var prunableSet = PrunableParameters.ParseSet(r.GetValue(prunable)!);
             int recalibrateSamples = r.GetValue(recalibrate);
@@ -91,9 +95,10 @@ internal static class SweepCommand
             var progress = new ConsoleProgress(r.GetValue(quiet));
             string folder = r.GetValue(outDir) ?? Workflows.DefaultRunsPath($"sweep-{Path.GetFileNameWithoutExtension(path)}");
             string? fisherPath = r.GetValue(fisherFile);
+            if (k8s.Wanted(r)) k8s.Options(r, path, folder, memoryMiB: 1).Validate(path, fisherPath, folder); // before any work
             new Surgeon.IO.RunPaths().ReadsCheckpoint(path).ReadsData(CliOptions.DataOf(r.GetValue(data), path))
                 .Reads(fisherPath ?? "", $"the --fisher-file {fisherPath}")
-                .WritesFolder(folder, "--out-dir", writePlan ? [.. Workflows.PlanFiles, .. SlurmOptionSet.Files] : Workflows.SweepFiles).Check();
+                .WritesFolder(folder, "--out-dir", writePlan ? [.. Workflows.PlanFiles, .. SlurmOptionSet.Files, .. KubernetesOptionSet.Files] : Workflows.SweepFiles).Check();
             var (model, info) = Checkpoint.Load(path, dev);
             string dataSpec = r.GetValue(data) ?? info.Dataset;
             long weights = PrunableParameters.TotalCount(PrunableParameters.Discover(model, prunableSet));
@@ -111,6 +116,11 @@ internal static class SweepCommand
                     {
                         long memory = SlurmOptionSet.MemoryMiB(model, info.InputShape, methodList, options, prunableSet);
                         slurm.WriteAndSubmit(r, plan, folder, memory);
+                    }
+                    if (k8s.Wanted(r))
+                    {
+                        long memory = SlurmOptionSet.MemoryMiB(model, info.InputShape, methodList, options, prunableSet);
+                        KubernetesOptionSet.Write(plan, folder, k8s.Options(r, path, folder, memory));
                     }
                 }
                 return 0;
