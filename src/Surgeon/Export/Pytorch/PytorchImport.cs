@@ -24,28 +24,7 @@ public static class PytorchImport
         var info = request.Spec ?? throw new SurgeonException(
             $"{path}: a PyTorch state dict does not say which model it belongs to; name it with --model (and --width, --channels, --data)");
         var tensors = ReadStateDict(path);
-        var state = ModelRegistry.StateOf(info.Spec).Select(t => (t.Name, ElementTypes.NameOf(t.DType), t.Shape)).ToList();
-        var match = WeightMatch.Compute(state, AsScalars(tensors, state));
-        if (match.Misshaped.Count > 0 || (match.Missing.Count > 0 && !request.AllowMissing))
-            throw new SurgeonException(
-                $"{path} does not fit a {ImportFormats.Describe(info)}: {match.Summary()}; " +
-                (match.Misshaped.Count > 0
-                    ? "give the --model, --width, --channels and --data the weights were made for"
-                    : "give the matching model, or --allow-missing to keep the missing tensors at their initial values"));
-        torch.manual_seed(request.Seed); // the initial values of tensors the file may lack
-        var model = ModelRegistry.Create(info.Spec);
-        try
-        {
-            ModelState.Assign(model, match.Loadable);
-            model.eval();
-            Checkpoint.EnsureFinite(model, path);
-            return new ImportResult(model, ImportFormats.Imported(info, request), match.ReportLines(missingKeptInitial: true));
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return NamedWeightsImport.Load(request, info, state => AsScalars(tensors, state));
     }
 
     /// <summary>
@@ -92,7 +71,7 @@ public static class PytorchImport
     /// PyBridge rebuilds a zero-dimensional tensor (BatchNorm's num_batches_tracked) with shape [1]; where the model
     /// wants a scalar of that name, the one value is that scalar.
     /// </summary>
-    private static List<StateTensor> AsScalars(List<StateTensor> tensors, List<(string Name, string DType, long[] Shape)> state)
+    private static List<StateTensor> AsScalars(List<StateTensor> tensors, IReadOnlyList<(string Name, string DType, long[] Shape)> state)
     {
         var scalars = state.Where(s => s.Shape.Length == 0).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
         return tensors.Select(t => scalars.Contains(t.Name) && t.Shape is [1] ? t with { Shape = [] } : t).ToList();

@@ -17,29 +17,7 @@ public static class SafetensorsImport
         string path = request.InputPath;
         var contents = SafetensorsReader.Read(path);
         var info = request.Spec ?? FromMetadata(contents, path);
-        // Matched against the model built without storage first, so weights that do not fit allocate no model at all.
-        var state = ModelRegistry.StateOf(info.Spec).Select(t => (t.Name, ElementTypes.NameOf(t.DType), t.Shape)).ToList();
-        var match = WeightMatch.Compute(state, contents.Tensors);
-        if (match.Misshaped.Count > 0 || (match.Missing.Count > 0 && !request.AllowMissing))
-            throw new SurgeonException(
-                $"{path} does not fit a {ImportFormats.Describe(info)}: {match.Summary()}; " +
-                (match.Misshaped.Count > 0
-                    ? "give the --model, --width, --channels and --data the weights were made for"
-                    : "give the matching model, or --allow-missing to keep the missing tensors at their initial values"));
-        torch.manual_seed(request.Seed); // the initial values of tensors the file may lack
-        var model = ModelRegistry.Create(info.Spec);
-        try
-        {
-            ModelState.Assign(model, match.Loadable);
-            model.eval();
-            Checkpoint.EnsureFinite(model, path);
-            return new ImportResult(model, ImportFormats.Imported(info, request), match.ReportLines(missingKeptInitial: true));
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return NamedWeightsImport.Load(request, info, _ => contents.Tensors);
     }
 
     private static CheckpointInfo FromMetadata(SafetensorsContents contents, string path)
