@@ -1,7 +1,7 @@
 namespace Surgeon.Compression;
 
 /// <summary>A selection or update that uses the empirical Fisher (through Curvature.FisherProvider).</summary>
-public interface IUsesFisher
+internal interface IUsesFisher
 {
     /// <summary>
     /// Bytes per prunable weight that this step holds at its peak beside G and the factors (flattened weights, diagonals,
@@ -18,7 +18,7 @@ public interface IUsesFisher
 
 /// <summary>The memory-relevant ways a step uses the Fisher, beyond F·v = Gᵀ(Gv)/N (which needs only G).</summary>
 [Flags]
-public enum FisherWork
+internal enum FisherWork
 {
     /// <summary>F·v products only (CBS-S's swap search).</summary>
     Products = 0,

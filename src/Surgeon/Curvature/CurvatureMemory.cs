@@ -24,7 +24,7 @@ namespace Surgeon.Curvature;
 /// times d); they live from the selection to the end of the update, so they add to the factor and update work.</param>
 /// <param name="LossEvaluation">A forward pass of the method's real-loss batch (CBS-S) in eval mode: every layer's output
 /// for that many examples, as the forward holds them until it returns.</param>
-public sealed record CurvatureMemory(long G, long GradientBatch, long Factors, long FactorTransient, long UpdateTransient,
+internal sealed record CurvatureMemory(long G, long GradientBatch, long Factors, long FactorTransient, long UpdateTransient,
     long Bookkeeping = 0, long LossEvaluation = 0)
 {
     public long Peak => G + Math.Max(GradientBatch, Factors + Bookkeeping + Math.Max(Math.Max(FactorTransient, UpdateTransient), LossEvaluation));

@@ -9,11 +9,11 @@ using YamlDotNet.RepresentationModel;
 namespace Surgeon.Pruning;
 
 /// <summary>One modifier of a recipe as written: its kind, its fields (as text) and the lines they are on.</summary>
-public sealed record RecipeEntry(string Modifier, int Line, IReadOnlyDictionary<string, string> Fields,
+internal sealed record RecipeEntry(string Modifier, int Line, IReadOnlyDictionary<string, string> Fields,
     IReadOnlyDictionary<string, int> FieldLines);
 
 /// <summary>A kind of modifier a recipe may list, with its fields and what it does (<c>surgeon methods</c> prints them).</summary>
-public sealed record ModifierKind(string Name, string Description, IReadOnlyList<string> Fields, IReadOnlyList<string> Required);
+internal sealed record ModifierKind(string Name, string Description, IReadOnlyList<string> Fields, IReadOnlyList<string> Required);
 
 /// <summary>
 /// A recipe: the list of training modifiers of one run, each with its parameters and range, in the shape SparseML
@@ -29,7 +29,7 @@ public sealed record ModifierKind(string Name, string Description, IReadOnlyList
 /// their flags build the same recipe. It is stored in the checkpoint's sidecar. Unknown modifiers or fields, bad values
 /// and two modifiers that decide the mask over overlapping ranges are one-line errors naming the recipe's line.
 /// </summary>
-public sealed class Recipe
+internal sealed class Recipe
 {
     private static readonly string[] PruningOptionFields =
     [

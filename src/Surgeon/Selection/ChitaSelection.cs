@@ -12,7 +12,7 @@ namespace Surgeon.Selection;
 /// <c>chita</c> is this selection followed by the backsolve update. Per Fisher block (--block-size) the counts come from
 /// the global magnitude threshold and every block is solved on its own (the objective separates).
 /// </summary>
-public sealed class ChitaSelection(bool swaps = false) : IJointSelection, IUsesFisher
+internal sealed class ChitaSelection(bool swaps = false) : IJointSelection, IUsesFisher
 {
     public string Name => swaps ? "chita-swap-s" : "chita-s";
     public string Description => swaps
@@ -47,7 +47,7 @@ public sealed class ChitaSelection(bool swaps = false) : IJointSelection, IUsesF
 
 /// <summary>What <see cref="ChitaIht.Solve"/> found: the kept support, β (the backsolve on it), Q at the start (the
 /// backsolved start support) and at the end, every block's objective after each accepted IHT step and each backsolve.</summary>
-public sealed record ChitaResult(bool[] Keep, double[] Beta, double StartObjective, double Objective, int Iterations,
+internal sealed record ChitaResult(bool[] Keep, double[] Beta, double StartObjective, double Objective, int Iterations,
     int Rounds, int Swaps, IReadOnlyList<IReadOnlyList<double>> BlockObjectives);
 
 /// <summary>
@@ -59,7 +59,7 @@ public sealed record ChitaResult(bool[] Keep, double[] Beta, double StartObjecti
 /// support stops changing. The start is the backsolve on the given (magnitude) support, so the result is never worse
 /// than CHITA-BSO.
 /// </summary>
-public static class ChitaIht
+internal static class ChitaIht
 {
     /// <summary>Rounds of IHT then backsolve before giving up on the support settling.</summary>
     public const int MaxRounds = 5;

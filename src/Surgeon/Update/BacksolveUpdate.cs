@@ -12,7 +12,7 @@ namespace Surgeon.Update;
 /// first-order term): at a trained model ḡ ≈ 0 and it changes little, but between the stages of a multi-stage prune
 /// the weights are no longer at a minimum and the term turns each stage into a damped Gauss–Newton step on the support.
 /// </summary>
-public sealed class BacksolveUpdate(bool firstOrder = false) : IWeightUpdate, IUsesFisher
+internal sealed class BacksolveUpdate(bool firstOrder = false) : IWeightUpdate, IUsesFisher
 {
     public bool FirstOrder { get; } = firstOrder;
 

@@ -135,23 +135,23 @@ public class SparseBlocksTests
         Assert.Equal(data, SparseBlocks.Decode(block, encoding, n, stored, 4));
     }
 
-    public static TheoryData<string, byte[], SparseEncoding, long, long, string> BadBlocks => new()
+    public static TheoryData<string, byte[], int, long, long, string> BadBlocks => new()
     {
-        { "too short", [0x08, 0x02, 0, 0, 0x80, 0x3F], SparseEncoding.Bitmask, 16, 2, "needs 10" },
-        { "bit count", [0x08, 0x03, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], SparseEncoding.Bitmask, 16, 2, "3 bits set" },
-        { "padding bits", [0x08, 0x20, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], SparseEncoding.Bitmask, 12, 2, "past the last element" },
-        { "decreasing", [0x05, 0x00, 0x03, 0x00, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], SparseEncoding.Indices, 64, 2, "indices must increase" },
-        { "repeated", [0x05, 0x00, 0x05, 0x00, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], SparseEncoding.Indices, 64, 2, "indices must increase" },
-        { "out of range", [0x03, 0x00, 0x40, 0x00, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], SparseEncoding.Indices, 64, 2, "past the last element (63)" },
-        { "too many stored", [], SparseEncoding.Indices, 4, 5, "5 stored values for 4 elements" },
-        { "dense not full", [0, 0, 0x80, 0x3F], SparseEncoding.Dense, 2, 1, "must store 2 values" },
+        { "too short", [0x08, 0x02, 0, 0, 0x80, 0x3F], (int)SparseEncoding.Bitmask, 16, 2, "needs 10" },
+        { "bit count", [0x08, 0x03, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], (int)SparseEncoding.Bitmask, 16, 2, "3 bits set" },
+        { "padding bits", [0x08, 0x20, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], (int)SparseEncoding.Bitmask, 12, 2, "past the last element" },
+        { "decreasing", [0x05, 0x00, 0x03, 0x00, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], (int)SparseEncoding.Indices, 64, 2, "indices must increase" },
+        { "repeated", [0x05, 0x00, 0x05, 0x00, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], (int)SparseEncoding.Indices, 64, 2, "indices must increase" },
+        { "out of range", [0x03, 0x00, 0x40, 0x00, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], (int)SparseEncoding.Indices, 64, 2, "past the last element (63)" },
+        { "too many stored", [], (int)SparseEncoding.Indices, 4, 5, "5 stored values for 4 elements" },
+        { "dense not full", [0, 0, 0x80, 0x3F], (int)SparseEncoding.Dense, 2, 1, "must store 2 values" },
     };
 
     [Theory]
     [MemberData(nameof(BadBlocks))]
-    public void ABlockThatContradictsItsHeader_IsRefusedWithTheReason(string what, byte[] block, SparseEncoding encoding, long elements, long stored, string phrase)
+    public void ABlockThatContradictsItsHeader_IsRefusedWithTheReason(string what, byte[] block, int encoding, long elements, long stored, string phrase)
     {
-        var e = Assert.Throws<InvalidDataException>(() => SparseBlocks.Decode(block, encoding, elements, stored, 4));
+        var e = Assert.Throws<InvalidDataException>(() => SparseBlocks.Decode(block, (SparseEncoding)encoding, elements, stored, 4));
         Assert.True(e.Message.Contains(phrase, StringComparison.Ordinal), $"{what}: {e.Message}");
     }
 }

@@ -4,7 +4,7 @@ using System.Numerics;
 namespace Surgeon.Export.Sparse;
 
 /// <summary>How one tensor's values are stored in a sparse file (docs/export.md has the byte layout).</summary>
-public enum SparseEncoding
+internal enum SparseEncoding
 {
     /// <summary>Every element, in order.</summary>
     Dense,
@@ -23,7 +23,7 @@ public enum SparseEncoding
 /// bitmask or indices block therefore gives back +0.0 for −0.0, the only bit a round trip can change; a product with
 /// either zero is a zero, so the model computes the same. Every other value (NaN payloads included) comes back bit for bit.
 /// </summary>
-public static class SparseBlocks
+internal static class SparseBlocks
 {
     /// <summary>The largest tensor whose indices fit in u16 (indices 0 … 65,535).</summary>
     public const long MaxU16Elements = 1 << 16;

@@ -7,11 +7,11 @@ using static TorchSharp.torch;
 namespace Surgeon.Export.Sparse;
 
 /// <summary>Sizes of one sparse export: the file, and the dense weights file and its gzip for comparison.</summary>
-public sealed record SparseSizeReport(long SparseBytes, long DenseBytes, long GzipBytes, long StoredValues, long Elements,
+internal sealed record SparseSizeReport(long SparseBytes, long DenseBytes, long GzipBytes, long StoredValues, long Elements,
     IReadOnlyDictionary<SparseEncoding, int> TensorsByEncoding, int QuantizedTensors = 0);
 
 /// <summary><c>surgeon export --format sparse</c>: the model's whole state in a sparse file, with a size report.</summary>
-public static class SparseExport
+internal static class SparseExport
 {
     /// <summary>
     /// Writes the file; tensors named in <paramref name="quantizations"/> (by state-dict name, their values already on

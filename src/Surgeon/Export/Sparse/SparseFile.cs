@@ -12,7 +12,7 @@ namespace Surgeon.Export.Sparse;
 /// What a sparse file holds: the checkpoint's description, every tensor of the model's state, the table, and the grid
 /// of each tensor stored as quantised codes (by name; empty for a version 1 file).
 /// </summary>
-public sealed record SparseContents(CheckpointInfo Info, IReadOnlyList<StateTensor> Tensors, IReadOnlyList<SparseTensorEntry> Entries,
+internal sealed record SparseContents(CheckpointInfo Info, IReadOnlyList<StateTensor> Tensors, IReadOnlyList<SparseTensorEntry> Entries,
     IReadOnlyDictionary<string, TensorQuantization>? Quantizations = null)
 {
     public IReadOnlyDictionary<string, TensorQuantization> Quantizations { get; init; } = Quantizations ?? new Dictionary<string, TensorQuantization>();
@@ -25,7 +25,7 @@ public sealed record SparseContents(CheckpointInfo Info, IReadOnlyList<StateTens
 /// bit-flipped file is refused as such before any of it is interpreted. Version 2 adds tensors stored as b-bit codes
 /// (<see cref="QuantizedBlocks"/>); a file without any is written as version 1, byte for byte as before.
 /// </summary>
-public static class SparseFile
+internal static class SparseFile
 {
     public static ReadOnlySpan<byte> Magic => "SURGSPRS"u8;
     /// <summary>The newest version written and read; <see cref="PlainVersion"/> files (no quantised tensors) are read too.</summary>
