@@ -37,7 +37,10 @@ internal sealed class BacksolveUpdate(bool firstOrder = false) : IWeightUpdate, 
         using var scope = NewDisposeScope();
         var fisher = FisherProvider.For(context, Name);
         var w = PrunableParameters.Flatten(context.Parameters);
-        var beta = RidgeBacksolve.Solve(fisher, w, keep, firstOrder: FirstOrder);
+        // CHITA's selection has solved this very system on the support it chose: reuse that β when it matches.
+        var known = FirstOrder ? null : KnownBacksolve.Take(context, fisher, w.to(ScalarType.Float64).cpu().data<double>().ToArray(),
+            keep.flatten().to(ScalarType.Bool).cpu().contiguous().data<bool>().ToArray());
+        var beta = known is not null ? tensor(known) : RidgeBacksolve.Solve(fisher, w, keep, firstOrder: FirstOrder);
         PrunableParameters.Assign(context.Parameters, beta.to(w.dtype).to(w.device));
     }
 }

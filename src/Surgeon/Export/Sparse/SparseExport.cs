@@ -39,14 +39,15 @@ internal static class SparseExport
         return new ExportResult(path, r.SparseBytes, Describe(r));
     }
 
-    public static string Describe(SparseSizeReport r)
+    /// <param name="dense">What the dense yardstick is (a checkpoint's weights file, or an imported graph's ONNX file).</param>
+    public static string Describe(SparseSizeReport r, string dense = "dense weights file")
     {
         var c = CultureInfo.InvariantCulture;
         string encodings = string.Join(", ", r.TensorsByEncoding.Where(kv => kv.Value > 0).Select(kv => $"{kv.Value} {SparseBlocks.Name(kv.Key)}"));
         string quantized = r.QuantizedTensors == 0 ? "" : $", {r.QuantizedTensors} of them quantised";
         return $"sparse v{(r.QuantizedTensors == 0 ? SparseFile.PlainVersion : SparseFile.Version)}, {r.TensorsByEncoding.Values.Sum()} tensors ({encodings}{quantized}), " +
             $"{r.StoredValues.ToString("N0", c)} of {r.Elements.ToString("N0", c)} values stored; " +
-            $"dense weights file {r.DenseBytes.ToString("N0", c)} bytes, its gzip {r.GzipBytes.ToString("N0", c)} bytes: " +
+            $"{dense} {r.DenseBytes.ToString("N0", c)} bytes, its gzip {r.GzipBytes.ToString("N0", c)} bytes: " +
             $"this file is {Percent(r.SparseBytes, r.DenseBytes)} of the dense file and {Percent(r.SparseBytes, r.GzipBytes)} of its gzip";
     }
 
