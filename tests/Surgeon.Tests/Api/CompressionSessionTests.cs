@@ -77,6 +77,31 @@ public class CompressionSessionTests : IDisposable
     }
 
     [Fact]
+    public void QuantisedWeights_AreTheHandComputedGrid_InEvaluationAndInTheExport()
+    {
+        using var session = CompressionSession.Train("mlpnet", epochs: 1, seed: 6);
+        session.Prune("mp", 0.5);
+        string onnx = Path.Combine(dir, "q.onnx");
+        session.QuantizeWeights(bits: 8, perChannel: true);
+        session.ExportOnnx(onnx);
+        double accuracy = session.Evaluate().Accuracy;
+
+        // By hand: per output row, symmetric 8-bit, scale max|w|/127, w' = round(w/scale)·scale, on a copy of the model.
+        using var copy = Surgeon.Models.ModelRegistry.Create(new Surgeon.Models.ModelSpec("mlpnet", [1, 28, 28], 10));
+        copy.load_state_dict(session.Model.state_dict());
+        using (no_grad())
+            foreach (var (name, p) in copy.named_parameters().Where(p => p.name.EndsWith(".weight", StringComparison.Ordinal)))
+            {
+                var w = p.detach().to(ScalarType.Float64);
+                var scale = w.abs().amax([1], keepdim: true).div(tensor(127.0));
+                p.copy_(w.div(scale).round().mul(scale).to(ScalarType.Float32));
+            }
+        Assert.Equal(Surgeon.Training.Evaluator.Evaluate(copy, Surgeon.Data.DatasetCatalog.LoadEmbeddedDigits().Test).Accuracy, accuracy, 3);
+        var (delta, scaleOfLogits) = OnnxRuntimeRunner.CompareLogits(copy, onnx, [1, 28, 28]);
+        Assert.True(delta <= 1e-4 * Math.Max(1, scaleOfLogits), $"the QDQ export differs from the hand-quantised weights by {delta:G3}");
+    }
+
+    [Fact]
     public void BadInput_IsOneLineErrors()
     {
         Assert.Throws<SurgeonException>(() => CompressionSession.FromCheckpoint(Path.Combine(dir, "missing.ckpt")));
