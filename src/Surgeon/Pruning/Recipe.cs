@@ -55,6 +55,8 @@ internal sealed class Recipe
         new("admm-quant", "ADMM quantisation: the same splitting with S = the b-bit grid of the best scale (pruned weights stay 0), then hard quantisation and retraining with every weight put back on its grid after each step",
             ["bits", "per-channel", "scale", "rho", "rho-growth", "rounds", "interval-epochs", "interval-steps", "start-epoch", "prunable"], ["bits"]),
         new("fixed-mask", "fine-tune holding the checkpoint's mask (its stored mask, else its zeros) at exact zeros", ["prunable"], []),
+        new("fixed-rank", "fine-tune a factorised checkpoint in factored form: after every step each listed weight (ranks: LAYER=RANK, ...) is put back on its truncated SVD at its rank",
+            ["ranks"], ["ranks"]),
         new("quantization-aware", "quantisation-aware training: every Conv2d/Linear computes with its weight (and, with activations, its input) fake-quantised, " +
             "the straight-through estimator training the float weights; weight grids tracked by min-max, input ranges by a moving average; the checkpoint is quantised",
             ["bits", "per-channel", "asymmetric", "activations", "momentum", "start-epoch"], ["bits"]),
@@ -192,6 +194,7 @@ internal sealed class Recipe
                     "gradual-pruning" => Gradual(f, batchesPerEpoch, totalSteps, stepsKnown),
                     "prune-while-training" => PruneWhileTraining(f, epochs),
                     "fixed-mask" => new FixedMaskModifier { Prunable = f.Prunable() },
+                    "fixed-rank" => new FixedRankModifier(f.Wrapped("ranks", () => FixedRankModifier.ParseRanks(f.Text("ranks")!))),
                     "quantization-aware" => QuantizationAware(f),
                     "autoprune" => AutoPrune(f, batchesPerEpoch, totalSteps, stepsKnown),
                     "admm" => Admm(f),
@@ -364,6 +367,7 @@ internal sealed class Recipe
                 case "cbs-relative-epsilon" or "remove-unused-paths" or "per-channel" or "asymmetric": f.Bool(key); break;
                 case "scale": break; // checked with the modifier below
                 case "cbs-start-scoring": break; // read with the pruning options below
+                case "ranks": f.Wrapped(key, () => FixedRankModifier.ParseRanks(f.Text(key)!)); break;
                 case "projection" or "layer-projections" or "layer-keep-ratios": break; // checked with the modifier below
                 case "keep-ratio" or "rho" or "rho-growth" or "purify" or "momentum": f.Double(key); break;
                 case "final-sparsity" or "initial-sparsity" or "target" or "lambda" or "update-scale" or "cbs-epsilon": f.Double(key); break;
