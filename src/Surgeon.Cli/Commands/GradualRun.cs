@@ -153,6 +153,7 @@ internal sealed class GradualRun
         if (o.CbsMaxIterations != d.CbsMaxIterations) yield return ("cbs-iterations", o.CbsMaxIterations.ToString(inv));
         if (o.CbsCandidates != d.CbsCandidates) yield return ("cbs-candidates", o.CbsCandidates.ToString(inv));
         if (o.CbsLossSamples != d.CbsLossSamples) yield return ("cbs-loss-samples", o.CbsLossSamples.ToString(inv));
+        if (o.CbsStartScoring != d.CbsStartScoring) yield return ("cbs-start-scoring", o.CbsStartScoring.Name());
         if (o.ScoreSamples != d.ScoreSamples) yield return ("score-samples", o.ScoreSamples.ToString(inv));
     }
 }

@@ -67,6 +67,14 @@ public static class TaskSequences
         }).ToList();
     }
 
+    /// <summary>
+    /// The same images fed as raw pixel values 0…255 (mean 0, standard deviation 1/255 in the byte/255 convention of
+    /// <see cref="ImageDataset"/>), as the rank-update paper's official notebook feeds MNIST, instead of normalised inputs.
+    /// </summary>
+    public static ImageDataset RawPixels(ImageDataset data) =>
+        new(data.Name, data.Pixels, data.Labels, data.Channels, data.Height, data.Width, data.NumClasses,
+            Enumerable.Repeat(0f, data.Channels).ToArray(), Enumerable.Repeat(1f / 255f, data.Channels).ToArray());
+
     /// <summary><paramref name="count"/> images of <paramref name="data"/>: all of them when it has no more, else a seeded
     /// class-balanced subset, or a seeded random one when a class has too few images for balance.</summary>
     private static ImageDataset Sample(ImageDataset data, int? count, int seed)

@@ -34,7 +34,7 @@ public sealed class Recipe
     private static readonly string[] PruningOptionFields =
     [
         "fisher-samples", "lambda", "block-size", "examples-per-sample", "update-scale", "cbs-epsilon", "cbs-relative-epsilon",
-        "cbs-rho", "cbs-tau", "cbs-iterations", "cbs-candidates", "cbs-loss-samples", "score-samples",
+        "cbs-rho", "cbs-tau", "cbs-iterations", "cbs-candidates", "cbs-loss-samples", "cbs-start-scoring", "score-samples",
     ];
 
     private static readonly string[] AdmmFields =
@@ -363,6 +363,7 @@ public sealed class Recipe
                 case "aux-lr" or "aux-momentum" or "aux-init" or "leak": f.Double(key); break;
                 case "cbs-relative-epsilon" or "remove-unused-paths" or "per-channel" or "asymmetric": f.Bool(key); break;
                 case "scale": break; // checked with the modifier below
+                case "cbs-start-scoring": break; // read with the pruning options below
                 case "projection" or "layer-projections" or "layer-keep-ratios": break; // checked with the modifier below
                 case "keep-ratio" or "rho" or "rho-growth" or "purify" or "momentum": f.Double(key); break;
                 case "final-sparsity" or "initial-sparsity" or "target" or "lambda" or "update-scale" or "cbs-epsilon": f.Double(key); break;
@@ -468,6 +469,7 @@ public sealed class Recipe
                 CbsMaxIterations = Int("cbs-iterations") ?? d.CbsMaxIterations,
                 CbsCandidates = Int("cbs-candidates") ?? d.CbsCandidates,
                 CbsLossSamples = Int("cbs-loss-samples") ?? d.CbsLossSamples,
+                CbsStartScoring = Choice("cbs-start-scoring", CbsStartScorings.Parse) ?? d.CbsStartScoring,
                 ScoreSamples = Int("score-samples") ?? d.ScoreSamples,
             };
         }

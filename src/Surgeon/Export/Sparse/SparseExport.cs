@@ -39,7 +39,8 @@ public static class SparseExport
         return new ExportResult(path, r.SparseBytes, Describe(r));
     }
 
-    public static string Describe(SparseSizeReport r)
+    /// <param name="dense">What the dense yardstick is (a checkpoint's weights file, or an imported graph's ONNX file).</param>
+    public static string Describe(SparseSizeReport r, string dense = "dense weights file")
     {
         var c = CultureInfo.InvariantCulture;
         string encodings = string.Join(", ", r.TensorsByEncoding.Where(kv => kv.Value > 0).Select(kv => $"{kv.Value} {SparseBlocks.Name(kv.Key)}"));
@@ -47,7 +48,7 @@ public static class SparseExport
         bool plain = r.QuantizedTensors == 0 && r.TensorsByEncoding.GetValueOrDefault(SparseEncoding.TwoOfFour) == 0;
         return $"sparse v{(plain ? SparseFile.PlainVersion : SparseFile.Version)}, {r.TensorsByEncoding.Values.Sum()} tensors ({encodings}{quantized}), " +
             $"{r.StoredValues.ToString("N0", c)} of {r.Elements.ToString("N0", c)} values stored; " +
-            $"dense weights file {r.DenseBytes.ToString("N0", c)} bytes, its gzip {r.GzipBytes.ToString("N0", c)} bytes: " +
+            $"{dense} {r.DenseBytes.ToString("N0", c)} bytes, its gzip {r.GzipBytes.ToString("N0", c)} bytes: " +
             $"this file is {Percent(r.SparseBytes, r.DenseBytes)} of the dense file and {Percent(r.SparseBytes, r.GzipBytes)} of its gzip";
     }
 
