@@ -27,4 +27,7 @@ internal enum FisherWork
     /// <summary>The ridge solve on the kept set of each block (CBS-U, CHITA's backsolve): its own Gram matrix and factor,
     /// min(N, |U|)² in float64, one block at a time.</summary>
     KeptSetSolve = 2,
+    /// <summary>CHITA's IHT keeps the columns of G on the current support as contiguous rows, at most 64 MiB
+    /// (Curvature.KeptColumns.ChunkBytes), beside the kept-set solve.</summary>
+    SupportColumns = 4,
 }

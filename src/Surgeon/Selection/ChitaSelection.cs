@@ -26,7 +26,7 @@ internal sealed class ChitaSelection(bool swaps = false) : IJointSelection, IUse
     /// the keep, allowed and start masks (3), the float32 vectors passed to G (8), rounded up to 64.</summary>
     public int BookkeepingBytesPerWeight => 64;
 
-    public FisherWork Work => FisherWork.KeptSetSolve;
+    public FisherWork Work => FisherWork.KeptSetSolve | FisherWork.SupportColumns;
 
     public int LossEvaluationExamples(PruningOptions options) => 0;
 
@@ -186,7 +186,7 @@ internal static class ChitaIht
             this.w = w;
             this.allowed = allowed;
             this.profile = profile;
-            if (SupportColumns.Worthwhile(k, w.Length))
+            if (SupportColumns.Worthwhile(k, w.Length, fisher.N, g.element_size()))
             {
                 columns = new SupportColumns(g, k);
                 gw = Times(w);

@@ -1,3 +1,4 @@
+using Surgeon.Curvature;
 using static TorchSharp.torch;
 
 namespace Surgeon.Selection;
@@ -7,8 +8,8 @@ namespace Surgeon.Selection;
 /// support are kept as the rows of a contiguous matrix and refilled only with the columns that enter the support, so a
 /// product reads k·N numbers instead of G_b's L·N, and no column is gathered twice while it stays in the support
 /// (gathering columns of a row-major G is slow: 3,236 of 32,360 at N = 1,000 cost twice a whole product). Worth it when
-/// k ≤ L/5 (the switch the CHITA authors' code makes); the rows hold at most k + max(16, k/4) columns, so at most a
-/// quarter of G_b.
+/// k ≤ L/5 (the switch the CHITA authors' code makes); the rows hold at most k + max(16, k/4) columns (at most a
+/// quarter of G_b), and at most <see cref="KeptColumns.ChunkBytes"/> (64 MiB, what the memory estimate allows for them).
 /// </summary>
 internal sealed class SupportColumns : IDisposable
 {
@@ -18,14 +19,18 @@ internal sealed class SupportColumns : IDisposable
     private readonly int[] columnOf;    // per row: its column, or -1 (free)
     private readonly Stack<int> free = new();
 
-    /// <summary>Whether the support of <paramref name="k"/> of <paramref name="length"/> weights is sparse enough.</summary>
-    public static bool Worthwhile(int k, int length) => 5L * k <= length;
+    /// <summary>Whether the support of <paramref name="k"/> of <paramref name="length"/> weights is sparse enough, and its
+    /// rows (N = <paramref name="n"/> elements of <paramref name="elementSize"/> bytes each) fit 64 MiB.</summary>
+    public static bool Worthwhile(int k, int length, int n, long elementSize) =>
+        5L * k <= length && Capacity(k, length) * n * elementSize <= KeptColumns.ChunkBytes;
+
+    private static int Capacity(int k, int length) => Math.Min(length, k + Math.Max(16, k / 4));
 
     public SupportColumns(Tensor gb, int k)
     {
         g = gb;
         int length = (int)gb.shape[1];
-        int capacity = Math.Min(length, k + Math.Max(16, k / 4));
+        int capacity = Capacity(k, length);
         // zeros, not empty: a free row meets a 0 of v in the product, and 0·NaN (uninitialised memory) would be NaN
         rows = zeros([capacity, gb.shape[0]], gb.dtype, gb.device).DetachFromDisposeScope();
         slotOf = Enumerable.Repeat(-1, length).ToArray();

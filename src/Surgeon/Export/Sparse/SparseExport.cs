@@ -45,7 +45,8 @@ internal static class SparseExport
         var c = CultureInfo.InvariantCulture;
         string encodings = string.Join(", ", r.TensorsByEncoding.Where(kv => kv.Value > 0).Select(kv => $"{kv.Value} {SparseBlocks.Name(kv.Key)}"));
         string quantized = r.QuantizedTensors == 0 ? "" : $", {r.QuantizedTensors} of them quantised";
-        return $"sparse v{(r.QuantizedTensors == 0 ? SparseFile.PlainVersion : SparseFile.Version)}, {r.TensorsByEncoding.Values.Sum()} tensors ({encodings}{quantized}), " +
+        bool plain = r.QuantizedTensors == 0 && r.TensorsByEncoding.GetValueOrDefault(SparseEncoding.TwoOfFour) == 0;
+        return $"sparse v{(plain ? SparseFile.PlainVersion : SparseFile.Version)}, {r.TensorsByEncoding.Values.Sum()} tensors ({encodings}{quantized}), " +
             $"{r.StoredValues.ToString("N0", c)} of {r.Elements.ToString("N0", c)} values stored; " +
             $"{dense} {r.DenseBytes.ToString("N0", c)} bytes, its gzip {r.GzipBytes.ToString("N0", c)} bytes: " +
             $"this file is {Percent(r.SparseBytes, r.DenseBytes)} of the dense file and {Percent(r.SparseBytes, r.GzipBytes)} of its gzip";
