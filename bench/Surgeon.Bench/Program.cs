@@ -26,6 +26,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["obc"] = ObcBench.Run,
     ["kept-set-memory"] = KeptSetMemoryBench.Run,
     ["cbs-start-agreement"] = CbsStartAgreementBench.Run,
+    ["per-sample-write"] = PerSampleWriteBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)
