@@ -173,10 +173,18 @@ internal sealed class EmpiricalFisher : IDisposable
                 using var scope = NewDisposeScope();
                 int count = (int)Math.Min(batchExamples, needed - start);
                 var (x, y) = data.Batch(indices.AsSpan(start, count), device);
-                var rows = PerSampleGradients.Compute(model, parameters, x, y);
-                if (rows.device.type != g.device.type) rows = rows.to(g.device);
-                if (m > 1) rows = rows.reshape(count / m, m, d).mean([1]);
-                g.narrow(0, start / m, count / m).copy_(rows);
+                if (m == 1 && x.device.type == g.device.type)
+                {
+                    // The batch's rows of G are written in place (Linear layers: each element once).
+                    PerSampleGradients.ComputeInto(model, parameters, x, y, g.narrow(0, start, count));
+                }
+                else
+                {
+                    var rows = PerSampleGradients.Compute(model, parameters, x, y);
+                    if (rows.device.type != g.device.type) rows = rows.to(g.device);
+                    if (m > 1) rows = rows.reshape(count / m, m, d).mean([1]);
+                    g.narrow(0, start / m, count / m).copy_(rows);
+                }
                 task.Advance();
             }
             return g;

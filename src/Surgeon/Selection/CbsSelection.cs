@@ -56,6 +56,25 @@ internal sealed class CbsSelection : IJointSelection, IUsesFisher
         return train.RandomSubset(Math.Min(context.Options.CbsLossSamples, train.Count), unchecked(context.Seed * 7919 + 17));
     }
 
+    /// <summary>
+    /// The randomised magnitude start of lowest real loss under <paramref name="schedule"/> (<see cref="SuccessiveHalving.Exhaustive"/>
+    /// for the paper's scoring): candidate t's mask is <see cref="RandomizedMagnitude.Pruned"/>(w, k, t);
+    /// <paramref name="onScored"/>(t, mask, samples, sum) is told each rung's running sum.
+    /// </summary>
+    public static HalvingPick PickStart(double[] w, long k, int candidates, SuccessiveHalving schedule, MaskedRealLoss realLoss,
+        Action<int, bool[], int, double>? onScored = null)
+    {
+        bool[] mask = [];
+        int maskOf = -1;
+        return schedule.Pick(candidates, realLoss.Samples,
+            (t, from, to) =>
+            {
+                if (maskOf != t) { mask = RandomizedMagnitude.Pruned(w, k, t); maskOf = t; }
+                return realLoss.Sum(mask, from, to).Sum;
+            },
+            (t, n, sum) => onScored?.Invoke(t, mask, n, sum));
+    }
+
     public Tensor SelectKeep(PruningContext context, PruneTarget target)
     {
         var o = context.Options;
@@ -67,25 +86,17 @@ internal sealed class CbsSelection : IJointSelection, IUsesFisher
         int sampleCount = samples.Length;
         bool halving = o.CbsStartScoring == CbsStartScoring.Halving;
         var schedule = halving ? Halving : SuccessiveHalving.Exhaustive;
-        var realLoss = new RealLoss(context, samples, LossBatchSize);
+        var realLoss = new MaskedRealLoss(context, samples, LossBatchSize);
 
         // 1. Start: the best of the randomised magnitude masks by real loss (successive halving or every one on every sample).
         HalvingPick pick;
         using (var task = context.Progress.Start("CBS-S: scoring randomised magnitude starts", schedule.Evaluations(o.CbsCandidates, sampleCount)))
         {
-            bool[] mask = [];
-            int maskOf = -1;
-            pick = schedule.Pick(o.CbsCandidates, sampleCount,
-                (t, from, to) =>
-                {
-                    if (maskOf != t) { mask = RandomizedMagnitude.Pruned(w, k, t); maskOf = t; }
-                    return realLoss.Sum(mask, from, to).Sum;
-                },
-                (t, n, sum) =>
-                {
-                    OnMaskEvaluated?.Invoke(new CbsEvaluatedMask(CbsStage.Start, t, (bool[])mask.Clone(), sum / n, n, Stopped: false));
-                    task.Advance();
-                });
+            pick = PickStart(w, k, o.CbsCandidates, schedule, realLoss, (t, mask, n, sum) =>
+            {
+                OnMaskEvaluated?.Invoke(new CbsEvaluatedMask(CbsStage.Start, t, (bool[])mask.Clone(), sum / n, n, Stopped: false));
+                task.Advance();
+            });
         }
         var start = RandomizedMagnitude.Pruned(w, k, pick.Candidate);
         double startSum = pick.LossSum;
@@ -141,58 +152,6 @@ internal sealed class CbsSelection : IJointSelection, IUsesFisher
         var keep = best.Select(p => !p).ToArray();
         return tensor(keep);
     }
-
-    /// <summary>
-    /// The real loss on training samples of the model with the pruned weights zeroed (no update): per-sample
-    /// cross-entropy summed in float64 in the fixed sample order, in eval batches.
-    /// </summary>
-    private sealed class RealLoss(PruningContext context, int[] samples, int batchSize)
-    {
-        /// <summary>False once a negative per-sample loss has been seen: then a partial sum bounds nothing and no evaluation stops early.</summary>
-        private bool partialSumsBound = true;
-
-        /// <summary>
-        /// The loss summed over samples [<paramref name="from"/>, <paramref name="to"/>) of the order; stops after the
-        /// first batch whose running sum reaches <paramref name="stopAt"/> (then Samples counts the samples summed).
-        /// </summary>
-        public LossSum Sum(bool[] pruned, int from, int to, double stopAt = double.PositiveInfinity)
-        {
-            using var scope = NewDisposeScope();
-            var model = context.Model;
-            var original = PrunableParameters.Flatten(context.Parameters);
-            var keep = tensor(pruned.Select(p => !p).ToArray()).to(original.device);
-            PrunableParameters.Assign(context.Parameters, original * keep);
-            bool wasTraining = model.training;
-            model.eval();
-            try
-            {
-                double sum = 0;
-                using var noGrad = no_grad();
-                for (int first = from; first < to; first += batchSize)
-                {
-                    using var batchScope = NewDisposeScope();
-                    int len = Math.Min(batchSize, to - first);
-                    var (x, y) = context.TrainData!.Batch(samples.AsSpan(first, len), context.Device);
-                    var losses = nn.functional.cross_entropy(model.forward(x), y, reduction: nn.Reduction.None)
-                        .to(ScalarType.Float64).cpu().data<double>().ToArray();
-                    foreach (double l in losses)
-                    {
-                        sum += l;
-                        if (!(l >= 0)) partialSumsBound = false;
-                    }
-                    if (partialSumsBound && sum >= stopAt && first + len < to) return new LossSum(sum, first + len - from, Stopped: true);
-                }
-                return new LossSum(sum, to - from, Stopped: false);
-            }
-            finally
-            {
-                PrunableParameters.Assign(context.Parameters, original);
-                if (wasTraining) model.train();
-            }
-        }
-    }
-
-    private readonly record struct LossSum(double Sum, int Samples, bool Stopped);
 }
 
 /// <summary>Which part of CBS-S scored a mask: a randomised magnitude start, or the swap search after an iteration.</summary>
