@@ -40,7 +40,7 @@ public sealed class PruningContext
     /// sparsity of a run or sweep); only the memory estimate reads it, to size the kept-set solve. 1 = unknown.</summary>
     public double KeptFraction { get; init; } = 1;
 
-    /// <summary>The method being run (set by <see cref="PruningMethod.Prune"/>), so shared work such as the Fisher is
+    /// <summary>The method being run (set by <see cref="PruningMethod.Prune(PruningContext, PruneTarget)"/>), so shared work such as the Fisher is
     /// prepared for all of its steps at once.</summary>
     public PruningMethod? Method { get; set; }
 
