@@ -1,26 +1,14 @@
 // Prunes MLPNet on the digits embedded in the Surgeon package with CBS (Yu et al., "The Combinatorial Brain Surgeon"),
-// evaluates it and exports ONNX, through the packed library only. Run: scripts/pack-and-run-sample.sh.
-using Surgeon.Compression;
-using Surgeon.Data;
-using Surgeon.Export.Onnx;
-using Surgeon.Models;
-using Surgeon.Pruning;
-using Surgeon.Training;
+// evaluates it and exports ONNX, through the packed library's facade only. Run: scripts/pack-and-run-sample.sh.
+using Surgeon.Api;
 
 double sparsity = args.Length > 0 ? double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 0.9;
 string onnxPath = args.Length > 1 ? args[1] : "mlpnet-cbs.onnx";
 
-var (train, test) = DatasetCatalog.LoadEmbeddedDigits();
-var spec = new ModelSpec("mlpnet", train.SampleShape, test.NumClasses);
-using var model = ModelRegistry.Create(spec);
-using (var loop = new TrainingLoop(new TrainOptions { Epochs = 2, Seed = 0 }, model, train))
-    loop.Run();
-var dense = Evaluator.Evaluate(model, test);
+using var session = CompressionSession.Train("mlpnet", data: "digits", epochs: 2, seed: 0);
+var summary = session.Prune("cbs", sparsity);
+var pruned = session.Evaluate();
+string details = session.ExportOnnx(onnxPath);
 
-var context = new PruningContext { Model = model, Parameters = PrunableParameters.Discover(model), TrainData = train, Seed = 0 };
-using var result = PruningMethods.Get("cbs").Prune(context, sparsity);
-var pruned = Evaluator.Evaluate(result.Model, test);
-var written = OnnxExport.Write(result.Model, spec, onnxPath);
-
-Console.WriteLine($"MLPNet on {test.Count:N0} held-out digits: dense accuracy {dense.Accuracy:P2}; " +
-    $"CBS at {result.Sparsity:P1} sparsity {pruned.Accuracy:P2}; wrote {written.Path} ({written.Bytes:N0} bytes)");
+Console.WriteLine($"MLPNet on {pruned.Samples:N0} held-out digits: dense accuracy {summary.AccuracyBefore:P2}; " +
+    $"CBS at {session.Sparsity:P1} sparsity {pruned.Accuracy:P2}; wrote {onnxPath} ({new FileInfo(onnxPath).Length:N0} bytes: {details})");

@@ -61,6 +61,15 @@ internal sealed class GradualRun
         if (RecipePath is not null) paths.Reads(RecipePath, $"the --recipe file {RecipePath}");
         paths.Check();
         var (model, info) = InputIsOnnx ? LoadOnnx(dev) : Checkpoint.Load(CheckpointPath, dev);
+        // A factorised checkpoint (surgeon factorize) fine-tunes in factored form: every factorised weight is put back on
+        // its rank after each step. Pruning or quantising it would leave the ranks its sidecar records.
+        var ranks = info.Compression?.Tensors.Where(t => t.Value.Factorized is not null)
+            .ToDictionary(t => t.Key, t => t.Value.Factorized!.Rank, StringComparer.Ordinal) ?? [];
+        if (ranks.Count > 0 && (Method is not null || recipeFile is not null))
+        {
+            model.Dispose();
+            throw new SurgeonException($"{CheckpointPath} is factorised: fine-tune it without --method or --recipe (it trains in factored form, each weight kept at its rank)");
+        }
         // A pruned checkpoint's zeros are held in the set it was pruned in, unless --prunable says otherwise.
         var prunableSet = PrunableParameters.ParseSet(Prunable ?? info.Notes.GetValueOrDefault("prunable") ?? "paper");
         // A final sparsity that prunes no weight (0, −0, a subnormal, one that rounds to zero) fails before training.
@@ -77,7 +86,9 @@ internal sealed class GradualRun
         string prunableName = prunableSet.ToString().ToLowerInvariant();
         // The flags build the recipe a file would give: gradual pruning to --sparsity, or a fixed mask.
         var recipe = recipeFile ?? (Method is null
-            ? Recipe.Of(Recipe.FlagsSource, ("fixed-mask", [("prunable", prunableName)]))
+            ? ranks.Count > 0
+                ? Recipe.Of(Recipe.FlagsSource, ("fixed-rank", [("ranks", FixedRankModifier.Format(ranks))]))
+                : Recipe.Of(Recipe.FlagsSource, ("fixed-mask", [("prunable", prunableName)]))
             : Recipe.Of(Recipe.FlagsSource, ("gradual-pruning",
             [
                 ("method", Method.Name),
@@ -123,7 +134,8 @@ internal sealed class GradualRun
             PruningMethod = pruning.Length == 0 ? info.PruningMethod : pruning,
             Dataset = dataSpec,
             Recipe = recipe.ToYaml(),
-            Compression = quantised is null ? Workflows.WithAdmmGrids(CompressionState.FromMask(mask), modifiers)
+            Compression = ranks.Count > 0 ? info.Compression // fixed-rank held every factorised weight at its rank
+                : quantised is null ? Workflows.WithAdmmGrids(CompressionState.FromMask(mask), modifiers)
                 : Surgeon.Quantization.QuantizedCheckpoint.Store(Workflows.WithAdmmGrids(CompressionState.FromMask(mask), modifiers), quantised, "qat"),
             Notes = new(info.Notes)
             {
@@ -185,6 +197,7 @@ internal sealed class GradualRun
         if (o.CbsMaxIterations != d.CbsMaxIterations) yield return ("cbs-iterations", o.CbsMaxIterations.ToString(inv));
         if (o.CbsCandidates != d.CbsCandidates) yield return ("cbs-candidates", o.CbsCandidates.ToString(inv));
         if (o.CbsLossSamples != d.CbsLossSamples) yield return ("cbs-loss-samples", o.CbsLossSamples.ToString(inv));
+        if (o.CbsStartScoring != d.CbsStartScoring) yield return ("cbs-start-scoring", o.CbsStartScoring.Name());
         if (o.ScoreSamples != d.ScoreSamples) yield return ("score-samples", o.ScoreSamples.ToString(inv));
     }
 }

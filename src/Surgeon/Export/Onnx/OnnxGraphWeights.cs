@@ -16,7 +16,7 @@ namespace Surgeon.Export.Onnx;
 /// shapes, Clip bounds) are no weights and are left out. Named by initializer, not by the module names of the graph model,
 /// so that a PyTorch export's "layer1.0.conv1.weight" stays that name.
 /// </summary>
-public static class OnnxGraphWeights
+internal static class OnnxGraphWeights
 {
     /// <summary>The metadata key (safetensors) naming the ONNX file the weights came from.</summary>
     public const string SourceKey = "surgeon.onnx";
