@@ -169,12 +169,16 @@ namespace Surgeon.Build
         [Microsoft.Build.Framework.Required]
         public string Version { get; set; } = "";
 
+        /// <summary>Patch even where this system's libstdc++ defines the version: for output that runs on other
+        /// machines (the dotnet tool package), where a weak requirement is harmless and the missing one is fatal.</summary>
+        public bool Always { get; set; }
+
         public override bool Execute()
         {
             if (!System.Runtime.InteropServices.RuntimeInformation.IsOSPlatform(System.Runtime.InteropServices.OSPlatform.Linux) || Libraries.Length == 0)
                 return true;
             string? libstdcxx = ElfWeakVersion.FindSystemLibStdCxx();
-            if (libstdcxx != null && ElfWeakVersion.LibraryDefinesVersion(libstdcxx, Version))
+            if (!Always && libstdcxx != null && ElfWeakVersion.LibraryDefinesVersion(libstdcxx, Version))
             {
                 Log.LogMessage(Microsoft.Build.Framework.MessageImportance.Low, $"{libstdcxx} defines {Version}: nothing to patch");
                 return true;
