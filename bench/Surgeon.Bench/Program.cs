@@ -25,6 +25,9 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["prm"] = PrmBench.Run,
     ["obc"] = ObcBench.Run,
     ["kept-set-memory"] = KeptSetMemoryBench.Run,
+    ["chita-speed"] = ChitaSpeedBench.Run,
+    ["cbs-start-agreement"] = CbsStartAgreementBench.Run,
+    ["per-sample-write"] = PerSampleWriteBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

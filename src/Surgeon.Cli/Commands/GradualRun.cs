@@ -5,6 +5,7 @@ using Surgeon.Data;
 using Surgeon.Modifiers;
 using Surgeon.Pruning;
 using Surgeon.Training;
+using TorchSharp;
 
 namespace Surgeon.Cli.Commands;
 
@@ -14,7 +15,10 @@ namespace Surgeon.Cli.Commands;
 /// </summary>
 internal sealed class GradualRun
 {
+    /// <summary>The input: a checkpoint, or with <see cref="InputIsOnnx"/> an ONNX file (imported, and written back as ONNX).</summary>
     public required string CheckpointPath { get; init; }
+    /// <summary>Whether <see cref="CheckpointPath"/> is an ONNX model (prune --onnx --schedule gradual): the output is then an ONNX file.</summary>
+    public bool InputIsOnnx { get; init; }
     /// <summary>The method and final sparsity of gradual pruning; both null to fine-tune only.</summary>
     public PruningMethod? Method { get; init; }
     public double? FinalSparsity { get; init; }
@@ -49,11 +53,14 @@ internal sealed class GradualRun
         var dev = CliOptions.ParseDevice(DeviceName);
         var progress = new ConsoleProgress(Quiet);
         string outPath = OutPath ?? Path.Combine(Path.GetDirectoryName(CheckpointPath) ?? ".", DefaultOutName);
-        var paths = new Surgeon.IO.RunPaths().ReadsCheckpoint(CheckpointPath).ReadsData(CliOptions.DataOf(DataSpec, CheckpointPath))
-            .WritesCheckpoint(outPath, "--out");
+        if (InputIsOnnx && RecipePath is not null)
+            throw new SurgeonException("--recipe needs a checkpoint; an ONNX model prunes gradually with --method and --sparsity");
+        var paths = InputIsOnnx
+            ? new Surgeon.IO.RunPaths().Reads(CheckpointPath, $"the ONNX file {CheckpointPath}").ReadsData(DataSpec ?? DatasetCatalog.Digits).Writes(outPath, "--out")
+            : new Surgeon.IO.RunPaths().ReadsCheckpoint(CheckpointPath).ReadsData(CliOptions.DataOf(DataSpec, CheckpointPath)).WritesCheckpoint(outPath, "--out");
         if (RecipePath is not null) paths.Reads(RecipePath, $"the --recipe file {RecipePath}");
         paths.Check();
-        var (model, info) = Checkpoint.Load(CheckpointPath, dev);
+        var (model, info) = InputIsOnnx ? LoadOnnx(dev) : Checkpoint.Load(CheckpointPath, dev);
         // A factorised checkpoint (surgeon factorize) fine-tunes in factored form: every factorised weight is put back on
         // its rank after each step. Pruning or quantising it would leave the ranks its sidecar records.
         var ranks = info.Compression?.Tensors.Where(t => t.Value.Factorized is not null)
@@ -117,6 +124,8 @@ internal sealed class GradualRun
         // A recipe that removed filters (prune-while-training with @filter) leaves a smaller model: describe that one.
         if (model is Surgeon.Models.IStructuredModel shrunk) info = info.WithSpec(shrunk.Spec);
         string pruning = recipeFile is not null ? $"recipe {recipeFile.Source}" : Method is null ? "" : $"gradual {Method.Name}";
+        if (InputIsOnnx)
+            return WriteOnnx(model, mask, pruning, before, after, outPath);
         Checkpoint.Save(outPath, model, info with
         {
             TestAccuracy = after.Accuracy,
@@ -148,6 +157,29 @@ internal sealed class GradualRun
         return 0;
     }
 
+    /// <summary>The imported graph (its data checked as prune --onnx does) and the description the loop's checks read.</summary>
+    private (TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> Model, CheckpointInfo Info) LoadOnnx(TorchSharp.torch.Device device)
+    {
+        string dataSpec = DataSpec ?? DatasetCatalog.Digits;
+        var (model, _, _) = OnnxRun.Load(CheckpointPath, dataSpec);
+        if (device.type != TorchSharp.DeviceType.CPU) model.to(device);
+        return (model, OnnxRun.Describe(model, CheckpointPath, dataSpec));
+    }
+
+    /// <summary>The trained graph written back as ONNX: its pruned weights are exact zeros (the mask is applied after every step).</summary>
+    private static int WriteOnnx(TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> model, MaskSet mask, string pruning,
+        EvalResult before, EvalResult after, string outPath)
+    {
+        var graph = model as Surgeon.Models.Onnx.OnnxGraphModel
+            ?? throw new InvalidOperationException($"gradual pruning of an ONNX graph ended with a {model.GetType().Name}");
+        graph.to(TorchSharp.torch.CPU);
+        var written = Surgeon.Export.Onnx.OnnxGraphExport.Write(graph, outPath);
+        Workflows.PrintLayerTable(mask);
+        Console.WriteLine($"{pruning} to {mask.Sparsity:P2}, fine-tuned, on {graph.FileName}: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, " +
+            $"loss {before.Loss:F4} → {after.Loss:F4}; wrote {outPath} ({written.Details})");
+        return 0;
+    }
+
     /// <summary>The pruning options that differ from their defaults, as recipe fields.</summary>
     private static IEnumerable<(string, string)> OptionFields(PruningOptions o)
     {
@@ -165,6 +197,7 @@ internal sealed class GradualRun
         if (o.CbsMaxIterations != d.CbsMaxIterations) yield return ("cbs-iterations", o.CbsMaxIterations.ToString(inv));
         if (o.CbsCandidates != d.CbsCandidates) yield return ("cbs-candidates", o.CbsCandidates.ToString(inv));
         if (o.CbsLossSamples != d.CbsLossSamples) yield return ("cbs-loss-samples", o.CbsLossSamples.ToString(inv));
+        if (o.CbsStartScoring != d.CbsStartScoring) yield return ("cbs-start-scoring", o.CbsStartScoring.Name());
         if (o.ScoreSamples != d.ScoreSamples) yield return ("score-samples", o.ScoreSamples.ToString(inv));
     }
 }

@@ -53,6 +53,14 @@ internal sealed class PruningOptionSet
     private readonly Option<int> cbsCandidates = new("--cbs-candidates") { Description = "CBS-S: randomised magnitude start masks scored by real loss.", DefaultValueFactory = _ => 50 };
     private readonly Option<int> cbsLossSamples = new("--cbs-loss-samples") { Description = "CBS-S: training samples for the real loss of a mask.", DefaultValueFactory = _ => 5000 };
 
+    private readonly Option<string> cbsStartScoring = new("--cbs-start-scoring")
+    {
+        Description = "CBS-S: halving = the randomised starts by successive halving (all on a few hundred loss samples, the best quarter " +
+            "on 4× as many, …, the finalists on all of them) and a swap-search mask's loss cut short once it cannot beat the best; " +
+            "exhaustive = every mask on every loss sample (the paper's, for reproduction).",
+        DefaultValueFactory = _ => "halving",
+    };
+
     private readonly Option<int> chitaIterations = new("--chita-iterations") { Description = "CHITA: most IHT steps per Fisher block and round.", DefaultValueFactory = _ => 200 };
     private readonly Option<int> chitaSwapCandidates = new("--chita-swap-candidates")
     {
@@ -73,6 +81,7 @@ internal sealed class PruningOptionSet
         command.Options.Add(cbsIterations);
         command.Options.Add(cbsCandidates);
         command.Options.Add(cbsLossSamples);
+        command.Options.Add(cbsStartScoring);
         command.Options.Add(fisherSamples);
         command.Options.Add(lambda);
         command.Options.Add(blockSize);
@@ -97,6 +106,7 @@ internal sealed class PruningOptionSet
             CbsMaxIterations = r.GetValue(cbsIterations),
             CbsCandidates = r.GetValue(cbsCandidates),
             CbsLossSamples = r.GetValue(cbsLossSamples),
+            CbsStartScoring = CbsStartScorings.Parse(r.GetValue(cbsStartScoring) ?? "halving"),
             ScoreSamples = r.GetValue(scoreSamples),
             ChitaIterations = r.GetValue(chitaIterations),
             ChitaSwapCandidates = r.GetValue(chitaSwapCandidates),

@@ -23,11 +23,14 @@ public sealed record PruningOptions
     public int CbsRho { get; init; } = 10;
     /// <summary>τ: an iteration ends after this many i's found no improving swap.</summary>
     public int CbsTau { get; init; } = 20;
+    /// <summary>CBS-S: at most this many swap-search iterations per start.</summary>
     public int CbsMaxIterations { get; init; } = 100;
     /// <summary>Randomised magnitude masks scored for the start (candidate 0 is global magnitude).</summary>
     public int CbsCandidates { get; init; } = 50;
     /// <summary>Training samples on which the real loss of a mask is measured.</summary>
     public int CbsLossSamples { get; init; } = 5000;
+    /// <summary>Successive halving with early stops (default) or every mask on every loss sample (the paper's).</summary>
+    public CbsStartScoring CbsStartScoring { get; init; } = CbsStartScoring.Halving;
 
     /// <summary>CHITA: IHT steps per block and round at most.</summary>
     public int ChitaIterations { get; init; } = 200;
@@ -48,6 +51,9 @@ public sealed record PruningOptions
         builder.Append($"FisherSamples = {FisherSamples}, Lambda = {Lambda}, BlockSize = {BlockSize}, ExamplesPerSample = {ExamplesPerSample}, ")
             .Append($"UpdateScale = {UpdateScale}, CbsEpsilon = {CbsEpsilon}, CbsRelativeEpsilon = {CbsRelativeEpsilon}, CbsRho = {CbsRho}, ")
             .Append($"CbsTau = {CbsTau}, CbsMaxIterations = {CbsMaxIterations}, CbsCandidates = {CbsCandidates}, CbsLossSamples = {CbsLossSamples}");
+        // Only when not the default, so journals written before the option existed still match. Their CBS points were
+        // scored exhaustively; a resumed sweep takes them as they are.
+        if (CbsStartScoring != CbsStartScoring.Halving) builder.Append($", CbsStartScoring = {CbsStartScoring}");
         if (ScoreSamples != 1000) builder.Append($", ScoreSamples = {ScoreSamples}");
         if (ChitaIterations != 200) builder.Append($", ChitaIterations = {ChitaIterations}");
         if (ChitaSwapCandidates != 8) builder.Append($", ChitaSwapCandidates = {ChitaSwapCandidates}");

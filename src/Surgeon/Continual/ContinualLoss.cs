@@ -7,7 +7,7 @@ namespace Surgeon.Continual;
 /// (its official notebook's): the mean squared error between the softmax output and the one-hot label, averaged over
 /// the batch and the classes.
 /// </summary>
-public static class ContinualLoss
+internal static class ContinualLoss
 {
     public const string CrossEntropy = "cross-entropy";
     public const string MseSoftmax = "mse-softmax";

@@ -6,7 +6,7 @@ namespace Surgeon.Continual;
 /// one), PackNet's pruning step (a Surgeon score, the fraction of a task's weights it frees, the retraining epochs) and
 /// the seed, and the loss (cross-entropy, or the rank-update notebook's MSE on the softmax output).
 /// </summary>
-public sealed record ContinualOptions
+internal sealed record ContinualOptions
 {
     public IReadOnlyList<int> Hidden { get; init; } = [256, 256];
     public int Epochs { get; init; } = 3;

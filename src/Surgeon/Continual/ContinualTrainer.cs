@@ -11,7 +11,7 @@ namespace Surgeon.Continual;
 /// backward pass (PackNet masks gradients there) and after each step (restoring what must not move). Evaluates a task's
 /// test accuracy.
 /// </summary>
-public sealed class ContinualTrainer(ContinualOptions options, IProgressReporter progress)
+internal sealed class ContinualTrainer(ContinualOptions options, IProgressReporter progress)
 {
     public ContinualOptions Options => options;
 

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Curvature;
 
 /// <summary>A diagonal block of the Fisher: the weights [Offset, Offset + Length) of the flat vector.</summary>
-public sealed record FisherBlock(long Offset, long Length)
+internal sealed record FisherBlock(long Offset, long Length)
 {
     public long End => Offset + Length;
 }
@@ -27,7 +27,7 @@ public sealed record FisherBlock(long Offset, long Length)
 /// returned in G's dtype. Factorisations are computed lazily, once per block, and cached until <see cref="Dispose"/>.
 /// The Fisher owns <see cref="G"/> and disposes it.
 /// </remarks>
-public sealed class EmpiricalFisher : IDisposable
+internal sealed class EmpiricalFisher : IDisposable
 {
     /// <summary>Columns processed at a time when a computation needs an N×columns float64 work matrix.</summary>
     private const long ColumnChunk = 4096;
@@ -173,10 +173,18 @@ public sealed class EmpiricalFisher : IDisposable
                 using var scope = NewDisposeScope();
                 int count = (int)Math.Min(batchExamples, needed - start);
                 var (x, y) = data.Batch(indices.AsSpan(start, count), device);
-                var rows = PerSampleGradients.Compute(model, parameters, x, y);
-                if (rows.device.type != g.device.type) rows = rows.to(g.device);
-                if (m > 1) rows = rows.reshape(count / m, m, d).mean([1]);
-                g.narrow(0, start / m, count / m).copy_(rows);
+                if (m == 1 && x.device.type == g.device.type)
+                {
+                    // The batch's rows of G are written in place (Linear layers: each element once).
+                    PerSampleGradients.ComputeInto(model, parameters, x, y, g.narrow(0, start, count));
+                }
+                else
+                {
+                    var rows = PerSampleGradients.Compute(model, parameters, x, y);
+                    if (rows.device.type != g.device.type) rows = rows.to(g.device);
+                    if (m > 1) rows = rows.reshape(count / m, m, d).mean([1]);
+                    g.narrow(0, start / m, count / m).copy_(rows);
+                }
                 task.Advance();
             }
             return g;

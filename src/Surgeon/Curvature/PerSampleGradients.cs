@@ -17,7 +17,7 @@ namespace Surgeon.Curvature;
 /// afterwards. The result has the dtype of the weights (float32 for ordinary models) and lives on the inputs' device.
 /// No parameter's <c>.grad</c> is touched.
 /// </remarks>
-public static class PerSampleGradients
+internal static class PerSampleGradients
 {
     /// <summary>
     /// The fast rule: one forward and one backward of the summed loss. A forward hook on every prunable Linear and
@@ -32,11 +32,42 @@ public static class PerSampleGradients
         Tensor inputs, Tensor labels)
     {
         Validate(parameters, inputs, labels);
+        var rows = empty([inputs.shape[0], PrunableParameters.TotalCount(parameters)], parameters[0].Weight.dtype, inputs.device);
+        try
+        {
+            ComputeInto(model, parameters, inputs, labels, rows);
+            return rows;
+        }
+        catch
+        {
+            rows.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Compute"/> written into <paramref name="rows"/> (B×d, e.g. a batch's rows of G), each element once
+    /// where the layer allows: a Linear layer called once on [B, in] inputs, on the CPU, with <paramref name="rows"/>
+    /// contiguous and of the weights' dtype (float32 or float64), gets its outer products δ_b a_bᵀ written straight into
+    /// its columns of row b; other layers write their batched product into their columns (one copy), and the loop
+    /// fallback copies its rows. <paramref name="rows"/> need not be initialised.
+    /// </summary>
+    public static void ComputeInto(nn.Module<Tensor, Tensor> model, IReadOnlyList<PrunableParameter> parameters,
+        Tensor inputs, Tensor labels, Tensor rows)
+    {
+        Validate(parameters, inputs, labels);
+        long d = PrunableParameters.TotalCount(parameters);
+        if (rows.dim() != 2 || rows.shape[0] != inputs.shape[0] || rows.shape[1] != d)
+            throw new ArgumentException($"rows [{string.Join(", ", rows.shape)}] are not [{inputs.shape[0]}, {d}]", nameof(rows));
         bool wasTraining = model.training;
         model.eval();
         try
         {
-            return TryFast(model, parameters, inputs, labels) ?? LoopCore(model, parameters, inputs, labels);
+            if (!TryFast(model, parameters, inputs, labels, rows))
+            {
+                using var loop = LoopCore(model, parameters, inputs, labels);
+                rows.copy_(loop);
+            }
         }
         finally
         {
@@ -66,7 +97,10 @@ public static class PerSampleGradients
         Tensor inputs, Tensor labels)
     {
         Validate(parameters, inputs, labels);
-        return TryFast(model, parameters, inputs, labels);
+        var rows = empty([inputs.shape[0], PrunableParameters.TotalCount(parameters)], parameters[0].Weight.dtype, inputs.device);
+        if (TryFast(model, parameters, inputs, labels, rows)) return rows;
+        rows.Dispose();
+        return null;
     }
 
     private static void Validate(IReadOnlyList<PrunableParameter> parameters, Tensor inputs, Tensor labels)
@@ -108,8 +142,9 @@ public static class PerSampleGradients
     /// <summary>How a captured layer call turns into per-sample weight gradients.</summary>
     private sealed record LayerCall(int ParameterIndex, Tensor Input, Tensor Output);
 
-    private static Tensor? TryFast(nn.Module<Tensor, Tensor> model, IReadOnlyList<PrunableParameter> parameters,
-        Tensor inputs, Tensor labels)
+    /// <summary>The fast rule into <paramref name="result"/>; false (result partly written) where it does not apply.</summary>
+    private static bool TryFast(nn.Module<Tensor, Tensor> model, IReadOnlyList<PrunableParameter> parameters,
+        Tensor inputs, Tensor labels, Tensor result)
     {
         // Find the layer of every prunable weight (by native handle) and check that we can read its options.
         var layers = new nn.Module<Tensor, Tensor>?[parameters.Count];
@@ -120,14 +155,14 @@ public static class PerSampleGradients
             for (int i = 0; i < parameters.Count; i++)
                 if (parameters[i].Weight.Handle == weight.Handle)
                 {
-                    if (layers[i] is not null) return null; // one weight in two layers: leave it to the loop
+                    if (layers[i] is not null) return false; // one weight in two layers: leave it to the loop
                     layers[i] = (nn.Module<Tensor, Tensor>)module;
                 }
         }
-        if (layers.Any(l => l is null)) return null;
+        if (layers.Any(l => l is null)) return false;
         foreach (var layer in layers)
             if (layer is Conv2d conv && !ConvSupported(conv))
-                return null;
+                return false;
 
         using var gradMode = enable_grad();
         using var scope = NewDisposeScope();
@@ -153,9 +188,9 @@ public static class PerSampleGradients
 
             var seen = new bool[parameters.Count];
             foreach (var c in calls) seen[c.ParameterIndex] = true;
-            if (seen.Any(s => !s)) return null; // some layer was run without its hooks
+            if (seen.Any(s => !s)) return false; // some layer was run without its hooks
             var usable = calls.Where(c => c.Output.requires_grad).ToList();
-            if (logits.dim() != 2 || logits.shape[0] != inputs.shape[0]) return null;
+            if (logits.dim() != 2 || logits.shape[0] != inputs.shape[0]) return false;
 
             var loss = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum);
             var gradOutputs = usable.Count == 0
@@ -165,26 +200,38 @@ public static class PerSampleGradients
             long b = inputs.shape[0];
             var offsets = new long[parameters.Count];
             for (int i = 1; i < parameters.Count; i++) offsets[i] = offsets[i - 1] + parameters[i - 1].Count;
-            // Each layer's rows go straight into the result, and its unfolded input and product are freed before the
-            // next layer's: the batch needs B×d plus one layer's work, not B×d twice plus every layer's unfold.
-            var result = zeros([b, PrunableParameters.TotalCount(parameters)], parameters[0].Weight.dtype, inputs.device);
+            var direct = new List<OuterProducts>();
+            var written = new bool[parameters.Count];
             for (int k = 0; k < usable.Count; k++)
             {
                 var call = usable[k];
                 if (gradOutputs[k] is not { } gradOut || gradOut.Handle == IntPtr.Zero) continue;
-                using var layerScope = NewDisposeScope();
-                var layer = layers[call.ParameterIndex]!;
-                var contribution = layer switch
+                int p = call.ParameterIndex;
+                var columns = result.narrow(1, offsets[p], parameters[p].Count);
+                bool onlyCall = usable.Count(c => c.ParameterIndex == p) == 1;
+                if (onlyCall && layers[p] is Linear && OuterProducts.Of(call.Input, gradOut, parameters[p].Shape, b, offsets[p], result) is { } outer)
                 {
-                    Linear => LinearRule(call.Input, gradOut, parameters[call.ParameterIndex].Shape, b),
-                    Conv2d conv => ConvRule(conv, call.Input, gradOut, parameters[call.ParameterIndex].Shape, b),
+                    direct.Add(outer);   // written below, straight into the rows
+                    written[p] = true;
+                    continue;
+                }
+                using var layerScope = NewDisposeScope();
+                var contribution = layers[p] switch
+                {
+                    Linear => LinearRule(call.Input, gradOut, parameters[p].Shape, b),
+                    Conv2d conv => ConvRule(conv, call.Input, gradOut, parameters[p].Shape, b),
                     _ => null,
                 };
-                if (contribution is null) return null;
+                if (contribution is null) return false;
                 // A layer called more than once adds up its calls' contributions.
-                result.narrow(1, offsets[call.ParameterIndex], parameters[call.ParameterIndex].Count).add_(contribution, HeldScalars.One);
+                if (written[p]) columns.add_(contribution, HeldScalars.One);
+                else columns.copy_(contribution);
+                written[p] = true;
             }
-            return result.MoveToOuterDisposeScope();
+            for (int p = 0; p < parameters.Count; p++)
+                if (!written[p]) result.narrow(1, offsets[p], parameters[p].Count).zero_(); // no gradient reaches it
+            OuterProducts.Write(direct, result);
+            return true;
         }
         finally
         {

@@ -2,7 +2,7 @@ namespace Surgeon.Data;
 
 /// <summary>One task of a continual-learning sequence: its own train and test split and its number of classes (the
 /// size of its output head). The task id is known at test time (task-incremental learning).</summary>
-public sealed record ContinualTask(string Name, ImageDataset Train, ImageDataset Test)
+internal sealed record ContinualTask(string Name, ImageDataset Train, ImageDataset Test)
 {
     public int Classes => Train.NumClasses;
 }
@@ -12,7 +12,7 @@ public sealed record ContinualTask(string Name, ImageDataset Train, ImageDataset
 /// every later task one fixed pixel permutation drawn from the seed, the same for its train and test images; 10
 /// classes each) and split digits or Fashion-MNIST (5 tasks of 2 classes: {0, 1}, {2, 3}, …, labelled 0 and 1).
 /// </summary>
-public static class TaskSequences
+internal static class TaskSequences
 {
     public static readonly IReadOnlyList<string> Kinds = ["permuted-digits", "split-digits", "permuted-fashion", "split-fashion"];
 

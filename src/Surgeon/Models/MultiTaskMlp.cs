@@ -12,7 +12,7 @@ namespace Surgeon.Models;
 /// "fc0", "fc1", … without bias, so the pruning stages see their weights. <see cref="Task"/> chooses the head and
 /// biases; <see cref="WeightMask"/>, when set, is multiplied into each hidden weight in the forward pass.
 /// </summary>
-public sealed class MultiTaskMlp : nn.Module<Tensor, Tensor>
+internal sealed class MultiTaskMlp : nn.Module<Tensor, Tensor>
 {
     private readonly long inputs, classes;
     private readonly long[] widths;

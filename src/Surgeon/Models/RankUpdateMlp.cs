@@ -12,7 +12,7 @@ namespace Surgeon.Models;
 /// before it (requires_grad = false), so a task's outputs depend only on parameters no later task changes.
 /// <see cref="Task"/> chooses the task <see cref="forward"/> computes.
 /// </summary>
-public sealed class RankUpdateMlp : nn.Module<Tensor, Tensor>
+internal sealed class RankUpdateMlp : nn.Module<Tensor, Tensor>
 {
     private readonly long inputs, classes;
     private readonly long[] widths;

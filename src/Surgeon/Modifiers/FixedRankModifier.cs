@@ -13,7 +13,7 @@ namespace Surgeon.Modifiers;
 /// matrices of rank ≤ r. The weights keep their dense shape, as <see cref="LowRankFactorization"/> writes them; the
 /// factors of the result are its SVD.
 /// </summary>
-public sealed class FixedRankModifier(IReadOnlyDictionary<string, int> ranks) : TrainingModifier
+internal sealed class FixedRankModifier(IReadOnlyDictionary<string, int> ranks) : TrainingModifier
 {
     private List<(Parameter Weight, int Rank)> weights = [];
 

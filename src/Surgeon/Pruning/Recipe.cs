@@ -9,11 +9,11 @@ using YamlDotNet.RepresentationModel;
 namespace Surgeon.Pruning;
 
 /// <summary>One modifier of a recipe as written: its kind, its fields (as text) and the lines they are on.</summary>
-public sealed record RecipeEntry(string Modifier, int Line, IReadOnlyDictionary<string, string> Fields,
+internal sealed record RecipeEntry(string Modifier, int Line, IReadOnlyDictionary<string, string> Fields,
     IReadOnlyDictionary<string, int> FieldLines);
 
 /// <summary>A kind of modifier a recipe may list, with its fields and what it does (<c>surgeon methods</c> prints them).</summary>
-public sealed record ModifierKind(string Name, string Description, IReadOnlyList<string> Fields, IReadOnlyList<string> Required);
+internal sealed record ModifierKind(string Name, string Description, IReadOnlyList<string> Fields, IReadOnlyList<string> Required);
 
 /// <summary>
 /// A recipe: the list of training modifiers of one run, each with its parameters and range, in the shape SparseML
@@ -29,12 +29,12 @@ public sealed record ModifierKind(string Name, string Description, IReadOnlyList
 /// their flags build the same recipe. It is stored in the checkpoint's sidecar. Unknown modifiers or fields, bad values
 /// and two modifiers that decide the mask over overlapping ranges are one-line errors naming the recipe's line.
 /// </summary>
-public sealed class Recipe
+internal sealed class Recipe
 {
     private static readonly string[] PruningOptionFields =
     [
         "fisher-samples", "lambda", "block-size", "examples-per-sample", "update-scale", "cbs-epsilon", "cbs-relative-epsilon",
-        "cbs-rho", "cbs-tau", "cbs-iterations", "cbs-candidates", "cbs-loss-samples", "score-samples",
+        "cbs-rho", "cbs-tau", "cbs-iterations", "cbs-candidates", "cbs-loss-samples", "cbs-start-scoring", "score-samples",
     ];
 
     private static readonly string[] AdmmFields =
@@ -366,6 +366,7 @@ public sealed class Recipe
                 case "aux-lr" or "aux-momentum" or "aux-init" or "leak": f.Double(key); break;
                 case "cbs-relative-epsilon" or "remove-unused-paths" or "per-channel" or "asymmetric": f.Bool(key); break;
                 case "scale": break; // checked with the modifier below
+                case "cbs-start-scoring": break; // read with the pruning options below
                 case "ranks": f.Wrapped(key, () => FixedRankModifier.ParseRanks(f.Text(key)!)); break;
                 case "projection" or "layer-projections" or "layer-keep-ratios": break; // checked with the modifier below
                 case "keep-ratio" or "rho" or "rho-growth" or "purify" or "momentum": f.Double(key); break;
@@ -472,6 +473,7 @@ public sealed class Recipe
                 CbsMaxIterations = Int("cbs-iterations") ?? d.CbsMaxIterations,
                 CbsCandidates = Int("cbs-candidates") ?? d.CbsCandidates,
                 CbsLossSamples = Int("cbs-loss-samples") ?? d.CbsLossSamples,
+                CbsStartScoring = Choice("cbs-start-scoring", CbsStartScorings.Parse) ?? d.CbsStartScoring,
                 ScoreSamples = Int("score-samples") ?? d.ScoreSamples,
             };
         }

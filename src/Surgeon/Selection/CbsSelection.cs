@@ -13,7 +13,7 @@ namespace Surgeon.Selection;
 /// α_i = f(P) − f(P∖i), β_j = f(P∪j) − f(P), γ_ij = 2w_iF_ijw_j (a swap changes f by β_j − α_i − γ_ij).
 /// F products come from G (F·v = Gᵀ(Gv)/N); no d×d matrix is formed.
 /// </summary>
-public sealed class CbsSelection : IJointSelection, IUsesFisher
+internal sealed class CbsSelection : IJointSelection, IUsesFisher
 {
     public string Name => "cbs-s";
     public string Description => "CBS-S: best of randomised magnitude starts by real loss, then a swap search on f(P) = (w⊙y)ᵀF(w⊙y)";
@@ -31,48 +31,89 @@ public sealed class CbsSelection : IJointSelection, IUsesFisher
 
     public FisherWork Work => FisherWork.Products;
 
-    /// <summary>Called with every mask whose real loss CBS-S computes (each randomised start, then the mask after each
-    /// swap-search iteration that accepted a swap), in order; the mask is a copy. Null (the default) costs nothing.
-    /// For tests and diagnostics: the returned mask must be the evaluated one of lowest loss.</summary>
+    /// <summary>Called with every real-loss score CBS-S takes, in order: each randomised start at each halving rung it
+    /// reaches (one rung of the whole loss sample when scoring exhaustively), then the mask after each swap-search
+    /// iteration that accepted a swap. The mask is a copy. Null (the default) costs nothing. For tests and diagnostics:
+    /// the returned mask must be the fully evaluated one of lowest loss.</summary>
     public Action<CbsEvaluatedMask>? OnMaskEvaluated { get; init; }
 
-    /// <summary>The real loss of a mask is evaluated in batches of up to <see cref="Evaluator.DefaultBatchSize"/>.</summary>
-    public int LossEvaluationExamples(PruningOptions options) => Math.Min(Evaluator.DefaultBatchSize, options.CbsLossSamples);
+    /// <summary>The rungs of the starts when <see cref="PruningOptions.CbsStartScoring"/> is halving.</summary>
+    public SuccessiveHalving Halving { get; init; } = new();
+
+    /// <summary>Examples per forward pass of a real-loss evaluation; an evaluation can stop early after any batch.</summary>
+    public int LossBatchSize { get; init; } = Evaluator.DefaultBatchSize;
+
+    /// <summary>The real loss of a mask is evaluated in batches of up to <see cref="LossBatchSize"/>.</summary>
+    public int LossEvaluationExamples(PruningOptions options) => Math.Min(LossBatchSize, options.CbsLossSamples);
+
+    /// <summary>
+    /// The training samples on which CBS-S measures real losses, in the fixed (seeded, shuffled) order whose prefixes
+    /// are the halving rungs. Every mask is scored on a prefix of this order, so partial sums extend without repeats.
+    /// </summary>
+    public static int[] LossSamples(PruningContext context)
+    {
+        var train = context.RequireTrainData("cbs-s");
+        return train.RandomSubset(Math.Min(context.Options.CbsLossSamples, train.Count), unchecked(context.Seed * 7919 + 17));
+    }
+
+    /// <summary>
+    /// The randomised magnitude start of lowest real loss under <paramref name="schedule"/> (<see cref="SuccessiveHalving.Exhaustive"/>
+    /// for the paper's scoring): candidate t's mask is <see cref="RandomizedMagnitude.Pruned"/>(w, k, t);
+    /// <paramref name="onScored"/>(t, mask, samples, sum) is told each rung's running sum.
+    /// </summary>
+    public static HalvingPick PickStart(double[] w, long k, int candidates, SuccessiveHalving schedule, MaskedRealLoss realLoss,
+        Action<int, bool[], int, double>? onScored = null)
+    {
+        bool[] mask = [];
+        int maskOf = -1;
+        return schedule.Pick(candidates, realLoss.Samples,
+            (t, from, to) =>
+            {
+                if (maskOf != t) { mask = RandomizedMagnitude.Pruned(w, k, t); maskOf = t; }
+                return realLoss.Sum(mask, from, to).Sum;
+            },
+            (t, n, sum) => onScored?.Invoke(t, mask, n, sum));
+    }
 
     public Tensor SelectKeep(PruningContext context, PruneTarget target)
     {
         var o = context.Options;
         var fisher = FisherProvider.For(context, "cbs-s");
-        var train = context.RequireTrainData("cbs-s");
         var w = PrunableParameters.Flatten(context.Parameters).to(ScalarType.Float64).data<double>().ToArray();
         int d = w.Length;
         long k = target.CountOf(d);
-        var lossSamples = train.RandomSubset(Math.Min(o.CbsLossSamples, train.Count), unchecked(context.Seed * 7919 + 17));
-        var realLoss = new RealLoss(context, lossSamples, OnMaskEvaluated);
+        var samples = LossSamples(context);
+        int sampleCount = samples.Length;
+        bool halving = o.CbsStartScoring == CbsStartScoring.Halving;
+        var schedule = halving ? Halving : SuccessiveHalving.Exhaustive;
+        var realLoss = new MaskedRealLoss(context, samples, LossBatchSize);
 
-        // 1. Start: the best of the randomised magnitude masks, scored by the real loss.
-        bool[]? start = null;
-        double startLoss = double.PositiveInfinity;
-        int startCandidate = -1;
-        using (var task = context.Progress.Start("CBS-S: scoring randomised magnitude starts", o.CbsCandidates))
+        // 1. Start: the best of the randomised magnitude masks by real loss (successive halving or every one on every sample).
+        HalvingPick pick;
+        using (var task = context.Progress.Start("CBS-S: scoring randomised magnitude starts", schedule.Evaluations(o.CbsCandidates, sampleCount)))
         {
-            for (int t = 0; t < o.CbsCandidates; t++)
+            pick = PickStart(w, k, o.CbsCandidates, schedule, realLoss, (t, mask, n, sum) =>
             {
-                var pruned = RandomizedMagnitude.Pruned(w, k, t);
-                double loss = realLoss.Of(pruned, CbsStage.Start, t);
-                if (loss < startLoss) { startLoss = loss; start = pruned; startCandidate = t; }
+                OnMaskEvaluated?.Invoke(new CbsEvaluatedMask(CbsStage.Start, t, (bool[])mask.Clone(), sum / n, n, Stopped: false));
                 task.Advance();
-            }
+            });
         }
-        var search = new SwapSearch(fisher, w, start!);
+        var start = RandomizedMagnitude.Pruned(w, k, pick.Candidate);
+        double startSum = pick.LossSum;
+        var search = new SwapSearch(fisher, w, start);
         double f0 = search.F;
         double epsilon = o.CbsRelativeEpsilon ? o.CbsEpsilon * f0 : o.CbsEpsilon;
-        context.Progress.Info($"CBS-S start: candidate {startCandidate} of {o.CbsCandidates}, real loss {startLoss:G5}, f(P) {f0:G5}, ε {epsilon:G3}");
+        string how = halving
+            ? $"successive halving on {string.Join("/", schedule.Rungs(sampleCount))} samples, {pick.SampleEvaluations:N0} sample evaluations (exhaustive: {(long)o.CbsCandidates * sampleCount:N0})"
+            : $"every one on {sampleCount} samples";
+        context.Progress.Info($"CBS-S start: candidate {pick.Candidate} of {o.CbsCandidates} ({how}), real loss {startSum / sampleCount:G5}, f(P) {f0:G5}, ε {epsilon:G3}");
 
-        // 2. Swap local search; keep the iteration whose mask has the lowest real loss.
-        var best = (bool[])start!.Clone();
-        double bestLoss = startLoss;
-        int nonImproving = 0, totalSwaps = 0;
+        // 2. Swap local search; keep the iteration whose mask has the lowest real loss. With halving, a mask's
+        // evaluation stops once its partial sum reaches the best total: per-sample losses are non-negative, so its
+        // total could not be lower, and the search takes the same course (it only counts the mask as not improving).
+        var best = (bool[])start.Clone();
+        double bestSum = startSum;
+        int nonImproving = 0, totalSwaps = 0, stoppedEarly = 0;
         using (var task = context.Progress.Start("CBS-S: swap local search", o.CbsMaxIterations))
         {
             for (int iteration = 1; iteration <= o.CbsMaxIterations; iteration++)
@@ -85,12 +126,18 @@ public sealed class CbsSelection : IJointSelection, IUsesFisher
                     context.Progress.Info($"CBS-S iteration {iteration}: no improving swap, search ends");
                     break;
                 }
-                double loss = realLoss.Of(search.Pruned, CbsStage.Iteration, iteration);
-                context.Progress.Info($"CBS-S iteration {iteration}: {swaps} swaps accepted, f(P) {search.F:G5}, real loss {loss:G5}");
-                task.Description = $"CBS-S: iteration {iteration}, {totalSwaps} swaps, f(P) {search.F:G4}, loss {loss:G4}";
-                if (loss < bestLoss)
+                var loss = realLoss.Sum(search.Pruned, 0, sampleCount, stopAt: halving ? bestSum : double.PositiveInfinity);
+                OnMaskEvaluated?.Invoke(new CbsEvaluatedMask(CbsStage.Iteration, iteration, (bool[])search.Pruned.Clone(),
+                    loss.Sum / loss.Samples, loss.Samples, loss.Stopped));
+                string lossText = loss.Stopped
+                    ? $"real loss ≥ {loss.Sum / sampleCount:G5} (stopped after {loss.Samples} of {sampleCount} samples: cannot beat {bestSum / sampleCount:G5})"
+                    : $"real loss {loss.Sum / sampleCount:G5}";
+                context.Progress.Info($"CBS-S iteration {iteration}: {swaps} swaps accepted, f(P) {search.F:G5}, {lossText}");
+                task.Description = $"CBS-S: iteration {iteration}, {totalSwaps} swaps, f(P) {search.F:G4}";
+                if (loss.Stopped) stoppedEarly++;
+                if (!loss.Stopped && loss.Sum < bestSum)
                 {
-                    bestLoss = loss;
+                    bestSum = loss.Sum;
                     best = (bool[])search.Pruned.Clone();
                     nonImproving = 0;
                 }
@@ -100,45 +147,22 @@ public sealed class CbsSelection : IJointSelection, IUsesFisher
                 }
             }
         }
-        context.Progress.Info($"CBS-S done: {totalSwaps} swaps accepted; real loss {startLoss:G5} (start) → {bestLoss:G5} (kept mask)");
+        string stops = halving ? $", {stoppedEarly} mask evaluation(s) stopped early" : "";
+        context.Progress.Info($"CBS-S done: {totalSwaps} swaps accepted{stops}; real loss {startSum / sampleCount:G5} (start) → {bestSum / sampleCount:G5} (kept mask)");
         var keep = best.Select(p => !p).ToArray();
         return tensor(keep);
-    }
-
-    /// <summary>The real loss on training samples of the model with the pruned weights zeroed (no update).</summary>
-    private sealed class RealLoss(PruningContext context, int[] samples, Action<CbsEvaluatedMask>? observer)
-    {
-        public double Of(bool[] pruned, CbsStage stage, int index)
-        {
-            double loss = Evaluate(pruned);
-            observer?.Invoke(new CbsEvaluatedMask(stage, index, (bool[])pruned.Clone(), loss));
-            return loss;
-        }
-
-        private double Evaluate(bool[] pruned)
-        {
-            using var scope = NewDisposeScope();
-            var original = PrunableParameters.Flatten(context.Parameters);
-            var keep = tensor(pruned.Select(p => !p).ToArray()).to(original.device);
-            PrunableParameters.Assign(context.Parameters, original * keep);
-            try
-            {
-                return Evaluator.Evaluate(context.Model, context.TrainData!, device: context.Device, indices: samples).Loss;
-            }
-            finally
-            {
-                PrunableParameters.Assign(context.Parameters, original);
-            }
-        }
     }
 }
 
 /// <summary>Which part of CBS-S scored a mask: a randomised magnitude start, or the swap search after an iteration.</summary>
-public enum CbsStage { Start, Iteration }
+internal enum CbsStage { Start, Iteration }
 
 /// <summary>A mask CBS-S scored by its real loss: <paramref name="Index"/> is the start's candidate number t or the
-/// iteration number (from 1); <paramref name="Pruned"/> marks the pruned weights in flattened prunable order.</summary>
-public sealed record CbsEvaluatedMask(CbsStage Stage, int Index, bool[] Pruned, double Loss);
+/// iteration number (from 1); <paramref name="Pruned"/> marks the pruned weights in flattened prunable order;
+/// <paramref name="Loss"/> is the mean per-sample loss over the first <paramref name="Samples"/> loss samples
+/// (<see cref="CbsSelection.LossSamples"/>), fewer than all of them at an early halving rung or when the evaluation
+/// <paramref name="Stopped"/> because its partial sum already reached the best total.</summary>
+internal sealed record CbsEvaluatedMask(CbsStage Stage, int Index, bool[] Pruned, double Loss, int Samples, bool Stopped);
 
 /// <summary>
 /// The randomised magnitude masks of the CBS start. Candidate 0 is global magnitude; candidate t shuffles the weight
@@ -146,7 +170,7 @@ public sealed record CbsEvaluatedMask(CbsStage Stage, int Index, bool[] Pruned, 
 /// Unlike the authors' code (which rounds up per chunk and so prunes fewer weights than asked), the per-chunk counts
 /// sum to exactly k.
 /// </summary>
-public static class RandomizedMagnitude
+internal static class RandomizedMagnitude
 {
     public static bool[] Pruned(double[] w, long k, int candidate)
     {

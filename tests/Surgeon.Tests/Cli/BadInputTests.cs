@@ -67,6 +67,7 @@ public class BadInputTests(CliCheckpointFixture fixture)
         { "", "has only 8000", ["prune", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--fisher-samples", "9000", "-o", "{work}/out/p.ckpt", "-q"] },
         { "", "has only 200", ["prune", "-c", "{ckpt}", "-m", "cbs", "-s", "0.5", "--fisher-samples", "300", "--data", "{data}", "-o", "{work}/out/p.ckpt", "-q"] },
         { "", "--lambda must be positive", ["prune", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--lambda", "0", "-o", "{work}/out/p.ckpt", "-q"] },
+        { "", "'fast' is not a CBS-S start scoring: use halving", ["prune", "-c", "{ckpt}", "-m", "cbs", "-s", "0.5", "--cbs-start-scoring", "fast", "-o", "{work}/out/p.ckpt", "-q"] },
         { "", "--fisher-samples must be ≥ 1", ["prune", "-c", "{ckpt}", "-m", "wf", "-s", "0.5", "--fisher-samples", "0", "-o", "{work}/out/p.ckpt", "-q"] },
         { "", "it is a folder; give a file name", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "{work}", "-q"] },
         { "file", "is a file, not a folder", ["prune", "-c", "{ckpt}", "-s", "0.5", "-o", "{work}/file.txt/p.ckpt", "-q"] },

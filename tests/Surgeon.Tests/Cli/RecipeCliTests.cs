@@ -45,7 +45,7 @@ public class RecipeCliTests : IDisposable
         string output = Path.Combine(dir, "never.ckpt");
         var r = CliRunner.Run(dir, "train", "--recipe", recipe, "--epochs", "1", "--out", output, "--quiet");
         Assert.Equal(2, r.ExitCode);
-        Assert.Equal("error: bad.yaml line 5: gradual-pruning has no field 'every' (its fields: method, final-sparsity, initial-sparsity, start-step, end-step, start-epoch, end-epoch, every-steps, prunable, fisher-samples, lambda, block-size, examples-per-sample, update-scale, cbs-epsilon, cbs-relative-epsilon, cbs-rho, cbs-tau, cbs-iterations, cbs-candidates, cbs-loss-samples, score-samples)", r.Stderr.Trim());
+        Assert.Equal("error: bad.yaml line 5: gradual-pruning has no field 'every' (its fields: method, final-sparsity, initial-sparsity, start-step, end-step, start-epoch, end-epoch, every-steps, prunable, fisher-samples, lambda, block-size, examples-per-sample, update-scale, cbs-epsilon, cbs-relative-epsilon, cbs-rho, cbs-tau, cbs-iterations, cbs-candidates, cbs-loss-samples, cbs-start-scoring, score-samples)", r.Stderr.Trim());
         Assert.False(File.Exists(output));
     }
 

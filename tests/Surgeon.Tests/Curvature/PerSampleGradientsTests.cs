@@ -143,6 +143,32 @@ public class PerSampleGradientsTests
         AssertClose(loop, fast, 1e-5);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ComputeInto_WritesTheLoopsRows_IntoASliceOfALargerMatrix_TouchingNothingElse(bool withConvolution)
+    {
+        // Linear layers on [B, in] inputs take the direct outer-product write; the convolution the batched product.
+        manual_seed(21);
+        nn.Module<Tensor, Tensor> model = withConvolution
+            ? nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 2 * 3, 5), nn.ReLU(), nn.Linear(5, 4, hasBias: false))
+            : TestModels.TinyMlp(inputs: 20, classes: 4, width: 0.3);
+        var ps = PrunableParameters.Discover(model);
+        long d = PrunableParameters.TotalCount(ps);
+        var x = withConvolution ? randn(12, 1, 4, 5) : randn(12, 20);
+        var y = Labels(12, 4, 8);
+        model.eval();
+        using var loop = PerSampleGradients.ComputeByLoop(model, ps, x, y);
+        // Uninitialised memory is simulated by NaN: every element of the slice must be written, none outside it.
+        using var big = full([12 + 5, d], double.NaN, float32);
+        PerSampleGradients.ComputeInto(model, ps, x, y, big.narrow(0, 3, 12));
+        AssertClose(loop, big.narrow(0, 3, 12), 1e-5);
+        for (long b = 0; b < 12; b++)
+            AssertClose(loop[b], big[3 + b], 1e-5);
+        Assert.True(big.narrow(0, 0, 3).isnan().all().item<bool>());
+        Assert.True(big.narrow(0, 15, 2).isnan().all().item<bool>());
+    }
+
     [Fact]
     public void Compute_FallsBackToTheLoop_WhenHooksDoNotRun()
     {

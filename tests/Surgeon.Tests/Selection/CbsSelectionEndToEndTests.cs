@@ -19,17 +19,14 @@ public class CbsSelectionEndToEndTests(ITestOutputHelper output)
     [Fact]
     public void ReturnedMask_IsTheEvaluatedMaskOfLowestRealLoss_AndEveryLossItUsedIsTheRealLoss()
     {
-        var data = TestModels.RandomImages(160, 1, 6, 6, 4, seed: 21);
-        manual_seed(7);
-        var model = new MLPNet(36, 4, 0.3); // 36→12→6→4 without biases: 432 + 72 + 24 = 528 weights
-        TrainingLoop.Train(new TrainOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.05, Seed = 1 }, model, data, null);
-        var layers = model.named_parameters().Select(p => (Rows: (int)p.parameter.shape[0], Cols: (int)p.parameter.shape[1],
-            Values: p.parameter.detach().data<float>().ToArray().Select(v => (double)v).ToArray())).ToArray();
+        var (data, model, layers) = HandMlpLoss.TrainedMlp();
         var w = layers.SelectMany(l => l.Values).ToArray();
         Assert.Equal(528, w.Length);
 
         var evaluated = new List<CbsEvaluatedMask>();
-        var selection = new CbsSelection { OnMaskEvaluated = evaluated.Add };
+        // Batches of 4 give the swap search's early stop (default halving scoring) batch boundaries to stop at; the
+        // 160 loss samples are fewer than the first halving rung, so every start is scored on all of them.
+        var selection = new CbsSelection { OnMaskEvaluated = evaluated.Add, LossBatchSize = 4 };
         var context = new PruningContext
         {
             Model = model,
@@ -62,54 +59,35 @@ public class CbsSelectionEndToEndTests(ITestOutputHelper output)
         var smallest = Enumerable.Range(0, w.Length).OrderBy(i => Math.Abs(w[i])).ThenBy(i => i).Take((int)prunedCount).ToHashSet();
         Assert.Equal(Enumerable.Range(0, w.Length).Select(smallest.Contains), starts[0].Pruned);
 
-        // Each loss CBS-S used is the real loss of its mask (float32 forward passes against float64 here).
-        var real = evaluated.Select(e => MeanCrossEntropy(data, layers, e.Pruned)).ToArray();
+        // Each loss CBS-S used is the real loss of its mask over the samples it evaluated (float32 forward passes against
+        // float64 here); an evaluation stopped early had reached the best total already, so its full loss is no lower.
+        var order = CbsSelection.LossSamples(context);
+        Assert.Equal(Enumerable.Range(0, data.Count), order.Order());
+        var perSample = evaluated.Select(e => HandMlpLoss.PerSample(data, layers, e.Pruned, order)).ToArray();
+        var real = perSample.Select(l => l.Average()).ToArray();
+        double bestSoFar = double.PositiveInfinity;
         for (int i = 0; i < evaluated.Count; i++)
-            Assert.True(Math.Abs(evaluated[i].Loss - real[i]) <= 1e-5 * Math.Max(1, real[i]),
-                $"{evaluated[i].Stage} {evaluated[i].Index}: CBS-S used loss {evaluated[i].Loss:R}, the real loss is {real[i]:R}");
+        {
+            var e = evaluated[i];
+            Assert.Equal(e.Stopped ? e.Samples : data.Count, e.Samples);
+            double partial = perSample[i].Take(e.Samples).Average();
+            Assert.True(Math.Abs(e.Loss - partial) <= 1e-5 * Math.Max(1, partial),
+                $"{e.Stage} {e.Index}: CBS-S used loss {e.Loss:R} on {e.Samples} samples, the real loss there is {partial:R}");
+            if (e.Stopped)
+                Assert.True(e.Samples < data.Count && real[i] >= bestSoFar - 1e-6, $"iteration {e.Index} stopped, real loss {real[i]:R} < best {bestSoFar:R}");
+            else
+                bestSoFar = Math.Min(bestSoFar, real[i]);
+        }
         double spread = real.Max() - real.Min();
         Assert.True(spread > 1e-3, $"the evaluated masks' losses differ by only {spread:E2}: the test would not tell them apart");
 
         // The returned mask is one of them, and none has a lower real loss.
         int at = evaluated.FindIndex(e => e.Pruned.SequenceEqual(returned));
         Assert.True(at >= 0, "the returned mask is none of the masks CBS-S scored");
+        Assert.False(evaluated[at].Stopped);
         Assert.True(real[at] <= real.Min() + 1e-6, $"returned {evaluated[at].Stage} {evaluated[at].Index} (real loss {real[at]:G6}); the lowest is {real.Min():G6}");
+        output.WriteLine($"{evaluated.Count(e => e.Stopped)} evaluation(s) stopped early");
         output.WriteLine($"{starts.Count} starts (real loss {real.Take(8).Min():G5}–{real.Take(8).Max():G5}), {iterations.Count} iterations " +
             $"(real loss {string.Join(", ", real.Skip(8).Select(l => l.ToString("G5")))}); returned {evaluated[at].Stage} {evaluated[at].Index}, loss {real[at]:G6}");
-    }
-
-    /// <summary>Mean cross-entropy over every sample of a bias-free ReLU MLP with the pruned weights zeroed, in float64:
-    /// inputs normalised from the raw bytes, each layer a loop of multiply-adds, −log softmax by log-sum-exp.</summary>
-    private static double MeanCrossEntropy(ImageDataset data, (int Rows, int Cols, double[] Values)[] layers, bool[] pruned)
-    {
-        int features = data.Channels * data.Height * data.Width;
-        double mean = data.Means[0], std = data.Stds[0];
-        double total = 0;
-        for (int n = 0; n < data.Count; n++)
-        {
-            var x = new double[features];
-            for (int j = 0; j < features; j++)
-                x[j] = (data.Pixels[n * features + j] / 255.0 - mean) / std;
-            int offset = 0;
-            for (int l = 0; l < layers.Length; l++)
-            {
-                var (rows, cols, values) = layers[l];
-                var y = new double[rows];
-                for (int o = 0; o < rows; o++)
-                {
-                    double sum = 0;
-                    for (int i = 0; i < cols; i++)
-                        if (!pruned[offset + o * cols + i])
-                            sum += values[o * cols + i] * x[i];
-                    y[o] = l < layers.Length - 1 ? Math.Max(0, sum) : sum;
-                }
-                offset += rows * cols;
-                x = y;
-            }
-            double max = x.Max();
-            double logSumExp = max + Math.Log(x.Sum(z => Math.Exp(z - max)));
-            total += logSumExp - x[data.Labels[n]];
-        }
-        return total / data.Count;
     }
 }

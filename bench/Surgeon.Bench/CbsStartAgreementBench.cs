@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Globalization;
+using Surgeon.Compression;
+using Surgeon.Data;
+using Surgeon.Selection;
+using Surgeon.Training;
+using static TorchSharp.torch;
+
+namespace Surgeon.Bench;
+
+/// <summary>
+/// How often CBS-S's successive-halving start pick equals the exhaustive pick, and what each costs. Per (seed, sparsity):
+/// the exhaustive scoring once (every randomised magnitude start on every loss sample, per-sample losses recorded and
+/// timed), the exhaustive pick and the halving pick of several schedules derived from those losses, then the default
+/// halving scoring run for real (timed; its pick must equal the derived one). Printed per pair: both picks, the halving
+/// pick's loss above the best (its regret), both times and the load average; then the agreement per schedule.
+/// Environment: SURGEON_BENCH_MODEL = mlpnet (docs/cbs-mlpnet digits MLPNet, embedded digits) or resnet20
+/// (docs/cbs-resnet20, Fashion-MNIST, the paper's prunable set); SURGEON_BENCH_SEEDS (default 20, seeds 0…);
+/// SURGEON_BENCH_SPARSITIES (default 0.9,0.95,0.98 for MLPNet, 0.7,0.8,0.9 for ResNet-20); SURGEON_BENCH_PAIRS (stop
+/// after this many pairs, seed-major); the paper's 50 starts on 5,000 loss samples unless SURGEON_BENCH_CANDIDATES /
+/// SURGEON_BENCH_LOSS_SAMPLES say otherwise.
+/// </summary>
+internal static class CbsStartAgreementBench
+{
+    private static readonly (string Name, SuccessiveHalving Schedule)[] Schedules =
+    [
+        ("η=4 from 250 (default)", new SuccessiveHalving()),
+        ("η=3 from 500", new SuccessiveHalving(500, 3)),
+        ("η=2 from 500", new SuccessiveHalving(500, 2)),
+        ("η=4 from 1000", new SuccessiveHalving(1000, 4)),
+    ];
+
+    public static void Run()
+    {
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        string modelName = Environment.GetEnvironmentVariable("SURGEON_BENCH_MODEL") ?? "mlpnet";
+        bool resnet = modelName == "resnet20";
+        int seeds = Env("SURGEON_BENCH_SEEDS", 20), firstSeed = Env("SURGEON_BENCH_FIRST_SEED", 0);
+        int pairs = Env("SURGEON_BENCH_PAIRS", int.MaxValue);
+        int candidates = Env("SURGEON_BENCH_CANDIDATES", 50);
+        int lossSamples = Env("SURGEON_BENCH_LOSS_SAMPLES", 5000);
+        var sparsities = (Environment.GetEnvironmentVariable("SURGEON_BENCH_SPARSITIES") ?? (resnet ? "0.7,0.8,0.9" : "0.9,0.95,0.98"))
+            .Split(',').Select(double.Parse).ToArray();
+        var (model, _) = Checkpoint.Load(resnet ? "docs/cbs-resnet20/resnet20-fashion.ckpt" : "docs/cbs-mlpnet/mlpnet-digits.ckpt", CPU);
+        var (train, _) = resnet ? DatasetCatalog.Load(DatasetCatalog.FashionMnist) : DatasetCatalog.LoadEmbeddedDigits();
+        var parameters = PrunableParameters.Discover(model, PrunableSet.Paper);
+        var w = PrunableParameters.Flatten(parameters).to(ScalarType.Float64).data<double>().ToArray();
+        Console.WriteLine($"{modelName}: d = {w.Length:N0} prunable weights, {candidates} starts, {lossSamples} loss samples of {train.Count:N0} training images, " +
+            $"threads {get_num_threads()}; halving rungs {string.Join("/", new SuccessiveHalving().Rungs(Math.Min(lossSamples, train.Count)))}");
+        Console.WriteLine("| seed | sparsity | exhaustive pick | halving pick | agree | regret (loss above best) | exhaustive s | halving s | load avg |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        var agreements = new int[Schedules.Length];
+        var regrets = Schedules.Select(_ => new List<double>()).ToArray();
+        var evaluations = new long[Schedules.Length];
+        double exhaustiveSeconds = 0, halvingSeconds = 0;
+        int done = 0;
+        for (int seed = firstSeed; seed < firstSeed + seeds && done < pairs; seed++)
+        {
+            foreach (double sparsity in sparsities)
+            {
+                if (done >= pairs) break;
+                var context = new PruningContext
+                {
+                    Model = model,
+                    Parameters = parameters,
+                    TrainData = train,
+                    Seed = seed,
+                    Options = new PruningOptions { CbsCandidates = candidates, CbsLossSamples = lossSamples },
+                };
+                long k = new PruneTarget(sparsity).CountOf(w.Length);
+                var samples = CbsSelection.LossSamples(context);
+                var realLoss = new MaskedRealLoss(context, samples, Evaluator.DefaultBatchSize);
+
+                // Exhaustive, recording every per-sample loss.
+                var clock = Stopwatch.StartNew();
+                var losses = new double[candidates][];
+                for (int t = 0; t < candidates; t++)
+                {
+                    losses[t] = new double[samples.Length];
+                    realLoss.Sum(RandomizedMagnitude.Pruned(w, k, t), 0, samples.Length, perSample: losses[t]);
+                }
+                double exhaustive = clock.Elapsed.TotalSeconds;
+                var prefix = losses.Select(l => { var p = new double[l.Length + 1]; for (int i = 0; i < l.Length; i++) p[i + 1] = p[i] + l[i]; return p; }).ToArray();
+                double Sum(int t, int from, int to) => prefix[t][to] - prefix[t][from];
+                var best = SuccessiveHalving.Exhaustive.Pick(candidates, samples.Length, Sum);
+
+                // The default halving for real, timed.
+                clock.Restart();
+                var real = CbsSelection.PickStart(w, k, candidates, new SuccessiveHalving(), realLoss);
+                double halving = clock.Elapsed.TotalSeconds;
+
+                for (int s = 0; s < Schedules.Length; s++)
+                {
+                    var pick = Schedules[s].Schedule.Pick(candidates, samples.Length, Sum);
+                    if (s == 0 && pick.Candidate != real.Candidate)
+                        Console.WriteLine($"(seed {seed}, {sparsity}: the halving run picked {real.Candidate}, the recorded losses give {pick.Candidate}: batch composition changed a loss in its last digits)");
+                    if (pick.Candidate == best.Candidate) agreements[s]++;
+                    regrets[s].Add((prefix[pick.Candidate][samples.Length] - best.LossSum) / samples.Length);
+                    evaluations[s] += pick.SampleEvaluations;
+                }
+                exhaustiveSeconds += exhaustive;
+                halvingSeconds += halving;
+                done++;
+                Console.WriteLine($"| {seed} | {sparsity} | {best.Candidate} (loss {best.LossSum / samples.Length:G5}) | {real.Candidate} | " +
+                    $"{(real.Candidate == best.Candidate ? "yes" : "no")} | {regrets[0][^1]:G3} | {exhaustive:F1} | {halving:F1} | {LoadAverage()} |");
+            }
+        }
+        Console.WriteLine($"{done} (seed, sparsity) pairs; exhaustive {exhaustiveSeconds:F0} s in all, halving {halvingSeconds:F0} s " +
+            $"({exhaustiveSeconds / Math.Max(halvingSeconds, 1e-9):F1}× less)");
+        Console.WriteLine("| schedule | rungs | sample evaluations per pair (exhaustive) | same pick | mean regret | max regret |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        for (int s = 0; s < Schedules.Length; s++)
+            Console.WriteLine($"| {Schedules[s].Name} | {string.Join("/", Schedules[s].Schedule.Rungs(Math.Min(lossSamples, train.Count)))} | " +
+                $"{evaluations[s] / Math.Max(done, 1):N0} ({(long)candidates * Math.Min(lossSamples, train.Count):N0}) | {agreements[s]} of {done} | " +
+                $"{(done > 0 ? regrets[s].Average() : 0):G3} | {(done > 0 ? regrets[s].Max() : 0):G3} |");
+    }
+
+    private static int Env(string name, int fallback) => int.TryParse(Environment.GetEnvironmentVariable(name), out int v) ? v : fallback;
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
+}
