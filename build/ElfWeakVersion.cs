@@ -4,7 +4,8 @@
 // Why: TorchSharp 0.107's libLibTorchSharp.so was linked by GCC 13 and asks for GLIBCXX_3.4.32, which Debian 12's
 // libstdc++ (GCC 12) lacks. The only symbol behind that version, std::ios_base_library_init, is referenced by a bare
 // .globl and never relocated, so a weak requirement is safe. This file is compiled twice: into the MSBuild inline
-// task of Directory.Build.targets (which patches every copy in the build output) and into the tests.
+// task of build/Surgeon.targets (imported by Directory.Build.targets, and shipped in the Surgeon package as
+// buildTransitive/Surgeon.targets; it patches every copy in the build output) and into the tests.
 #nullable enable
 using System;
 using System.Collections.Generic;

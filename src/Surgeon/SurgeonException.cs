@@ -6,6 +6,8 @@ namespace Surgeon;
 /// </summary>
 public class SurgeonException : Exception
 {
+    /// <summary>A one-line problem.</summary>
     public SurgeonException(string message) : base(message) { }
+    /// <summary>A one-line problem caused by <paramref name="inner"/>.</summary>
     public SurgeonException(string message, Exception inner) : base(message, inner) { }
 }

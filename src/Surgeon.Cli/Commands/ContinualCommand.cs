@@ -40,6 +40,8 @@ internal static class ContinualCommand
         var retrain = new Option<int>("--retrain-epochs") { Description = "packnet: epochs retraining a task's surviving weights.", DefaultValueFactory = _ => 1 };
         var trainSubset = new Option<int>("--train-subset") { Description = "Training images per task (class-balanced, seeded); 0 = all.", DefaultValueFactory = _ => 0 };
         var testSubset = new Option<int>("--test-subset") { Description = "Test images per task (class-balanced, seeded); 0 = all.", DefaultValueFactory = _ => 0 };
+        var loss = new Option<string>("--loss") { Description = "Training loss: cross-entropy, or mse-softmax (the mean squared error of the softmax output against the one-hot label, as the rank-update paper's notebook).", DefaultValueFactory = _ => ContinualLoss.CrossEntropy };
+        var pixels = new Option<string>("--pixels") { Description = "Network inputs: normalized (per-channel mean and std), or raw (pixel values 0..255, as the rank-update paper's notebook).", DefaultValueFactory = _ => "normalized" };
         var seed = CliOptions.Seed("Seed of the permutations, subsets, initialisation and batch order.");
         var output = new Option<string?>("--out", "-o") { Description = "Folder for accuracy.csv, summary.csv, result.json, accuracy.png, average.png (default runs/continual/METHOD-TASKS-sSEED)." };
         var quiet = CliOptions.Quiet();
@@ -49,7 +51,7 @@ internal static class ContinualCommand
             "parameters and bytes stored. Writes them as CSV and JSON with a heatmap of the matrix and a plot of average accuracy.")
         {
             method, tasks, count, hidden, epochs, epochsFirst, lr, lrFirst, batch, rankFirst, rankNext, pruneMethod, pruneFraction, retrain,
-            trainSubset, testSubset, seed, output, quiet,
+            trainSubset, testSubset, loss, pixels, seed, output, quiet,
         };
         command.SetAction(r => Program.Guard(() =>
         {
@@ -71,7 +73,10 @@ internal static class ContinualCommand
                 PruneFraction = r.GetValue(pruneFraction),
                 RetrainEpochs = r.GetValue(retrain),
                 Seed = r.GetValue(seed),
+                Loss = r.GetValue(loss)!.Trim().ToLowerInvariant(),
             };
+            string pixelMode = r.GetValue(pixels)!.Trim().ToLowerInvariant();
+            if (pixelMode is not ("normalized" or "raw")) throw new SurgeonException($"unknown --pixels '{pixelMode}': use normalized or raw");
             options.Validate();
             // An option of another method is a mistake, not something to ignore silently.
             var only = new (Option Option, string Method)[] { (rankFirst, "rank-update"), (rankNext, "rank-update"), (pruneMethod, "packnet"), (pruneFraction, "packnet"), (retrain, "packnet") };
@@ -85,6 +90,7 @@ internal static class ContinualCommand
             string source = TaskSequences.Source(kind);
             new RunPaths().ReadsData(source).WritesFolder(outFolder, "--out", Files).Check();
             var (train, test) = DatasetCatalog.Load(source);
+            if (pixelMode == "raw") (train, test) = (TaskSequences.RawPixels(train), TaskSequences.RawPixels(test));
             var sequence = TaskSequences.Create(kind, taskCount, options.Seed, train, test, trainPer == 0 ? null : trainPer, testPer == 0 ? null : testPer);
             var progress = new ConsoleProgress(r.GetValue(quiet));
             using var continual = ContinualMethod.Create(methodName);

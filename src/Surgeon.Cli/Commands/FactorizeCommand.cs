@@ -22,7 +22,7 @@ internal static class FactorizeCommand
             "U·diag(s)·Vᵀ at --rank r or at the rank keeping --energy of Σσ², where the r(F + D) factor entries are fewer than F·D " +
             "(other layers stay dense). Prints per layer the rank, the energy kept, parameters and multiply-adds dense and factorised, " +
             "the accuracy before and after, and writes a checkpoint whose weights hold the rank-r products (eval and export " +
-            "read it as any checkpoint; the sidecar records each rank).")
+            "read it as any checkpoint; the sidecar records each rank; finetune trains it in factored form, each weight put back on its rank after every step).")
         {
             checkpoint, rank, energy, output, data, device,
         };

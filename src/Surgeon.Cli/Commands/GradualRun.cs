@@ -5,6 +5,7 @@ using Surgeon.Data;
 using Surgeon.Modifiers;
 using Surgeon.Pruning;
 using Surgeon.Training;
+using TorchSharp;
 
 namespace Surgeon.Cli.Commands;
 
@@ -14,7 +15,10 @@ namespace Surgeon.Cli.Commands;
 /// </summary>
 internal sealed class GradualRun
 {
+    /// <summary>The input: a checkpoint, or with <see cref="InputIsOnnx"/> an ONNX file (imported, and written back as ONNX).</summary>
     public required string CheckpointPath { get; init; }
+    /// <summary>Whether <see cref="CheckpointPath"/> is an ONNX model (prune --onnx --schedule gradual): the output is then an ONNX file.</summary>
+    public bool InputIsOnnx { get; init; }
     /// <summary>The method and final sparsity of gradual pruning; both null to fine-tune only.</summary>
     public PruningMethod? Method { get; init; }
     public double? FinalSparsity { get; init; }
@@ -49,11 +53,23 @@ internal sealed class GradualRun
         var dev = CliOptions.ParseDevice(DeviceName);
         var progress = new ConsoleProgress(Quiet);
         string outPath = OutPath ?? Path.Combine(Path.GetDirectoryName(CheckpointPath) ?? ".", DefaultOutName);
-        var paths = new Surgeon.IO.RunPaths().ReadsCheckpoint(CheckpointPath).ReadsData(CliOptions.DataOf(DataSpec, CheckpointPath))
-            .WritesCheckpoint(outPath, "--out");
+        if (InputIsOnnx && RecipePath is not null)
+            throw new SurgeonException("--recipe needs a checkpoint; an ONNX model prunes gradually with --method and --sparsity");
+        var paths = InputIsOnnx
+            ? new Surgeon.IO.RunPaths().Reads(CheckpointPath, $"the ONNX file {CheckpointPath}").ReadsData(DataSpec ?? DatasetCatalog.Digits).Writes(outPath, "--out")
+            : new Surgeon.IO.RunPaths().ReadsCheckpoint(CheckpointPath).ReadsData(CliOptions.DataOf(DataSpec, CheckpointPath)).WritesCheckpoint(outPath, "--out");
         if (RecipePath is not null) paths.Reads(RecipePath, $"the --recipe file {RecipePath}");
         paths.Check();
-        var (model, info) = Checkpoint.Load(CheckpointPath, dev);
+        var (model, info) = InputIsOnnx ? LoadOnnx(dev) : Checkpoint.Load(CheckpointPath, dev);
+        // A factorised checkpoint (surgeon factorize) fine-tunes in factored form: every factorised weight is put back on
+        // its rank after each step. Pruning or quantising it would leave the ranks its sidecar records.
+        var ranks = info.Compression?.Tensors.Where(t => t.Value.Factorized is not null)
+            .ToDictionary(t => t.Key, t => t.Value.Factorized!.Rank, StringComparer.Ordinal) ?? [];
+        if (ranks.Count > 0 && (Method is not null || recipeFile is not null))
+        {
+            model.Dispose();
+            throw new SurgeonException($"{CheckpointPath} is factorised: fine-tune it without --method or --recipe (it trains in factored form, each weight kept at its rank)");
+        }
         // A pruned checkpoint's zeros are held in the set it was pruned in, unless --prunable says otherwise.
         var prunableSet = PrunableParameters.ParseSet(Prunable ?? info.Notes.GetValueOrDefault("prunable") ?? "paper");
         // A final sparsity that prunes no weight (0, −0, a subnormal, one that rounds to zero) fails before training.
@@ -70,7 +86,9 @@ internal sealed class GradualRun
         string prunableName = prunableSet.ToString().ToLowerInvariant();
         // The flags build the recipe a file would give: gradual pruning to --sparsity, or a fixed mask.
         var recipe = recipeFile ?? (Method is null
-            ? Recipe.Of(Recipe.FlagsSource, ("fixed-mask", [("prunable", prunableName)]))
+            ? ranks.Count > 0
+                ? Recipe.Of(Recipe.FlagsSource, ("fixed-rank", [("ranks", FixedRankModifier.Format(ranks))]))
+                : Recipe.Of(Recipe.FlagsSource, ("fixed-mask", [("prunable", prunableName)]))
             : Recipe.Of(Recipe.FlagsSource, ("gradual-pruning",
             [
                 ("method", Method.Name),
@@ -106,6 +124,8 @@ internal sealed class GradualRun
         // A recipe that removed filters (prune-while-training with @filter) leaves a smaller model: describe that one.
         if (model is Surgeon.Models.IStructuredModel shrunk) info = info.WithSpec(shrunk.Spec);
         string pruning = recipeFile is not null ? $"recipe {recipeFile.Source}" : Method is null ? "" : $"gradual {Method.Name}";
+        if (InputIsOnnx)
+            return WriteOnnx(model, mask, pruning, before, after, outPath);
         Checkpoint.Save(outPath, model, info with
         {
             TestAccuracy = after.Accuracy,
@@ -114,7 +134,8 @@ internal sealed class GradualRun
             PruningMethod = pruning.Length == 0 ? info.PruningMethod : pruning,
             Dataset = dataSpec,
             Recipe = recipe.ToYaml(),
-            Compression = quantised is null ? Workflows.WithAdmmGrids(CompressionState.FromMask(mask), modifiers)
+            Compression = ranks.Count > 0 ? info.Compression // fixed-rank held every factorised weight at its rank
+                : quantised is null ? Workflows.WithAdmmGrids(CompressionState.FromMask(mask), modifiers)
                 : Surgeon.Quantization.QuantizedCheckpoint.Store(Workflows.WithAdmmGrids(CompressionState.FromMask(mask), modifiers), quantised, "qat"),
             Notes = new(info.Notes)
             {
@@ -133,6 +154,29 @@ internal sealed class GradualRun
         string sparsityPart = mask.Sparsity > 0 ? $" to {mask.Sparsity:P2}" : "";
         Console.WriteLine($"{(pruning.Length == 0 ? "fine-tuned" : $"{pruning}{sparsityPart}, fine-tuned")}{(quantised is null ? "" : " (quantised)")}: " +
             $"accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}; wrote {outPath}");
+        return 0;
+    }
+
+    /// <summary>The imported graph (its data checked as prune --onnx does) and the description the loop's checks read.</summary>
+    private (TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> Model, CheckpointInfo Info) LoadOnnx(TorchSharp.torch.Device device)
+    {
+        string dataSpec = DataSpec ?? DatasetCatalog.Digits;
+        var (model, _, _) = OnnxRun.Load(CheckpointPath, dataSpec);
+        if (device.type != TorchSharp.DeviceType.CPU) model.to(device);
+        return (model, OnnxRun.Describe(model, CheckpointPath, dataSpec));
+    }
+
+    /// <summary>The trained graph written back as ONNX: its pruned weights are exact zeros (the mask is applied after every step).</summary>
+    private static int WriteOnnx(TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> model, MaskSet mask, string pruning,
+        EvalResult before, EvalResult after, string outPath)
+    {
+        var graph = model as Surgeon.Models.Onnx.OnnxGraphModel
+            ?? throw new InvalidOperationException($"gradual pruning of an ONNX graph ended with a {model.GetType().Name}");
+        graph.to(TorchSharp.torch.CPU);
+        var written = Surgeon.Export.Onnx.OnnxGraphExport.Write(graph, outPath);
+        Workflows.PrintLayerTable(mask);
+        Console.WriteLine($"{pruning} to {mask.Sparsity:P2}, fine-tuned, on {graph.FileName}: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, " +
+            $"loss {before.Loss:F4} → {after.Loss:F4}; wrote {outPath} ({written.Details})");
         return 0;
     }
 

@@ -32,6 +32,44 @@ internal static class OnnxRun
         return (model, train, test);
     }
 
+    /// <summary>
+    /// The model description the sweep and the sparse header carry for an imported graph: architecture "onnx", its
+    /// input shape and classes, the data, and the file's SHA-256 in place of a weights file's (it keys a sweep's journal).
+    /// </summary>
+    public static CheckpointInfo Describe(OnnxGraphModel model, string path, string dataSpec)
+    {
+        string sha;
+        using (var stream = File.OpenRead(path))
+            sha = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream)).ToLowerInvariant();
+        return new CheckpointInfo
+        {
+            Architecture = model.Spec.Architecture,
+            InputShape = model.InputShape,
+            NumClasses = model.NumClasses,
+            Dataset = dataSpec,
+            WeightsSha256 = sha,
+            Notes = new() { ["onnx"] = Path.GetFileName(path) },
+        };
+    }
+
+    /// <summary><c>export --onnx m.onnx --format F --out FILE</c>: the graph as ONNX again, or its layer tensors as safetensors or sparse.</summary>
+    public static int Export(string onnxPath, string format, string outPath)
+    {
+        var exporter = Surgeon.Export.ExportFormats.Get(format); // an unknown format is refused with the usual line
+        new Surgeon.IO.RunPaths().Reads(onnxPath, $"the ONNX file {onnxPath}").Writes(outPath, "--out").Check();
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var model = new OnnxGraphModel(OnnxFile.Read(onnxPath), Path.GetFileName(onnxPath));
+        var result = exporter.Name switch
+        {
+            "onnx" => OnnxGraphExport.Write(model, outPath),
+            "safetensors" => OnnxGraphWeights.WriteSafetensors(model, outPath),
+            "sparse" => OnnxGraphWeights.WriteSparse(model, Describe(model, onnxPath, "none"), outPath),
+            _ => throw new SurgeonException($"export --onnx writes onnx, safetensors or sparse, not {exporter.Name}"),
+        };
+        Console.WriteLine($"{Path.GetFileName(onnxPath)} → {result.Path} ({result.Bytes.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} bytes): {result.Details}");
+        return 0;
+    }
+
     public sealed record PruneRequest(string OnnxPath, string? OutPath, string DataSpec, PruningMethod Method, double Sparsity,
         PrunableSet Prunable, PruningOptions Options, int Seed, int RecalibrateSamples, TorchSharp.torch.Device Device, ConsoleProgress Progress);
 

@@ -60,20 +60,19 @@ internal static class PruneCommand
             string scheduleName = r.GetValue(schedule)!.Trim().ToLowerInvariant();
             if (scheduleName is not ("one-shot" or "gradual"))
                 throw new SurgeonException($"unknown --schedule '{r.GetValue(schedule)}': use one-shot or gradual");
-            if (scheduleName == "gradual" && onnxPath is not null)
-                throw new SurgeonException("--onnx prunes in one shot; --schedule gradual needs a checkpoint (import the weights, or prune one-shot)");
             if (scheduleName == "gradual")
             {
                 if (r.GetResult(recalibrate) is { Implicit: false })
                     throw new SurgeonException("--recalibrate-bn applies to one-shot pruning only (gradual pruning trains, which keeps the BatchNorm statistics current)");
                 var run = new GradualRun
                 {
-                    CheckpointPath = path,
+                    CheckpointPath = onnxPath ?? path,
+                    InputIsOnnx = onnxPath is not null,
                     Method = pruningMethod,
                     FinalSparsity = s,
                     DataSpec = r.GetValue(data),
                     OutPath = r.GetValue(output),
-                    DefaultOutName = $"{Path.GetFileNameWithoutExtension(path)}-gradual-{pruningMethod.Name}-{s:0.###}.ckpt",
+                    DefaultOutName = $"{Path.GetFileNameWithoutExtension(onnxPath ?? path)}-gradual-{pruningMethod.Name}-{s:0.###}{(onnxPath is null ? ".ckpt" : ".onnx")}",
                     Prunable = r.GetValue(prunable),
                     Training = gradual.Training(r, r.GetValue(seed)),
                     Fisher = fisher.Read(r),

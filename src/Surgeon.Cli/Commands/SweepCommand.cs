@@ -2,6 +2,7 @@ using Surgeon.Compression;
 using System.CommandLine;
 using Surgeon.Pruning;
 using Surgeon.Training;
+using TorchSharp;
 
 namespace Surgeon.Cli.Commands;
 
@@ -11,7 +12,12 @@ internal static class SweepCommand
 
     public static Command Create()
     {
-        var checkpoint = new Option<string?>("--checkpoint", "-c") { Description = "Trained (dense) checkpoint to prune (not with --point / --shard, which read it from the plan)." };
+        var checkpoint = new Option<string?>("--checkpoint", "-c") { Description = "Trained (dense) checkpoint to prune (not with --point / --shard, which read it from the plan); or give --onnx." };
+        var onnx = new Option<string?>("--onnx")
+        {
+            Description = "An ONNX model to sweep instead of a checkpoint (imported as 'prune --onnx' does; --data default digits). " +
+                "Runs in this process: not with --plan-only, --slurm, --k8s or --fisher-file.",
+        };
         var methods = new Option<string>("--methods", "-m")
         {
             Description = "Comma-separated methods, each score[@rule][+update] or selection[+update] (surgeon methods lists them), e.g. " + string.Join(", ", PruningMethods.Examples) + ".",
@@ -50,7 +56,7 @@ internal static class SweepCommand
         var fisherFile = FisherCommand.FileOption();
         var command = new Command("sweep", "One-shot pruning over a grid of methods × sparsities × seeds, each from the same dense weights; prints and writes the accuracy table.")
         {
-            checkpoint, methods, sparsities, seeds, outDir, data, prunable, recalibrate, testSubset, device, quiet, planOnly, point, shard,
+            checkpoint, onnx, methods, sparsities, seeds, outDir, data, prunable, recalibrate, testSubset, device, quiet, planOnly, point, shard,
         };
         fisher.AddTo(command);
         command.Options.Add(fisherFile);
@@ -60,8 +66,16 @@ internal static class SweepCommand
         k8s.AddTo(command);
         command.SetAction(r => Program.Guard(() =>
         {
-            string? path = r.GetValue(checkpoint);
-            if (path is null)
+            string? path = r.GetValue(checkpoint), onnxPath = r.GetValue(onnx);
+            if (onnxPath is not null)
+            {
+                if (path is not null) throw new SurgeonException("give --checkpoint or --onnx, not both");
+                var planned = new Option[] { planOnly, point, shard, fisherFile }.FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
+                if (planned is not null || slurm.Wanted(r) || k8s.Wanted(r))
+                    throw new SurgeonException($"{planned?.Name ?? (slurm.Wanted(r) ? "--slurm" : "--k8s")} needs a checkpoint (workers and Fisher files read one); " +
+                        "--onnx sweeps in this process (import the weights into a registry model to plan a sweep)");
+            }
+            else if (path is null)
             {
                 // A worker of a planned sweep: everything but where and how comes from the plan.
                 var allowed = new Option[] { outDir, point, shard, device, quiet };
@@ -93,7 +107,11 @@ internal static class SweepCommand
             if (recalibrateSamples < 0) throw new SurgeonException($"--recalibrate-bn must be 0 (off) or a number of samples, got {recalibrateSamples}");
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));
-            string folder = r.GetValue(outDir) ?? Workflows.DefaultRunsPath($"sweep-{Path.GetFileNameWithoutExtension(path)}");
+            string folder = r.GetValue(outDir) ?? Workflows.DefaultRunsPath($"sweep-{Path.GetFileNameWithoutExtension(path ?? onnxPath)}");
+            if (onnxPath is not null)
+                return SweepOnnx(onnxPath, r.GetValue(data) ?? Surgeon.Data.DatasetCatalog.Digits, methodList, sparsityList, seedList, options,
+                    folder, dev, progress, recalibrateSamples, prunableSet, testImages);
+            if (path is null) throw new InvalidOperationException("a checkpoint sweep without --checkpoint");
             string? fisherPath = r.GetValue(fisherFile);
             if (k8s.Wanted(r)) k8s.Options(r, path, folder, memoryMiB: 1).Validate(path, fisherPath, folder); // before any work
             new Surgeon.IO.RunPaths().ReadsCheckpoint(path).ReadsData(CliOptions.DataOf(r.GetValue(data), path))
@@ -132,6 +150,24 @@ internal static class SweepCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The sweep of an imported ONNX graph: the same runner, table, files and plot as a checkpoint's.</summary>
+    private static int SweepOnnx(string onnxPath, string dataSpec, IReadOnlyList<PruningMethod> methods, IReadOnlyList<double> sparsities,
+        IReadOnlyList<int> seeds, PruningOptions options, string folder, TorchSharp.torch.Device device, ConsoleProgress progress,
+        int recalibrateSamples, PrunableSet prunable, int testImages)
+    {
+        new Surgeon.IO.RunPaths().Reads(onnxPath, $"the ONNX file {onnxPath}").ReadsData(dataSpec).WritesFolder(folder, "--out-dir", Workflows.SweepFiles).Check();
+        var (model, _, _) = OnnxRun.Load(onnxPath, dataSpec);
+        using (model)
+        {
+            if (device.type != TorchSharp.DeviceType.CPU) model.to(device);
+            var info = OnnxRun.Describe(model, onnxPath, dataSpec);
+            var report = Workflows.SweepAndReport(model, info, onnxPath, dataSpec, methods, sparsities, seeds, options, folder, device, progress,
+                recalibrateSamples, prunable, testImages);
+            Workflows.PrintSweepTable(report, $"{Path.GetFileName(onnxPath)} on {dataSpec}: one-shot pruning, no fine-tuning");
+        }
+        return 0;
     }
 
     /// <summary>Runs the plan in <paramref name="folder"/>: one point, one shard, or every point left.</summary>

@@ -4,17 +4,17 @@ using static TorchSharp.torch;
 namespace Surgeon.Benchmarking;
 
 /// <summary>One model ready to run inference on one fixed input batch, as often as it is asked to.</summary>
-public interface IInferenceRunner : IDisposable
+internal interface IInferenceRunner : IDisposable
 {
     /// <summary>One eval-mode forward pass of the batch; the result is dropped.</summary>
     void Run();
 }
 
 /// <param name="Prepare">Makes a runner for the model (of the spec) on the input batch, with this many intra-op threads.</param>
-public sealed record InferenceRuntime(string Name, string Description, Func<nn.Module<Tensor, Tensor>, ModelSpec, Tensor, int, IInferenceRunner> Prepare);
+internal sealed record InferenceRuntime(string Name, string Description, Func<nn.Module<Tensor, Tensor>, ModelSpec, Tensor, int, IInferenceRunner> Prepare);
 
 /// <summary>The runtimes <c>surgeon bench-model</c> times a model in, by name.</summary>
-public static class InferenceRuntimes
+internal static class InferenceRuntimes
 {
     private static readonly InferenceRuntime[] Runtimes =
     [

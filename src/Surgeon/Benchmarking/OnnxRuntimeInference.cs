@@ -10,7 +10,7 @@ namespace Surgeon.Benchmarking;
 /// ONNX Runtime inference on the graph <c>surgeon export --format onnx</c> writes (built in memory here, so nothing is
 /// left on disk): all graph optimisations, sequential execution, the given number of intra-op threads.
 /// </summary>
-public sealed class OnnxRuntimeInference : IInferenceRunner
+internal sealed class OnnxRuntimeInference : IInferenceRunner
 {
     private readonly SessionOptions options;
     private readonly InferenceSession session;

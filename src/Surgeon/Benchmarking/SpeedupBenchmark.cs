@@ -7,14 +7,14 @@ using static TorchSharp.torch;
 namespace Surgeon.Benchmarking;
 
 /// <summary>A model to time, with what it is (label, where it came from) and its parameter and FLOP counts.</summary>
-public sealed record BenchModel(string Label, string Source, nn.Module<Tensor, Tensor> Model, ModelSpec Spec, ModelCost Cost)
+internal sealed record BenchModel(string Label, string Source, nn.Module<Tensor, Tensor> Model, ModelSpec Spec, ModelCost Cost)
 {
     public static BenchModel Of(string label, string source, nn.Module<Tensor, Tensor> model, ModelSpec spec) =>
         new(label, source, model, spec, ModelCost.Measure(model, spec.InputShape));
 }
 
 /// <summary>The inference times of the dense and the pruned model in one runtime at one batch size (milliseconds per batch).</summary>
-public sealed record LatencyResult(string Runtime, int Batch, IReadOnlyList<double> DenseMs, IReadOnlyList<double> PrunedMs)
+internal sealed record LatencyResult(string Runtime, int Batch, IReadOnlyList<double> DenseMs, IReadOnlyList<double> PrunedMs)
 {
     public double DenseMedianMs => Median(DenseMs);
     public double PrunedMedianMs => Median(PrunedMs);
@@ -31,7 +31,7 @@ public sealed record LatencyResult(string Runtime, int Batch, IReadOnlyList<doub
 }
 
 /// <summary>What <see cref="SpeedupBenchmark.Run"/> measured, and how.</summary>
-public sealed record SpeedupResult(BenchModel Dense, BenchModel Pruned, int Threads, int Runs, int Warmup, int Seed,
+internal sealed record SpeedupResult(BenchModel Dense, BenchModel Pruned, int Threads, int Runs, int Warmup, int Seed,
     IReadOnlyList<LatencyResult> Latencies)
 {
     /// <summary>ShrinkBench's theoretical speedup of a model: the dense model's FLOPs over this model's nonzero FLOPs.</summary>
@@ -48,7 +48,7 @@ public sealed record SpeedupResult(BenchModel Dense, BenchModel Pruned, int Thre
 /// size: warm-up runs, then <see cref="Runs"/> timed forward passes of each model, the two models alternating (and
 /// alternating which goes first) so that load from other processes falls on both alike; the median is reported.
 /// </summary>
-public sealed class SpeedupBenchmark
+internal sealed class SpeedupBenchmark
 {
     /// <summary>Batches larger than this are refused up front: a forward pass of a conv model at such a batch needs
     /// gigabytes of activations, and a latency table has no use for it.</summary>

@@ -7,7 +7,7 @@ namespace Surgeon.Benchmarking;
 /// A <see cref="SpeedupResult"/> as one Markdown table (a row per model and a row of dense ÷ pruned ratios, the
 /// theoretical speedup beside the measured ones) and as CSV (one row per model, runtime and batch size).
 /// </summary>
-public static class SpeedupTable
+internal static class SpeedupTable
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 

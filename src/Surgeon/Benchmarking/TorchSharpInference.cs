@@ -10,7 +10,7 @@ namespace Surgeon.Benchmarking;
 /// default that is what is timed; with <c>oneDnn</c> each forward pass runs with them on, as an inference-only
 /// deployment would.
 /// </summary>
-public sealed class TorchSharpInference : IInferenceRunner
+internal sealed class TorchSharpInference : IInferenceRunner
 {
     private readonly nn.Module<Tensor, Tensor> model;
     private readonly Tensor input;

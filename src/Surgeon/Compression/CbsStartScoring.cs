@@ -14,7 +14,7 @@ public enum CbsStartScoring
     Exhaustive,
 }
 
-public static class CbsStartScorings
+internal static class CbsStartScorings
 {
     public static CbsStartScoring Parse(string text) => text.Trim().ToLowerInvariant() switch
     {

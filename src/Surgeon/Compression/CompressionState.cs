@@ -7,13 +7,13 @@ namespace Surgeon.Compression;
 /// the factor tensors in the weights file. 'surgeon factorize' stores the rank-r product in the tensor itself and lists
 /// no factors: they are the product's truncated SVD at that rank (Models/TruncatedSvd).
 /// </summary>
-public sealed record FactorizedForm(int Rank, IReadOnlyList<string> Factors);
+internal sealed record FactorizedForm(int Rank, IReadOnlyList<string> Factors);
 
 /// <summary>
 /// How one tensor is compressed beside its values in the weights file: a keep-mask (a pruned entry is exactly zero and
 /// stays so when fine-tuned, while an unmasked zero may move), a b-bit quantisation, a factorised form. Any may be absent.
 /// </summary>
-public sealed record TensorCompression
+internal sealed record TensorCompression
 {
     /// <summary>The keep-mask packed 8 entries a byte, least significant bit first, in row-major order, base64; a 0 bit
     /// is a pruned entry.</summary>
@@ -64,7 +64,7 @@ public sealed record TensorCompression
 /// The compression state of a model, per tensor by state-dict name: what checkpoints store beside the dense weights
 /// (in the sidecar) and what eval, export, import and reports read. A tensor that is not listed is uncompressed.
 /// </summary>
-public sealed record CompressionState
+internal sealed record CompressionState
 {
     public Dictionary<string, TensorCompression> Tensors { get; init; } = [];
 

@@ -1,7 +1,7 @@
 namespace Surgeon.Compression;
 
 /// <summary>A selection or update that uses the empirical Fisher (through Curvature.FisherProvider).</summary>
-public interface IUsesFisher
+internal interface IUsesFisher
 {
     /// <summary>
     /// Bytes per prunable weight that this step holds at its peak beside G and the factors (flattened weights, diagonals,
@@ -18,7 +18,7 @@ public interface IUsesFisher
 
 /// <summary>The memory-relevant ways a step uses the Fisher, beyond F·v = Gᵀ(Gv)/N (which needs only G).</summary>
 [Flags]
-public enum FisherWork
+internal enum FisherWork
 {
     /// <summary>F·v products only (CBS-S's swap search).</summary>
     Products = 0,
@@ -27,4 +27,7 @@ public enum FisherWork
     /// <summary>The ridge solve on the kept set of each block (CBS-U, CHITA's backsolve): its own Gram matrix and factor,
     /// min(N, |U|)² in float64, one block at a time.</summary>
     KeptSetSolve = 2,
+    /// <summary>CHITA's IHT keeps the columns of G on the current support as contiguous rows, at most 64 MiB
+    /// (Curvature.KeptColumns.ChunkBytes), beside the kept-set solve.</summary>
+    SupportColumns = 4,
 }

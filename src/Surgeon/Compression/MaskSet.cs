@@ -5,6 +5,7 @@ namespace Surgeon.Compression;
 /// <summary>Sparsity of one prunable layer.</summary>
 public sealed record LayerSparsity(string Name, long Total, long Pruned)
 {
+    /// <summary>The pruned fraction of the layer's weights.</summary>
     public double Sparsity => Total == 0 ? 0 : (double)Pruned / Total;
 }
 
@@ -14,6 +15,7 @@ public sealed record LayerSparsity(string Name, long Total, long Pruned)
 /// </summary>
 public sealed class MaskSet : IDisposable
 {
+    /// <summary>A mask over <paramref name="parameters"/> from a flat bool keep-vector in their order (copied).</summary>
     public MaskSet(IReadOnlyList<PrunableParameter> parameters, Tensor keep)
     {
         long total = PrunableParameters.TotalCount(parameters);
@@ -23,19 +25,24 @@ public sealed class MaskSet : IDisposable
         Keep = keep.flatten().detach().clone().DetachFromDisposeScope();
     }
 
+    /// <summary>The weights the mask covers, in the order of <see cref="Keep"/>.</summary>
     public IReadOnlyList<PrunableParameter> Parameters { get; }
 
     /// <summary>Flat keep-mask, true where the weight survives.</summary>
     public Tensor Keep { get; }
 
+    /// <summary>A mask that keeps every weight.</summary>
     public static MaskSet Dense(IReadOnlyList<PrunableParameter> parameters)
     {
         using var scope = NewDisposeScope();
         return new MaskSet(parameters, ones(PrunableParameters.TotalCount(parameters), ScalarType.Bool));
     }
 
+    /// <summary>Weights covered.</summary>
     public long Total => Keep.numel();
+    /// <summary>Weights pruned (false in <see cref="Keep"/>).</summary>
     public long PrunedCount => Total - Keep.sum().item<long>();
+    /// <summary>The pruned fraction of the covered weights.</summary>
     public double Sparsity => (double)PrunedCount / Total;
 
     /// <summary>The keep-mask of one parameter, shaped like its weight.</summary>
@@ -58,6 +65,7 @@ public sealed class MaskSet : IDisposable
         }
     }
 
+    /// <summary>Per layer: weights, pruned, sparsity.</summary>
     public IReadOnlyList<LayerSparsity> PerLayer()
     {
         using var scope = NewDisposeScope();
@@ -70,5 +78,6 @@ public sealed class MaskSet : IDisposable
         return rows;
     }
 
+    /// <summary>Releases the keep tensor.</summary>
     public void Dispose() => Keep.Dispose();
 }

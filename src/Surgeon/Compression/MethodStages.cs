@@ -6,6 +6,7 @@ namespace Surgeon.Compression;
 [Flags]
 public enum StageNeeds
 {
+    /// <summary>Needs nothing but the weights.</summary>
     None = 0,
     /// <summary>Training samples.</summary>
     Data = 1,
@@ -25,8 +26,11 @@ public enum StageNeeds
 /// </summary>
 public interface IMethodStage
 {
+    /// <summary>The registry name (used in method names such as <c>name@rule+update</c>).</summary>
     string Name { get; }
+    /// <summary>One line saying what the stage does (listed by <c>surgeon methods</c>).</summary>
     string Description { get; }
+    /// <summary>What the stage needs before it can run.</summary>
     StageNeeds Needs { get; }
 
     /// <summary>Throws a one-line <see cref="SurgeonException"/> when this stage cannot run on <paramref name="context"/>;
@@ -62,6 +66,7 @@ public enum FilterAggregation
 /// </summary>
 public interface IScore : IMethodStage
 {
+    /// <summary>How the raw per-weight values become one score per filter.</summary>
     FilterAggregation Aggregation { get; }
 
     /// <summary>False for scores defined per filter only (BatchNorm scale).</summary>
@@ -100,6 +105,7 @@ public interface IRule : IMethodStage
     /// <summary>True when the rule removes whole filters (and so changes the model's shape) instead of single weights.</summary>
     bool PrunesFilters { get; }
 
+    /// <summary>Chooses what to prune from <paramref name="score"/> to reach <paramref name="target"/>.</summary>
     RuleOutcome Select(PruningContext context, IScore score, PruneTarget target);
 }
 
@@ -107,11 +113,13 @@ public interface IRule : IMethodStage
 /// not decide: returns a flat keep-mask (true = kept) over the context's prunable weights.</summary>
 public interface IJointSelection : IMethodStage
 {
+    /// <summary>The keep-mask (flat bool, true = kept) over the context's prunable weights that reaches <paramref name="target"/>.</summary>
     Tensor SelectKeep(PruningContext context, PruneTarget target);
 }
 
 /// <summary>An update changes the kept weights to compensate for the pruned ones (pruned weights must end exactly zero).</summary>
 public interface IWeightUpdate : IMethodStage
 {
+    /// <summary>Moves the kept weights (<paramref name="keep"/>: flat bool keep-mask) to compensate for the pruned ones; pruned weights end exactly zero.</summary>
     void Update(PruningContext context, Tensor keep);
 }

@@ -13,7 +13,7 @@ namespace Surgeon.Compression;
 /// the stored grids when the checkpoint is loaded (deterministically, and checked: the stored grids are used, not
 /// recomputed). Lives in the base layer so the sidecar can carry it; the quantisation stage fills and reads it.
 /// </remarks>
-public sealed record ModelQuantization
+internal sealed record ModelQuantization
 {
     /// <summary>"ptq" (post-training) or "qat" (quantisation-aware training).</summary>
     public string Method { get; init; } = "ptq";

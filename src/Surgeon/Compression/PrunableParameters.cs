@@ -6,11 +6,13 @@ namespace Surgeon.Compression;
 /// <summary>A weight tensor that pruning may zero: the weight of a Linear or Conv2d layer (never biases or norms).</summary>
 public sealed record PrunableParameter(string Name, Parameter Weight)
 {
+    /// <summary>Number of weights.</summary>
     public long Count => Weight.numel();
+    /// <summary>The weight's shape.</summary>
     public long[] Shape => Weight.shape;
 }
 
-public static class PrunableParameters
+internal static class PrunableParameters
 {
     /// <summary>
     /// The prunable weights of <paramref name="model"/>, in module order (the order every flat vector uses): every

@@ -15,7 +15,7 @@ public enum PrunableSet
 }
 
 /// <summary>A model whose <see cref="PrunableSet.Paper"/> set is a subset of its Linear and Conv2d weights.</summary>
-public interface IHasPaperPrunableSet
+internal interface IHasPaperPrunableSet
 {
     /// <summary>Whether the weight of the layer named <paramref name="layerName"/> (module path) is in the paper's set.</summary>
     bool IsPaperPrunable(string layerName);

@@ -12,20 +12,28 @@ namespace Surgeon.Compression;
 /// </summary>
 public sealed class PruningContext
 {
+    /// <summary>The model being pruned.</summary>
     public required nn.Module<Tensor, Tensor> Model { get; init; }
+    /// <summary>Its prunable weights, in the order every flat mask uses.</summary>
     public required IReadOnlyList<PrunableParameter> Parameters { get; init; }
+    /// <summary>Training data for gradients and real-loss scoring (null when the method needs none).</summary>
     public ImageDataset? TrainData { get; init; }
+    /// <summary>Seed of every random choice (Fisher sample, randomised starts).</summary>
     public int Seed { get; init; }
+    /// <summary>Device the work runs on.</summary>
     public Device Device { get; init; } = CPU;
+    /// <summary>Where long work reports progress.</summary>
     public IProgressReporter Progress { get; init; } = NullProgress.Instance;
+    /// <summary>The methods' settings (Fisher samples, damping, CBS and CHITA budgets, …).</summary>
     public PruningOptions Options { get; init; } = new();
+    /// <summary>Work a stage computed from the dense model and the seed, kept for the next sparsity of a sweep (disposed by <see cref="ReleaseCache"/>).</summary>
     public Dictionary<string, object> Cache { get; } = [];
 
     /// <summary>
     /// When set, the per-sample gradients G of the empirical Fisher for a seed (N×d float32, a new tensor the Fisher
     /// then owns), read from a Fisher file (<c>surgeon fisher</c>) instead of computed from <see cref="TrainData"/>.
     /// </summary>
-    public Func<int, Tensor>? FisherGradients { get; init; }
+    internal Func<int, Tensor>? FisherGradients { get; init; }
 
     /// <summary>The samples a data-dependent score averages over; null = <see cref="PruningOptions.ScoreSamples"/>
     /// training samples drawn with <see cref="Seed"/> when a score first asks (see <see cref="RequireScoreData"/>).</summary>
@@ -38,11 +46,11 @@ public sealed class PruningContext
     public IReadOnlyDictionary<string, long[]> MaskedChannels { get; init; } = new Dictionary<string, long[]>();
     /// <summary>At most this fraction of the prunable weights is kept by any target this context serves (1 − the lowest
     /// sparsity of a run or sweep); only the memory estimate reads it, to size the kept-set solve. 1 = unknown.</summary>
-    public double KeptFraction { get; init; } = 1;
+    internal double KeptFraction { get; init; } = 1;
 
-    /// <summary>The method being run (set by <see cref="PruningMethod.Prune"/>), so shared work such as the Fisher is
+    /// <summary>The method being run (set by <see cref="PruningMethod.Prune(PruningContext, PruneTarget)"/>), so shared work such as the Fisher is
     /// prepared for all of its steps at once.</summary>
-    public PruningMethod? Method { get; set; }
+    internal PruningMethod? Method { get; set; }
 
     /// <summary>Disposes what the methods cached (the empirical Fisher and its factors) and empties the cache.</summary>
     public void ReleaseCache()
@@ -51,6 +59,7 @@ public sealed class PruningContext
         Cache.Clear();
     }
 
+    /// <summary>The training data, or a one-line error naming <paramref name="method"/>.</summary>
     public ImageDataset RequireTrainData(string method) =>
         TrainData ?? throw new SurgeonException($"method '{method}' needs training data; pass --data");
 

@@ -9,6 +9,7 @@ namespace Surgeon.Compression;
 /// </summary>
 public sealed record PruningMethod
 {
+    /// <summary>A method from its stages: a score with a rule, or a joint selection, then optionally an update; <paramref name="description"/> defaults to the stages' own.</summary>
     public PruningMethod(string name, IScore? score, IRule? rule, IJointSelection? selection, IWeightUpdate? update,
         string? description = null)
     {
@@ -23,19 +24,27 @@ public sealed record PruningMethod
         Validate();
     }
 
+    /// <summary>The name it was asked for (e.g. <c>mp</c>).</summary>
     public string Name { get; }
+    /// <summary>What the method does, in one line.</summary>
     public string Description { get; }
+    /// <summary>The score (null for a joint selection).</summary>
     public IScore? Score { get; }
+    /// <summary>The rule (null for a joint selection).</summary>
     public IRule? Rule { get; }
+    /// <summary>The joint selection (null for score@rule).</summary>
     public IJointSelection? Selection { get; }
+    /// <summary>The update of the kept weights, if any.</summary>
     public IWeightUpdate? Update { get; }
 
     /// <summary>The method spelt out in the grammar, e.g. <c>magnitude@global</c> for <c>mp</c>.</summary>
     public string Canonical => (Selection?.Name ?? $"{Score!.Name}@{Rule!.Name}") + (Update is null ? "" : $"+{Update.Name}");
 
+    /// <summary>The stages, in the order they run.</summary>
     public IEnumerable<IMethodStage> Stages =>
         new IMethodStage?[] { Score, Rule, Selection, Update }.Where(s => s is not null).Cast<IMethodStage>();
 
+    /// <summary>What the stages need, together.</summary>
     public StageNeeds Needs => Stages.Aggregate(StageNeeds.None, (n, s) => n | s.Needs);
 
     /// <summary>True when the method removes whole filters (a smaller model) instead of single weights.</summary>
@@ -46,13 +55,13 @@ public sealed record PruningMethod
 
     /// <summary>Bytes per weight the stages hold beside the Fisher, summed: the selection's arrays may still be alive
     /// (or awaiting collection) while the update runs.</summary>
-    public int FisherBookkeepingBytesPerWeight => Stages.OfType<IUsesFisher>().Sum(s => s.BookkeepingBytesPerWeight);
+    internal int FisherBookkeepingBytesPerWeight => Stages.OfType<IUsesFisher>().Sum(s => s.BookkeepingBytesPerWeight);
 
     /// <summary>What the stages do with the Fisher beyond F·v products, together.</summary>
-    public FisherWork FisherWork => Stages.OfType<IUsesFisher>().Aggregate(FisherWork.Products, (all, s) => all | s.Work);
+    internal FisherWork FisherWork => Stages.OfType<IUsesFisher>().Aggregate(FisherWork.Products, (all, s) => all | s.Work);
 
     /// <summary>The largest forward pass (in examples) a stage runs beside the Fisher.</summary>
-    public int LossEvaluationExamples(PruningOptions options) =>
+    internal int LossEvaluationExamples(PruningOptions options) =>
         Stages.OfType<IUsesFisher>().Select(s => s.LossEvaluationExamples(options)).DefaultIfEmpty(0).Max();
 
     /// <summary>Throws a one-line error when the stages do not combine (known from the names alone).</summary>
@@ -154,5 +163,6 @@ public sealed record PruningMethod
 public sealed record PruneResult(nn.Module<Tensor, Tensor> Model, MaskSet? Mask,
     IReadOnlyDictionary<string, long[]> MaskedChannels, double Sparsity) : IDisposable
 {
+    /// <summary>Releases the mask.</summary>
     public void Dispose() => Mask?.Dispose();
 }

@@ -23,6 +23,7 @@ public sealed record PruningOptions
     public int CbsRho { get; init; } = 10;
     /// <summary>τ: an iteration ends after this many i's found no improving swap.</summary>
     public int CbsTau { get; init; } = 20;
+    /// <summary>CBS-S: at most this many swap-search iterations per start.</summary>
     public int CbsMaxIterations { get; init; } = 100;
     /// <summary>Randomised magnitude masks scored for the start (candidate 0 is global magnitude).</summary>
     public int CbsCandidates { get; init; } = 50;

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Surgeon.Compression;
 
 /// <summary>Turns a requested sparsity into an exact number of weights to prune, with the checks a user needs.</summary>
-public static class SparsityTarget
+internal static class SparsityTarget
 {
     /// <summary>The range check alone, s ∈ [0, 1): for values where 0 is legitimate (a schedule's initial sparsity).
     /// A sparsity that is asked to prune goes through <see cref="PruneCount"/>, which also refuses one that prunes nothing.</summary>

@@ -10,7 +10,7 @@ namespace Surgeon.Compression;
 /// Part of the shared vocabulary (the base layer): checkpoints, eval, export and reports read it, the quantisation
 /// stage computes it. Symmetric quantisation has every zero point 0.
 /// </remarks>
-public sealed record TensorQuantization(int Bits, bool Symmetric,
+internal sealed record TensorQuantization(int Bits, bool Symmetric,
     // Written also when null (per tensor): the sparse header's strict reader requires every constructor parameter.
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.Never)] int? Axis, double[] Scales, long[] ZeroPoints)
 {

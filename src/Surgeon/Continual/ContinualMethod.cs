@@ -7,7 +7,7 @@ namespace Surgeon.Continual;
 /// A way to learn tasks one after another with the task id known at test time: it learns each task from that task's
 /// data only, gives any earlier task's outputs, and says what it stores.
 /// </summary>
-public abstract class ContinualMethod : IDisposable
+internal abstract class ContinualMethod : IDisposable
 {
     public abstract string Name { get; }
 

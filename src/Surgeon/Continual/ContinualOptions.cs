@@ -4,9 +4,9 @@ namespace Surgeon.Continual;
 /// How a continual run trains: the MLP's hidden widths, epochs and Adam learning rates (the first task may differ, as
 /// in the rank-update paper's code), the batch size, the ranks of rank updates (r₁ for the first task, r₂ for each later
 /// one), PackNet's pruning step (a Surgeon score, the fraction of a task's weights it frees, the retraining epochs) and
-/// the seed.
+/// the seed, and the loss (cross-entropy, or the rank-update notebook's MSE on the softmax output).
 /// </summary>
-public sealed record ContinualOptions
+internal sealed record ContinualOptions
 {
     public IReadOnlyList<int> Hidden { get; init; } = [256, 256];
     public int Epochs { get; init; } = 3;
@@ -20,6 +20,7 @@ public sealed record ContinualOptions
     public double PruneFraction { get; init; } = 0.5;
     public int RetrainEpochs { get; init; } = 1;
     public int Seed { get; init; }
+    public string Loss { get; init; } = ContinualLoss.CrossEntropy;
 
     public int EpochsOf(int task) => task == 0 ? EpochsFirst ?? Epochs : Epochs;
     public double LearningRateOf(int task) => task == 0 ? LearningRateFirst ?? LearningRate : LearningRate;
@@ -33,6 +34,7 @@ public sealed record ContinualOptions
         if (BatchSize < 1) throw new SurgeonException($"--batch-size must be at least 1, got {BatchSize}");
         if (RankFirst < 1 || RankNext < 1) throw new SurgeonException("--rank-first and --rank-next must be at least 1");
         if (!(PruneFraction > 0 && PruneFraction < 1)) throw new SurgeonException($"--prune-fraction must be in (0, 1), got {PruneFraction}");
+        ContinualLoss.Check(Loss);
         if (RetrainEpochs < 0) throw new SurgeonException($"--retrain-epochs must be at least 0, got {RetrainEpochs}");
     }
 }

@@ -10,7 +10,7 @@ namespace Surgeon.Continual;
 /// backward transfer after t is the mean over j &lt; t of A[t][j] − A[j][j] (Lopez-Paz and Ranzato 2017): negative is
 /// forgetting, zero is none.
 /// </summary>
-public sealed record ContinualResult(string Method, string Sequence, int Seed, IReadOnlyList<string> Tasks,
+internal sealed record ContinualResult(string Method, string Sequence, int Seed, IReadOnlyList<string> Tasks,
     IReadOnlyList<double[]> Accuracy, IReadOnlyList<long> Parameters, IReadOnlyList<long> Bytes)
 {
     public static double AverageAccuracy(IReadOnlyList<double[]> accuracy, int after) => accuracy[after].Take(after + 1).Average();

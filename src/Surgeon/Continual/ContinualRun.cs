@@ -6,10 +6,10 @@ namespace Surgeon.Continual;
 
 /// <summary>
 /// The continual driver: learns the tasks in order with one method and, after each, measures every task so far
-/// (the accuracy matrix) and what the method stores. <paramref name="afterTask"/> sees the method after each task
+/// (the accuracy matrix) and what the method stores. The <c>afterTask</c> callback of <see cref="Run"/> sees the method after each task
 /// (tests take logits there).
 /// </summary>
-public static class ContinualRun
+internal static class ContinualRun
 {
     public static ContinualResult Run(ContinualMethod method, string sequence, IReadOnlyList<ContinualTask> tasks,
         ContinualOptions options, IProgressReporter? progress = null, Action<int, ContinualMethod>? afterTask = null)

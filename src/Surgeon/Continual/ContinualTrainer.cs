@@ -7,11 +7,11 @@ using static TorchSharp.torch;
 namespace Surgeon.Continual;
 
 /// <summary>
-/// Trains one task: Adam (<see cref="Training.AdamOptimizer"/>) over the given parameters, cross-entropy, mini-batches in a seeded order, with hooks after the
+/// Trains one task: Adam (<see cref="Training.AdamOptimizer"/>) over the given parameters, the options' loss (<see cref="ContinualLoss"/>), mini-batches in a seeded order, with hooks after the
 /// backward pass (PackNet masks gradients there) and after each step (restoring what must not move). Evaluates a task's
 /// test accuracy.
 /// </summary>
-public sealed class ContinualTrainer(ContinualOptions options, IProgressReporter progress)
+internal sealed class ContinualTrainer(ContinualOptions options, IProgressReporter progress)
 {
     public ContinualOptions Options => options;
 
@@ -34,7 +34,7 @@ public sealed class ContinualTrainer(ContinualOptions options, IProgressReporter
                 int start = b * options.BatchSize, count = Math.Min(options.BatchSize, data.Count - start);
                 var (x, y) = data.Batch(order.AsSpan(start, count));
                 optimizer.ZeroGrad();
-                var loss = nn.functional.cross_entropy(model.call(x), y);
+                var loss = ContinualLoss.Of(options.Loss, model.call(x), y);
                 loss.backward();
                 afterBackward?.Invoke();
                 optimizer.Step();

@@ -6,7 +6,7 @@ namespace Surgeon.Continual;
 
 /// <summary>Fine-tuning, the lower bound: one MLP whose body every task trains further (nothing protects the earlier
 /// tasks), with a head per task.</summary>
-public sealed class FineTuneMethod : ContinualMethod
+internal sealed class FineTuneMethod : ContinualMethod
 {
     private MultiTaskMlp? model;
 
@@ -34,7 +34,7 @@ public sealed class FineTuneMethod : ContinualMethod
 }
 
 /// <summary>Independent models, the upper bound on accuracy (and on memory): a fresh MLP per task.</summary>
-public sealed class IndependentMethod : ContinualMethod
+internal sealed class IndependentMethod : ContinualMethod
 {
     private readonly List<MultiTaskMlp> models = [];
 

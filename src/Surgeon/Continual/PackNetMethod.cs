@@ -17,7 +17,7 @@ namespace Surgeon.Continual;
 /// them. Task t sees the weights of tasks 1…t only; biases and heads are per task. The weight-to-task map costs
 /// ⌈log₂(T + 1)⌉ bits per hidden weight.
 /// </summary>
-public sealed class PackNetMethod : ContinualMethod
+internal sealed class PackNetMethod : ContinualMethod
 {
     private MultiTaskMlp? model;
     private readonly List<Tensor> owners = []; // per hidden layer: 0 = free, k = owned by task k (1-based)

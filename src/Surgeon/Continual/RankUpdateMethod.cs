@@ -9,7 +9,7 @@ namespace Surgeon.Continual;
 /// later task a rank-r₂ update, its selector over all factors so far, its biases and its head, with every earlier
 /// parameter frozen (<see cref="RankUpdateMlp"/>). No earlier task's output can change.
 /// </summary>
-public sealed class RankUpdateMethod : ContinualMethod
+internal sealed class RankUpdateMethod : ContinualMethod
 {
     private RankUpdateMlp? model;
 

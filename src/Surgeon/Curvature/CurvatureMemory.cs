@@ -19,12 +19,14 @@ namespace Surgeon.Curvature;
 /// float64 column chunks of diag(F_λ⁻¹).</param>
 /// <param name="UpdateTransient">The kept-set solve (CBS-U, CHITA's backsolve) on the largest block: its Gram matrix of
 /// s = min(N, |U|) rows in float32 then float64, and the system with its Cholesky factor, 16·s²; or the factor with one
-/// column chunk of G (<see cref="KeptColumns"/>), whichever is larger. |U| comes from the run's lowest sparsity.</param>
+/// column chunk of G (<see cref="KeptColumns"/>), whichever is larger. |U| comes from the run's lowest sparsity. Plus,
+/// for CHITA (<see cref="FisherWork.SupportColumns"/>), its support's columns: N·L/4 float32s of the largest block, at most
+/// <see cref="KeptColumns.ChunkBytes"/>.</param>
 /// <param name="Bookkeeping">The method's per-weight arrays beside the Fisher (<see cref="IUsesFisher.BookkeepingBytesPerWeight"/>
 /// times d); they live from the selection to the end of the update, so they add to the factor and update work.</param>
 /// <param name="LossEvaluation">A forward pass of the method's real-loss batch (CBS-S) in eval mode: every layer's output
 /// for that many examples, as the forward holds them until it returns.</param>
-public sealed record CurvatureMemory(long G, long GradientBatch, long Factors, long FactorTransient, long UpdateTransient,
+internal sealed record CurvatureMemory(long G, long GradientBatch, long Factors, long FactorTransient, long UpdateTransient,
     long Bookkeeping = 0, long LossEvaluation = 0)
 {
     public long Peak => G + Math.Max(GradientBatch, Factors + Bookkeeping + Math.Max(Math.Max(FactorTransient, UpdateTransient), LossEvaluation));
@@ -58,6 +60,8 @@ public sealed record CurvatureMemory(long G, long GradientBatch, long Factors, l
         double factorTransient = 12 * largest * largest + 16.0 * n * Math.Min(4096, largestBlock);
         if (!work.HasFlag(FisherWork.Factors)) factors = factorTransient = 0;
         if (!work.HasFlag(FisherWork.KeptSetSolve)) update = 0;
+        // CHITA's support columns: a fifth of the largest block in float32 and 25 % spare, capped at one chunk
+        if (work.HasFlag(FisherWork.SupportColumns)) update += Math.Min(KeptColumns.ChunkBytes, 4.0 * n * largestBlock / 4);
         return new CurvatureMemory(4L * n * d, (long)gradientBatch, (long)factors, (long)factorTransient, (long)update,
             (long)bookkeepingBytesPerWeight * d, (long)(lossEvaluationExamples * activations));
     }

@@ -18,7 +18,7 @@ namespace Surgeon.Curvature;
 /// Below it WoodFisher's and CBS's solves return garbage (or the factorisation fails) without any sign of it; such a λ
 /// is refused, as is a failed factorisation.
 /// </summary>
-public static class DampedCholesky
+internal static class DampedCholesky
 {
     /// <summary>float32's unit roundoff, 2⁻²³: the relative rounding of the Gram matrix.</summary>
     public const double Float32Resolution = 1.0 / (1 << 23);

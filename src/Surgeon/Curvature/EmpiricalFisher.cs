@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Curvature;
 
 /// <summary>A diagonal block of the Fisher: the weights [Offset, Offset + Length) of the flat vector.</summary>
-public sealed record FisherBlock(long Offset, long Length)
+internal sealed record FisherBlock(long Offset, long Length)
 {
     public long End => Offset + Length;
 }
@@ -27,7 +27,7 @@ public sealed record FisherBlock(long Offset, long Length)
 /// returned in G's dtype. Factorisations are computed lazily, once per block, and cached until <see cref="Dispose"/>.
 /// The Fisher owns <see cref="G"/> and disposes it.
 /// </remarks>
-public sealed class EmpiricalFisher : IDisposable
+internal sealed class EmpiricalFisher : IDisposable
 {
     /// <summary>Columns processed at a time when a computation needs an N×columns float64 work matrix.</summary>
     private const long ColumnChunk = 4096;

@@ -10,7 +10,7 @@ namespace Surgeon.Curvature;
 /// <summary>What a Fisher file was computed from: any run that reads it must match every field.</summary>
 /// <param name="WeightsSha256">The SHA-256 of the dense checkpoint's weights (its sidecar's).</param>
 /// <param name="Seeds">One N×d gradient matrix per seed, in this order.</param>
-public sealed record FisherFileHeader(int Format, string WeightsSha256, string Architecture, string Data, string Prunable,
+internal sealed record FisherFileHeader(int Format, string WeightsSha256, string Architecture, string Data, string Prunable,
     int N, int ExamplesPerSample, long D, List<int> Seeds);
 
 /// <summary>
@@ -21,7 +21,7 @@ public sealed record FisherFileHeader(int Format, string WeightsSha256, string A
 /// matrices as little-endian float32 row-major, and the line <c>sha256:HEX</c> (of everything before it). A reader
 /// checks the header against its run before any work (<see cref="Check"/>) and the checksum while it reads.
 /// </summary>
-public static class FisherFile
+internal static class FisherFile
 {
     public const int CurrentFormat = 1;
     private const string Magic = "SURGEON-FISHER 1\n";

@@ -6,7 +6,7 @@ namespace Surgeon.Curvature;
 /// The empirical Fisher of a pruning context, built once from the dense model and the context's seed and options,
 /// then shared by every method and sparsity that uses the same context (the sweep restores the dense weights first).
 /// </summary>
-public static class FisherProvider
+internal static class FisherProvider
 {
     private const string CacheKey = "empirical-fisher";
     private const string EstimateKey = "empirical-fisher-estimate";

@@ -9,7 +9,7 @@ namespace Surgeon.Curvature;
 /// (at most <see cref="ChunkBytes"/>) plus the result. Gathering G_U or G_P whole cost up to 3× G at N = 8,000 on
 /// MLPNet (the pruned columns in float32 and again in float64), which made CBS-U the peak of a CBS run.
 /// </summary>
-public static class KeptColumns
+internal static class KeptColumns
 {
     /// <summary>The most a column chunk may take in float64 (its float32 gather is half of that); the methods take
     /// another bound for tests, which need several chunks on small matrices.</summary>

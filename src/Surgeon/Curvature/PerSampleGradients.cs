@@ -17,7 +17,7 @@ namespace Surgeon.Curvature;
 /// afterwards. The result has the dtype of the weights (float32 for ordinary models) and lives on the inputs' device.
 /// No parameter's <c>.grad</c> is touched.
 /// </remarks>
-public static class PerSampleGradients
+internal static class PerSampleGradients
 {
     /// <summary>
     /// The fast rule: one forward and one backward of the summed loss. A forward hook on every prunable Linear and

@@ -15,7 +15,7 @@ namespace Surgeon.Curvature;
 /// ḡ_S = G_Sᵀ1/N lies in the row space of G_S, the solve only changes its right-hand side from G_P w̄_P to G_P w̄_P − 1
 /// (δ_S = G_Sᵀ(NλI + G_SG_Sᵀ)⁻¹(G_P w̄_P − 1)): a damped Gauss–Newton step on the support.
 /// </summary>
-public static class RidgeBacksolve
+internal static class RidgeBacksolve
 {
     /// <summary>β: zero where <paramref name="keep"/> is false, the ridge solution on the kept weights of every block.
     /// <paramref name="w"/> is the flat w̄ (any float dtype; the result is float64 on G's device). CBS-U is the same

@@ -1,6 +1,6 @@
 namespace Surgeon.Data;
 
-public enum CifarVariant { Cifar10, Cifar100 }
+internal enum CifarVariant { Cifar10, Cifar100 }
 
 /// <summary>
 /// Reads the "binary version" of CIFAR-10 and CIFAR-100 (https://www.cs.toronto.edu/~kriz/cifar.html). CIFAR-10:
@@ -8,7 +8,7 @@ public enum CifarVariant { Cifar10, Cifar100 }
 /// train.bin and test.bin, records of 1 coarse + 1 fine label byte + 3,072 pixel bytes; we use the fine (100-class)
 /// labels. Pixels are stored 1,024 red, 1,024 green, 1,024 blue, row-major: already C×H×W = 3×32×32.
 /// </summary>
-public static class CifarBinary
+internal static class CifarBinary
 {
     public const int Side = 32, ImageBytes = 3 * Side * Side;
 

@@ -7,7 +7,7 @@ namespace Surgeon.Data;
 /// <c>fashion-mnist</c> (the Debian package dataset-fashion-mnist), <c>cifar10:PATH</c> or <c>cifar100:PATH</c> (a folder
 /// holding the CIFAR binary version, see <see cref="CifarBinary"/>), or a path to a folder of IDX files.
 /// </summary>
-public static class DatasetCatalog
+internal static class DatasetCatalog
 {
     public const string Digits = "digits";
     public const string FashionMnist = "fashion-mnist";

@@ -1,7 +1,7 @@
 namespace Surgeon.Data;
 
 /// <summary>Builds an <see cref="ImageDataset"/> from a pair of IDX arrays (images N×H×W or N×C×H×W, labels N).</summary>
-public static class IdxDataset
+internal static class IdxDataset
 {
     public static ImageDataset FromArrays(string name, IdxArray images, IdxArray labels, float mean, float std, int? numClasses = null)
     {

@@ -4,7 +4,7 @@ using System.IO.Compression;
 namespace Surgeon.Data;
 
 /// <summary>An IDX array of unsigned bytes (the format of the MNIST and Fashion-MNIST files): dimensions and data.</summary>
-public sealed record IdxArray(int[] Dimensions, byte[] Data)
+internal sealed record IdxArray(int[] Dimensions, byte[] Data)
 {
     public int Count => Dimensions.Length == 0 ? 0 : Dimensions[0];
 }
@@ -14,7 +14,7 @@ public sealed record IdxArray(int[] Dimensions, byte[] Data)
 /// Layout: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions, each dimension as a
 /// big-endian int32, then the data in row-major order.
 /// </summary>
-public static class IdxFile
+internal static class IdxFile
 {
     private const byte UnsignedByte = 0x08;
 

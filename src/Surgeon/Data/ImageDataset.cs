@@ -40,25 +40,34 @@ public sealed class ImageDataset
         Means = means.ToArray(); Stds = stds.ToArray();
     }
 
+    /// <summary>A name for messages and reports.</summary>
     public string Name { get; }
+    /// <summary>Pixels, N×C×H×W bytes.</summary>
     public byte[] Pixels { get; }
+    /// <summary>Class labels, one byte per sample.</summary>
     public byte[] Labels { get; }
+    /// <summary>Channels per image.</summary>
     public int Channels { get; }
+    /// <summary>Image height.</summary>
     public int Height { get; }
+    /// <summary>Image width.</summary>
     public int Width { get; }
+    /// <summary>Number of classes.</summary>
     public int NumClasses { get; }
     /// <summary>Per-channel normalisation mean (of pixel/255).</summary>
     public IReadOnlyList<float> Means { get; }
     /// <summary>Per-channel normalisation standard deviation (of pixel/255).</summary>
     public IReadOnlyList<float> Stds { get; }
+    /// <summary>Number of samples.</summary>
     public int Count => Labels.Length;
+    /// <summary>[channels, height, width].</summary>
     public int[] SampleShape => [Channels, Height, Width];
 
     /// <summary>
     /// Normalised inputs N×C×H×W (float32) and int64 labels for the given sample indices; with
     /// <paramref name="augment"/>, each image is randomly cropped and flipped first (training only).
     /// </summary>
-    public (Tensor Inputs, Tensor Labels) Batch(ReadOnlySpan<int> indices, Device? device = null, RandomCropFlip? augment = null)
+    internal (Tensor Inputs, Tensor Labels) Batch(ReadOnlySpan<int> indices, Device? device = null, RandomCropFlip? augment = null)
     {
         int plane = Height * Width, per = Channels * plane;
         var x = new float[(long)indices.Length * per];

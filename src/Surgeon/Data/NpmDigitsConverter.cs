@@ -7,7 +7,7 @@ namespace Surgeon.Data;
 /// of n×784 values in [0,1] for digit D) to four IDX.gz files. Pixel byte = round(v·255); for each digit the first
 /// round(0.8·n_D) images in file order are train, the rest test. Used once to make data/digits; kept so it can be redone.
 /// </summary>
-public static class NpmDigitsConverter
+internal static class NpmDigitsConverter
 {
     public const int Side = 28;
 

@@ -8,7 +8,7 @@ namespace Surgeon.Data;
 /// once, so the same seed and the same sequence of calls give the same images. Digits and Fashion-MNIST are usually
 /// trained without flips: turn <see cref="Flip"/> off for them.
 /// </summary>
-public sealed class RandomCropFlip
+internal sealed class RandomCropFlip
 {
     private readonly Random rng;
 

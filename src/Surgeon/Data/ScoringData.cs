@@ -41,8 +41,11 @@ public sealed class ScoringData
             (int)inputs.shape[0], batchSize, inputs.shape[1..]);
     }
 
+    /// <summary>Number of samples.</summary>
     public int SampleCount { get; }
+    /// <summary>Samples per batch.</summary>
     public int BatchSize { get; }
+    /// <summary>Number of batches.</summary>
     public int BatchCount => (SampleCount + BatchSize - 1) / BatchSize;
 
     /// <summary>Shape of one input sample (without the batch dimension).</summary>

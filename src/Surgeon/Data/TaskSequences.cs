@@ -2,7 +2,7 @@ namespace Surgeon.Data;
 
 /// <summary>One task of a continual-learning sequence: its own train and test split and its number of classes (the
 /// size of its output head). The task id is known at test time (task-incremental learning).</summary>
-public sealed record ContinualTask(string Name, ImageDataset Train, ImageDataset Test)
+internal sealed record ContinualTask(string Name, ImageDataset Train, ImageDataset Test)
 {
     public int Classes => Train.NumClasses;
 }
@@ -12,7 +12,7 @@ public sealed record ContinualTask(string Name, ImageDataset Train, ImageDataset
 /// every later task one fixed pixel permutation drawn from the seed, the same for its train and test images; 10
 /// classes each) and split digits or Fashion-MNIST (5 tasks of 2 classes: {0, 1}, {2, 3}, …, labelled 0 and 1).
 /// </summary>
-public static class TaskSequences
+internal static class TaskSequences
 {
     public static readonly IReadOnlyList<string> Kinds = ["permuted-digits", "split-digits", "permuted-fashion", "split-fashion"];
 
@@ -66,6 +66,14 @@ public static class TaskSequences
             Test = Sample(task.Test, testPerTask, seed + 7919 * t + 1),
         }).ToList();
     }
+
+    /// <summary>
+    /// The same images fed as raw pixel values 0…255 (mean 0, standard deviation 1/255 in the byte/255 convention of
+    /// <see cref="ImageDataset"/>), as the rank-update paper's official notebook feeds MNIST, instead of normalised inputs.
+    /// </summary>
+    public static ImageDataset RawPixels(ImageDataset data) =>
+        new(data.Name, data.Pixels, data.Labels, data.Channels, data.Height, data.Width, data.NumClasses,
+            Enumerable.Repeat(0f, data.Channels).ToArray(), Enumerable.Repeat(1f / 255f, data.Channels).ToArray());
 
     /// <summary><paramref name="count"/> images of <paramref name="data"/>: all of them when it has no more, else a seeded
     /// class-balanced subset, or a seeded random one when a class has too few images for balance.</summary>

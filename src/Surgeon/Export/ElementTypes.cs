@@ -6,7 +6,7 @@ namespace Surgeon.Export;
 /// The element types a model's state can hold, named as safetensors names them ("F32", "I64", ...). The sparse file
 /// uses the same names, so one table serves both formats.
 /// </summary>
-public static class ElementTypes
+internal static class ElementTypes
 {
     private static readonly (string Name, ScalarType Type, int Size)[] Table =
     [

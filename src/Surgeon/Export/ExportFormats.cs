@@ -8,14 +8,14 @@ using static TorchSharp.torch;
 namespace Surgeon.Export;
 
 /// <summary>What an export wrote: the file, its size on disk, and a line of format-specific details.</summary>
-public sealed record ExportResult(string Path, long Bytes, string Details);
+internal sealed record ExportResult(string Path, long Bytes, string Details);
 
 /// <param name="Write">Writes the model (described by its checkpoint's sidecar) to the path, atomically, and says what
 /// it wrote.</param>
-public sealed record ExportFormat(string Name, string Description, Func<nn.Module<Tensor, Tensor>, CheckpointInfo, string, ExportResult> Write);
+internal sealed record ExportFormat(string Name, string Description, Func<nn.Module<Tensor, Tensor>, CheckpointInfo, string, ExportResult> Write);
 
 /// <summary>The file formats a model can be exported to, by name (<c>surgeon export --format NAME</c>).</summary>
-public static class ExportFormats
+internal static class ExportFormats
 {
     private static readonly ExportFormat[] Formats =
     [

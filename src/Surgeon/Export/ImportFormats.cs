@@ -12,17 +12,17 @@ namespace Surgeon.Export;
 /// one the file's own metadata describes.</param>
 /// <param name="AllowMissing">Tensors the model has but the file lacks keep their initial values (seeded by
 /// <paramref name="Seed"/>) instead of being an error.</param>
-public sealed record ImportRequest(string Format, string InputPath, CheckpointInfo? Spec = null, bool AllowMissing = false, int Seed = 0);
+internal sealed record ImportRequest(string Format, string InputPath, CheckpointInfo? Spec = null, bool AllowMissing = false, int Seed = 0);
 
 /// <summary>The imported model, the sidecar to save it with, and report lines (what was loaded, missing, unexpected).</summary>
-public sealed record ImportResult(nn.Module<Tensor, Tensor> Model, CheckpointInfo Info, IReadOnlyList<string> Report);
+internal sealed record ImportResult(nn.Module<Tensor, Tensor> Model, CheckpointInfo Info, IReadOnlyList<string> Report);
 
 /// <param name="TakesModelOptions">The format can be loaded into a model named on the command line (--model, --width,
 /// --channels, --data, --allow-missing); formats that carry their model refuse those options.</param>
-public sealed record ImportFormat(string Name, string Description, bool TakesModelOptions, Func<ImportRequest, ImportResult> Read);
+internal sealed record ImportFormat(string Name, string Description, bool TakesModelOptions, Func<ImportRequest, ImportResult> Read);
 
 /// <summary>The file formats a model can be imported from into a checkpoint (<c>surgeon import --format NAME</c>).</summary>
-public static class ImportFormats
+internal static class ImportFormats
 {
     private static readonly ImportFormat[] Formats =
     [

@@ -7,7 +7,7 @@ namespace Surgeon.Export;
 /// A model's whole state (its state dict: every parameter and persistent buffer, in state-dict order) copied out as
 /// raw bytes, and copied back in. Bytes, not floats, so that a round trip is bit-exact, −0.0 and NaN payloads included.
 /// </summary>
-public static class ModelState
+internal static class ModelState
 {
     public static IReadOnlyList<StateTensor> Read(nn.Module model)
     {

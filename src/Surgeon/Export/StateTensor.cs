@@ -5,7 +5,7 @@ namespace Surgeon.Export;
 /// little-endian bytes in row-major order: the unit the sparse and safetensors files store.
 /// </summary>
 /// <param name="DType">Element type by its safetensors name (see <see cref="ElementTypes"/>).</param>
-public sealed record StateTensor(string Name, string DType, long[] Shape, byte[] Data)
+internal sealed record StateTensor(string Name, string DType, long[] Shape, byte[] Data)
 {
     /// <summary>The number of elements (1 for a scalar, whose shape is empty).</summary>
     public long Elements => Shape.Aggregate(1L, (a, b) => checked(a * b));

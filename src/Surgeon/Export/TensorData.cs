@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Export;
 
 /// <summary>Copies a tensor's values out of TorchSharp for a file writer: float32, row-major, on the CPU.</summary>
-public static class TensorData
+internal static class TensorData
 {
     public static float[] Floats(Tensor tensor)
     {

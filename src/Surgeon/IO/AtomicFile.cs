@@ -6,7 +6,7 @@ namespace Surgeon.IO;
 /// mid-write is removed by the next write of the same target. One file is a set of one (<see cref="AtomicFileSet"/>):
 /// only a regular file is ever replaced. Two runs writing the same file race harmlessly: the last rename wins, whole.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     public static void WriteAllText(string path, string text)
     {

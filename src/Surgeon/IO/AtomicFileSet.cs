@@ -10,7 +10,7 @@ namespace Surgeon.IO;
 /// Each rename is atomic on one file system; the set is whole against errors and signals, not against a power cut
 /// between two renames (a dead writer's temporary files are removed by the next write of the same target).
 /// </summary>
-public sealed class AtomicFileSet : IDisposable, IPendingWrite
+internal sealed class AtomicFileSet : IDisposable, IPendingWrite
 {
     private readonly List<(string Target, string Temp)> staged = [];
     private readonly List<string> createdFolders = [];

@@ -9,7 +9,7 @@ namespace Surgeon.IO;
 /// exclusive lock refuses, so the lock file itself cannot be read while it is held.
 /// Used for the claims of sweep points and for appends to a sweep's journal by many processes.
 /// </summary>
-public sealed class ExclusiveFileLock : IDisposable
+internal sealed class ExclusiveFileLock : IDisposable
 {
     private readonly FileStream stream;
 

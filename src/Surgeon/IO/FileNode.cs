@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Surgeon.IO;
 
 /// <summary>What kind of thing a path names, as the file system sees it (not following a last symbolic link).</summary>
-public enum FileKind
+internal enum FileKind
 {
     Missing,
     Regular,
@@ -21,7 +21,7 @@ public enum FileKind
 /// link, <c>./x</c> and <c>x</c>) are known to be the same. Elsewhere, or where statx is missing, only what .NET can
 /// tell is known: folder, symbolic link or file, without an identity.
 /// </summary>
-public sealed record FileNode(FileKind Kind, ulong Device, ulong Inode, uint RdevMajor = 0, uint RdevMinor = 0)
+internal sealed record FileNode(FileKind Kind, ulong Device, ulong Inode, uint RdevMajor = 0, uint RdevMinor = 0)
 {
     /// <summary>Whether <see cref="Device"/> and <see cref="Inode"/> identify the file (false where statx was not available).</summary>
     public bool HasIdentity => Inode != 0;

@@ -9,7 +9,7 @@ namespace Surgeon.IO;
 /// Disposing deletes the lock file and the folder itself if this run made it and left nothing in it, so a run that
 /// fails before doing any work leaves nothing behind.
 /// </summary>
-public sealed class FolderLock : IDisposable, IPendingWrite
+internal sealed class FolderLock : IDisposable, IPendingWrite
 {
     public const string FileName = ".surgeon.lock";
 

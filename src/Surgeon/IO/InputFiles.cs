@@ -6,7 +6,7 @@ namespace Surgeon.IO;
 /// /dev/zero never ends) or a socket. A symbolic link is followed: what it points to is what is checked. A missing
 /// file or a folder is left to the reader, which names it in its own words ("checkpoint not found", "is a folder").
 /// </summary>
-public static class InputFiles
+internal static class InputFiles
 {
     /// <param name="what">What the file is to the reader, for the message: "checkpoint", "sidecar", "IDX file", ….</param>
     public static void Check(string path, string what)

@@ -14,7 +14,7 @@ namespace Surgeon.IO;
 /// and a reader refuses the file, naming it (and the line, for a journal). The checks below return the problem as text
 /// (null when there is none), so writers and readers phrase their own message around it.
 /// </summary>
-public static class JsonNumbers
+internal static class JsonNumbers
 {
     /// <summary>The number handling of every Surgeon JSON writer and reader.</summary>
     public const JsonNumberHandling Handling = JsonNumberHandling.AllowNamedFloatingPointLiterals;

@@ -12,7 +12,7 @@ internal interface IPendingWrite
 /// by a signal (Ctrl-C, SIGTERM) removes them before it exits: <see cref="AbandonAll"/>. Renames into place happen
 /// under <see cref="Gate"/>, so a signal either waits for a commit to finish (or be undone) or comes before it.
 /// </summary>
-public static class PendingWrites
+internal static class PendingWrites
 {
     internal static readonly object Gate = new();
     private static readonly List<IPendingWrite> Open = [];

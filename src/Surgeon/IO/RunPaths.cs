@@ -18,7 +18,7 @@ namespace Surgeon.IO;
 /// both paths, and by device and inode where both exist (so a hard link, <c>./x</c> and <c>x</c> all match).</item>
 /// </list>
 /// </summary>
-public sealed class RunPaths
+internal sealed class RunPaths
 {
     private readonly List<(string Path, string What)> inputs = [];
     private readonly List<(string Path, string Shown)> files = [];

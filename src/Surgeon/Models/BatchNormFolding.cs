@@ -6,7 +6,7 @@ namespace Surgeon.Models;
 /// An inference-mode BatchNorm as the per-channel affine map it is: y_c = s_c·x_c + t_c with s = γ/√(running_var + ε)
 /// and t = β − s·running_mean. Computed in double, so folding adds no error beyond the final rounding to float32.
 /// </summary>
-public sealed record ChannelAffine(double[] Scale, double[] Shift)
+internal sealed record ChannelAffine(double[] Scale, double[] Shift)
 {
     public int Channels => Scale.Length;
 
@@ -42,7 +42,7 @@ public sealed record ChannelAffine(double[] Scale, double[] Shift)
 /// (when only linear, per-channel maps such as global average pooling lie between): W·(s⊙x + t) + b =
 /// (W·diag s)·x + (W·t + b). Both are exact up to float32 rounding.
 /// </summary>
-public static class BatchNormFolding
+internal static class BatchNormFolding
 {
     /// <summary>
     /// The folded weight and bias of a conv (weight [O, I/groups, kh, kw] row-major, so output channel o is one

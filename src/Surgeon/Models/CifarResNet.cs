@@ -14,7 +14,7 @@ namespace Surgeon.Models;
 /// block's conv2 and the stage's projection shortcut) — non-removable, because the blocks add into it — followed by
 /// "layer{s}.{b}.conv1", the block-internal channels, which are removed.
 /// </summary>
-public sealed class CifarResNet : nn.Module<Tensor, Tensor>, IStructuredModel, Compression.IHasPaperPrunableSet
+internal sealed class CifarResNet : nn.Module<Tensor, Tensor>, IStructuredModel, Compression.IHasPaperPrunableSet
 {
     internal static readonly int[] StageWidths = [16, 32, 64];
 

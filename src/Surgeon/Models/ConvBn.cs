@@ -10,7 +10,7 @@ namespace Surgeon.Models;
 /// is norm(conv(x)); a model that wants another order (VGG's conv→ReLU→BN) calls <see cref="Conv"/> and
 /// <see cref="Norm"/> itself.
 /// </summary>
-public sealed class ConvBn : nn.Module<Tensor, Tensor>
+internal sealed class ConvBn : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d conv;
     private readonly SafeBatchNorm2d bn;

@@ -12,7 +12,7 @@ namespace Surgeon.Models;
 /// <param name="Norms">BatchNorm weight (γ) parameter names whose entries index the group's channels.</param>
 /// <param name="Removable">True: pruned channels are removed and the model shrinks. False (ResNet's residual
 /// stream): pruned channels are masked (their producer slices and norm entries set to zero), the shape stays.</param>
-public sealed record FilterGroup(string Name, int Channels, IReadOnlyList<string> Producers, IReadOnlyList<string> Norms,
+internal sealed record FilterGroup(string Name, int Channels, IReadOnlyList<string> Producers, IReadOnlyList<string> Norms,
     bool Removable = true)
 {
     /// <summary>Bias parameter names of the producers (LeNet's convs and linears; the BatchNorm models' convs have none):
@@ -51,10 +51,10 @@ public sealed record FilterGroup(string Name, int Channels, IReadOnlyList<string
 /// A weight that reads a filter group's channels along its dim 1: channel c is input entries c·Block … c·Block + Block − 1
 /// (Block = 1 for a conv, or for a linear layer after a global pool; H·W for a linear layer after a flatten of H×W maps).
 /// </summary>
-public sealed record ChannelConsumer(string Weight, int Block = 1);
+internal sealed record ChannelConsumer(string Weight, int Block = 1);
 
 /// <summary>How few channels <see cref="IStructuredModel.Shrink"/> lets a group keep.</summary>
-public enum KeepFloor
+internal enum KeepFloor
 {
     /// <summary>At least 5 % of each group (and one): the rule of the pruning drivers (<see cref="FilterGroup.MinKeep"/>).</summary>
     FivePercent,
@@ -64,7 +64,7 @@ public enum KeepFloor
 }
 
 /// <summary>A model whose filters can be removed, producing a smaller dense model of the same architecture.</summary>
-public interface IStructuredModel
+internal interface IStructuredModel
 {
     /// <summary>The spec that rebuilds this model with its current (possibly pruned) channel counts.</summary>
     ModelSpec Spec { get; }

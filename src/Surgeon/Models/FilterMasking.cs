@@ -11,7 +11,7 @@ namespace Surgeon.Models;
 /// how non-removable groups (ResNet's residual stream) are pruned, and a model masked this way computes what the
 /// model with those channels removed computes.
 /// </summary>
-public static class FilterMasking
+internal static class FilterMasking
 {
     /// <summary>The β (bias) parameter name of a BatchNorm whose γ is named <paramref name="normWeight"/> ("x.weight").</summary>
     public static string NormBias(string normWeight) =>

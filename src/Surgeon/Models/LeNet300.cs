@@ -10,7 +10,7 @@ namespace Surgeon.Models;
 /// parameters. Inputs of any C×H×W are flattened, so fc1 has C·H·W inputs. Filter groups: the hidden neurons,
 /// "fc1" (read by fc2) and "fc2" (read by fc3); removing a neuron removes its row, its bias and the next layer's column.
 /// </summary>
-public sealed class LeNet300 : nn.Module<Tensor, Tensor>, IStructuredModel
+internal sealed class LeNet300 : nn.Module<Tensor, Tensor>, IStructuredModel
 {
     internal static readonly int[] BaseWidths = [300, 100];
 

@@ -13,7 +13,7 @@ namespace Surgeon.Models;
 /// Filter groups: "conv1", "conv2" and the fc1 neurons "fc1"; conv2's channels reach fc1 through the flatten, each as
 /// a block of H·W inputs.
 /// </summary>
-public sealed class LeNet5 : nn.Module<Tensor, Tensor>, IStructuredModel
+internal sealed class LeNet5 : nn.Module<Tensor, Tensor>, IStructuredModel
 {
     internal static readonly int[] BaseWidths = [20, 50, 500];
 

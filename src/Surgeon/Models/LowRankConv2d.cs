@@ -11,7 +11,7 @@ namespace Surgeon.Models;
 /// convolution mixing the r maps into F (U), plus the bias: r(C·k·k + F) multiply-adds per output position instead of
 /// F·C·k·k. Grouped convolutions are not factorised (each group would need its own factors).
 /// </summary>
-public sealed class LowRankConv2d : nn.Module<Tensor, Tensor>
+internal sealed class LowRankConv2d : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter u, s, v;
     private readonly Parameter? bias;

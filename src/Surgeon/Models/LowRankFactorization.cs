@@ -7,7 +7,7 @@ namespace Surgeon.Models;
 
 /// <summary>How much of each weight a factorisation keeps: a fixed rank, or the smallest rank that holds a fraction
 /// of the energy Σσ² (exactly one of the two).</summary>
-public sealed record LowRankTarget(long? Rank, double? Energy)
+internal sealed record LowRankTarget(long? Rank, double? Energy)
 {
     public void Validate()
     {
@@ -25,7 +25,7 @@ public sealed record LowRankTarget(long? Rank, double? Energy)
 /// <summary>One layer of a factorisation: its F×D matrix, the rank chosen, the energy it keeps, and the parameters and
 /// multiply-adds per sample of the weight dense (F·D) and factorised (r(F + D), counted with the singular values folded
 /// into U). <see cref="Factorized"/> is false where the factors would not be smaller than the matrix.</summary>
-public sealed record FactorizedLayer(string Name, long Rows, long Columns, long Rank, double EnergyKept, bool Factorized,
+internal sealed record FactorizedLayer(string Name, long Rows, long Columns, long Rank, double EnergyKept, bool Factorized,
     long Positions, long DenseWeights, long FactorWeights)
 {
     public long DenseFlops => DenseWeights * Positions;
@@ -39,7 +39,7 @@ public sealed record FactorizedLayer(string Name, long Rows, long Columns, long 
 /// reads the factorised model; the compression state records the rank per tensor, and the factors are the product's
 /// truncated SVD at that rank (<see cref="LowRankLinear.FromLinear"/>, <see cref="LowRankConv2d.FromConv2d"/>).
 /// </summary>
-public static class LowRankFactorization
+internal static class LowRankFactorization
 {
     public static IReadOnlyList<FactorizedLayer> Apply(nn.Module<Tensor, Tensor> model, IReadOnlyList<int> inputShape, LowRankTarget target)
     {

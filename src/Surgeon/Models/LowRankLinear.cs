@@ -9,7 +9,7 @@ namespace Surgeon.Models;
 /// A linear layer held as its factors, y = x·V·diag(s)·Uᵀ + b: two thin matrix products of r(F + D) multiply-adds per
 /// sample instead of F·D. Parameters "u" (F×r), "s" (r), "v" (D×r) and, when the layer has one, "bias".
 /// </summary>
-public sealed class LowRankLinear : nn.Module<Tensor, Tensor>
+internal sealed class LowRankLinear : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter u, s, v;
     private readonly Parameter? bias;

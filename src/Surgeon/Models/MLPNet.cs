@@ -8,7 +8,7 @@ namespace Surgeon.Models;
 /// The MLPNet of the WoodFisher and CBS papers: 784→40→20→10 with ReLU and no biases (32,360 weights on 28×28 inputs).
 /// Inputs of any shape are flattened, so the first layer has C·H·W inputs.
 /// </summary>
-public sealed class MLPNet : nn.Module<Tensor, Tensor>
+internal sealed class MLPNet : nn.Module<Tensor, Tensor>
 {
     private readonly Linear fc1, fc2, fc3;
 

@@ -13,7 +13,7 @@ namespace Surgeon.Models;
 /// end, as on 32×32). Filter groups: "conv1" and each block's pointwise conv "layers.i.conv2"; the depthwise conv
 /// that follows a group (and its BN) belongs to that group, because its channel c only reads input channel c.
 /// </summary>
-public sealed class MobileNetV1 : nn.Module<Tensor, Tensor>, IStructuredModel
+internal sealed class MobileNetV1 : nn.Module<Tensor, Tensor>, IStructuredModel
 {
     /// <summary>Pointwise widths and depthwise strides of the 13 blocks.</summary>
     internal static readonly (int Width, int Stride)[] Blocks =

@@ -8,7 +8,7 @@ namespace Surgeon.Models;
 /// <param name="Positions">Output positions the weight is applied at (H×W for a conv, 1 for a linear layer).</param>
 /// <param name="Flops">Multiply-accumulates: weights × positions (a conv weight already holds in/groups × k×k per output).</param>
 /// <param name="NonzeroFlops">Multiply-accumulates of the nonzero weights: nonzero weights × positions.</param>
-public sealed record LayerCost(string Name, long Weights, long NonzeroWeights, long Positions, long Flops, long NonzeroFlops);
+internal sealed record LayerCost(string Name, long Weights, long NonzeroWeights, long Positions, long Flops, long NonzeroFlops);
 
 /// <summary>
 /// Parameter and FLOP counts of a model, as ShrinkBench reports them: all parameters (weights, biases, norms; buffers
@@ -16,7 +16,7 @@ public sealed record LayerCost(string Name, long Weights, long NonzeroWeights, l
 /// linear layers for one input (one "FLOP" = one multiply-accumulate; biases, norms, activations and pooling are
 /// not counted). Found by running one zero input through the model with forward hooks on its conv and linear layers.
 /// </summary>
-public sealed record ModelCost(long Parameters, long NonzeroParameters, long Flops, long NonzeroFlops, IReadOnlyList<LayerCost> Layers)
+internal sealed record ModelCost(long Parameters, long NonzeroParameters, long Flops, long NonzeroFlops, IReadOnlyList<LayerCost> Layers)
 {
     public double CompressionRatio => NonzeroParameters == 0 ? double.PositiveInfinity : (double)Parameters / NonzeroParameters;
     public double TheoreticalSpeedup => NonzeroFlops == 0 ? double.PositiveInfinity : (double)Flops / NonzeroFlops;

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Models;
 
 /// <summary>Models by name.</summary>
-public static class ModelRegistry
+internal static class ModelRegistry
 {
     /// <param name="Structured">The model implements <see cref="IStructuredModel"/> and honours <see cref="ModelSpec.Channels"/>.</param>
     private sealed record Entry(string Description, Func<ModelSpec, nn.Module<Tensor, Tensor>> Create, bool Structured = true);

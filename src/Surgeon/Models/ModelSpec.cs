@@ -6,7 +6,7 @@ namespace Surgeon.Models;
 /// </summary>
 /// <param name="Channels">Optional channel count per filter group, in <see cref="IStructuredModel.FilterGroups"/>
 /// order; when given it overrides the counts derived from <paramref name="Width"/> (a structurally pruned model).</param>
-public sealed record ModelSpec(string Architecture, int[] InputShape, int NumClasses, double Width = 1.0, int[]? Channels = null)
+internal sealed record ModelSpec(string Architecture, int[] InputShape, int NumClasses, double Width = 1.0, int[]? Channels = null)
 {
     public string InputShapeText => string.Join('x', InputShape);
 

@@ -12,7 +12,7 @@ namespace Surgeon.Models;
 /// "fc0", "fc1", … without bias, so the pruning stages see their weights. <see cref="Task"/> chooses the head and
 /// biases; <see cref="WeightMask"/>, when set, is multiplied into each hidden weight in the forward pass.
 /// </summary>
-public sealed class MultiTaskMlp : nn.Module<Tensor, Tensor>
+internal sealed class MultiTaskMlp : nn.Module<Tensor, Tensor>
 {
     private readonly long inputs, classes;
     private readonly long[] widths;
@@ -84,13 +84,8 @@ public sealed class MultiTaskMlp : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        if (Task < 0 || Task >= TaskCount)
-            throw new SurgeonException($"task {Task + 1} is not one of the {TaskCount} tasks learnt");
         using var scope = NewDisposeScope();
-        var x = input.flatten(1);
-        // Checked here: a matmul of mismatched shapes aborts the process in native code.
-        if (x.shape[1] != inputs)
-            throw new SurgeonException($"the multi-task MLP takes {inputs} inputs per sample, got [{string.Join('×', input.shape)}]");
+        var x = InputCheck.TaskBatch("multi-task MLP", Task, TaskCount, input, inputs);
         for (int l = 0; l < widths.Length; l++)
         {
             Tensor w = layers[l].weight!;

@@ -3,7 +3,7 @@ using TorchSharp.Modules;
 
 namespace Surgeon.Models;
 
-public enum FoldDirection
+internal enum FoldDirection
 {
     /// <summary>The norm directly follows a conv: BN(W∗x + b) = (s·W)∗x + (s·b + t).</summary>
     IntoPrecedingConv,
@@ -13,7 +13,7 @@ public enum FoldDirection
 }
 
 /// <summary>An inference-mode BatchNorm that folds exactly into a neighbouring layer (module paths).</summary>
-public sealed record NormFold(string Norm, string Layer, FoldDirection Direction);
+internal sealed record NormFold(string Norm, string Layer, FoldDirection Direction);
 
 /// <summary>
 /// Which BatchNorms of a registry model fold exactly into a neighbour (see <see cref="BatchNormFolding"/>): in
@@ -22,7 +22,7 @@ public sealed record NormFold(string Norm, string Layer, FoldDirection Direction
 /// into the classifier when no max-pool follows it; MLPNet, LeNet-5 and LeNet-300-100 have none. The same folds as ONNX export makes, so a
 /// quantised model and its exported graph quantise the same weights.
 /// </summary>
-public static class NormFolds
+internal static class NormFolds
 {
     public static IReadOnlyList<NormFold> Of(torch.nn.Module model)
     {

@@ -12,7 +12,7 @@ namespace Surgeon.Models;
 /// before it (requires_grad = false), so a task's outputs depend only on parameters no later task changes.
 /// <see cref="Task"/> chooses the task <see cref="forward"/> computes.
 /// </summary>
-public sealed class RankUpdateMlp : nn.Module<Tensor, Tensor>
+internal sealed class RankUpdateMlp : nn.Module<Tensor, Tensor>
 {
     private readonly long inputs, classes;
     private readonly long[] widths;
@@ -98,13 +98,8 @@ public sealed class RankUpdateMlp : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        if (Task < 0 || Task >= TaskCount)
-            throw new SurgeonException($"task {Task + 1} is not one of the {TaskCount} tasks learnt");
         using var scope = NewDisposeScope();
-        var x = input.flatten(1);
-        // Checked here: a matmul of mismatched shapes aborts the process in native code.
-        if (x.shape[1] != inputs)
-            throw new SurgeonException($"the rank-update MLP takes {inputs} inputs per sample, got [{string.Join('×', input.shape)}]");
+        var x = InputCheck.TaskBatch("rank-update MLP", Task, TaskCount, input, inputs);
         for (int l = 0; l < widths.Length; l++)
         {
             var u = Task == 0 ? (Tensor)us[l][0] : cat(us[l].Take(Task + 1).Cast<Tensor>().ToList(), 1);

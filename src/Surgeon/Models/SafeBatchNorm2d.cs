@@ -12,7 +12,7 @@ namespace Surgeon.Models;
 /// with "For integral input tensors, argument alpha must not be a floating point number" (the freed Scalar read as a
 /// double). Here the increment uses a held integer Scalar and the normalisation is the functional batch_norm.
 /// </summary>
-public sealed class SafeBatchNorm2d : nn.Module<Tensor, Tensor>
+internal sealed class SafeBatchNorm2d : nn.Module<Tensor, Tensor>
 {
     private static readonly Scalar OneInt64 = 1L.ToScalar(); // held for the process's lifetime, like HeldScalars
 

@@ -7,7 +7,7 @@ namespace Surgeon.Models;
 /// A weight as rank-r factors, W ≈ U·diag(s)·Vᵀ: U is F×r (one column per output), V is D×r (D = C·k·k for a conv,
 /// whose weight is read as the F × C·k·k matrix of its filters), s the r singular values (or selector weights).
 /// </summary>
-public sealed record LowRankFactors(Tensor U, Tensor S, Tensor V) : IDisposable
+internal sealed record LowRankFactors(Tensor U, Tensor S, Tensor V) : IDisposable
 {
     public long Rank => S.shape[0];
 
@@ -26,7 +26,7 @@ public sealed record LowRankFactors(Tensor U, Tensor S, Tensor V) : IDisposable
 /// Truncated singular value decomposition: the best rank-r approximation of a matrix in the Frobenius and spectral
 /// norms (Eckart–Young), and the rank that keeps a given fraction of the energy Σσ².
 /// </summary>
-public static class TruncatedSvd
+internal static class TruncatedSvd
 {
     /// <summary>The weight of a Linear (F×D) or Conv2d (F×C×k×k) as the F × (C·k·k) matrix the factors approximate.</summary>
     public static Tensor Matrix(Tensor weight)

@@ -9,12 +9,12 @@ namespace Surgeon.Models;
 /// <param name="Folded">Constant channels whose value went into the next layers' biases before they were cut.</param>
 /// <param name="ConstantsKept">Channels left at the end that compute an input-independent nonzero constant (zero
 /// weights, but a bias or BatchNorm shift) that cannot be folded; dropping them would change the logits.</param>
-public sealed record UnusedPathGroup(string Name, bool Removable, int ChannelsBefore, int ChannelsAfter, int Masked, int Folded,
+internal sealed record UnusedPathGroup(string Name, bool Removable, int ChannelsBefore, int ChannelsAfter, int Masked, int Folded,
     int ConstantsKept);
 
 /// <param name="Model">The smaller model (a new one; the input model is left as it was).</param>
 /// <param name="Rounds">Passes that changed the model before the fixed point (0: nothing was unused).</param>
-public sealed record UnusedPathResult(nn.Module<Tensor, Tensor> Model, int Rounds, IReadOnlyList<UnusedPathGroup> Groups)
+internal sealed record UnusedPathResult(nn.Module<Tensor, Tensor> Model, int Rounds, IReadOnlyList<UnusedPathGroup> Groups)
 {
     public int ChannelsRemoved => Groups.Sum(g => g.ChannelsBefore - g.ChannelsAfter);
 }
@@ -30,7 +30,7 @@ public sealed record UnusedPathResult(nn.Module<Tensor, Tensor> Model, int Round
 /// unless <c>dropConstantChannels</c> drops its constant as the papers do (the only case where logits change).
 /// Every other cut leaves every logit as it was, in train and eval mode alike.
 /// </summary>
-public static class UnusedPathRemoval
+internal static class UnusedPathRemoval
 {
     public static UnusedPathResult Run(nn.Module<Tensor, Tensor> model, bool dropConstantChannels = false)
     {

@@ -13,7 +13,7 @@ namespace Surgeon.Models;
 /// classifier (the identity on 32×32 and 28×28, where the map is already 1×1). Filter groups: one per conv,
 /// "features.i", consumed by the next conv or the classifier.
 /// </summary>
-public sealed class Vgg13 : nn.Module<Tensor, Tensor>, IStructuredModel
+internal sealed class Vgg13 : nn.Module<Tensor, Tensor>, IStructuredModel
 {
     /// <summary>Conv widths; 0 marks a 2×2 max-pool.</summary>
     internal static readonly int[] Config = [64, 64, 0, 128, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0];

@@ -5,14 +5,14 @@ using Surgeon.Selection.Projections;
 namespace Surgeon.Modifiers;
 
 /// <summary>One constraint of one layer under ADMM: the set S (a projection and how many groups it keeps).</summary>
-public sealed record AdmmConstraint(IProjection Projection, KeepTarget Keep);
+internal sealed record AdmmConstraint(IProjection Projection, KeepTarget Keep);
 
 /// <summary>
 /// Which constraints ADMM puts on each prunable layer: a default projection and keep ratio, overridden per layer by
 /// name ("conv2.weight=0.1, fc1.weight=0.05"; the ".weight" may be left out). A projection joined by '+'
 /// (filters+columns) is one constraint per part, each keeping that layer's ratio of its own groups.
 /// </summary>
-public sealed class AdmmLayerPlan
+internal sealed class AdmmLayerPlan
 {
     public required string Projection { get; init; }
     public required double KeepRatio { get; init; }

@@ -12,7 +12,7 @@ namespace Surgeon.Modifiers;
 /// <summary>When ADMM runs: from the start of epoch <paramref name="StartEpoch"/> (1-based), <paramref name="Rounds"/>
 /// rounds of <paramref name="Interval"/> epochs (or optimiser steps), each ending with a Z-step and a dual step;
 /// ρ is multiplied by <paramref name="RhoGrowth"/> after every round.</summary>
-public sealed record AdmmSchedule(double Rho, double RhoGrowth, int Rounds, int Interval, bool InSteps, int StartEpoch = 1)
+internal sealed record AdmmSchedule(double Rho, double RhoGrowth, int Rounds, int Interval, bool InSteps, int StartEpoch = 1)
 {
     public void Validate()
     {
@@ -29,7 +29,7 @@ public sealed record AdmmSchedule(double Rho, double RhoGrowth, int Rounds, int 
 }
 
 /// <summary>One ADMM round: ρ during it and the primal residual Σ‖W − Z‖ after its Z-step (over layers and constraints, ℓ2).</summary>
-public sealed record AdmmRound(int Round, double Rho, double Residual);
+internal sealed record AdmmRound(int Round, double Rho, double Residual);
 
 /// <summary>
 /// ADMM pruning (recipe name admm; Zhang et al., "A Systematic DNN Weight Pruning Framework using ADMM", ECCV 2018,
@@ -41,7 +41,7 @@ public sealed record AdmmRound(int Round, double Rho, double Residual);
 /// (<see cref="UnusedPathRemoval"/>, the model is replaced by the smaller one), and the rest of the run retrains with
 /// that mask held at exact zeros.
 /// </summary>
-public sealed class AdmmPruningModifier(AdmmLayerPlan plan, AdmmSchedule schedule) : TrainingModifier
+internal sealed class AdmmPruningModifier(AdmmLayerPlan plan, AdmmSchedule schedule) : TrainingModifier
 {
     private sealed class LayerState(PrunableParameter parameter, IReadOnlyList<AdmmConstraint> constraints)
     {

@@ -16,7 +16,7 @@ namespace Surgeon.Modifiers;
 /// grid (a weight moves only when an update crosses half a grid step; biases train freely). <see cref="Grids"/> holds the
 /// final grids by weight name for the checkpoint's compression state.
 /// </summary>
-public sealed class AdmmQuantizationModifier(WeightQuantizationSettings settings, AdmmSchedule schedule) : TrainingModifier
+internal sealed class AdmmQuantizationModifier(WeightQuantizationSettings settings, AdmmSchedule schedule) : TrainingModifier
 {
     private List<PrunableParameter>? parameters;
     private List<Tensor>? z, u, masks;

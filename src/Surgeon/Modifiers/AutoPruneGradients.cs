@@ -9,7 +9,7 @@ namespace Surgeon.Modifiers;
 /// replaced by a surrogate and, in the paper's proposed rule, w by sgn(w). For a filter's single auxiliary the
 /// contributions of all its entries (weights, bias, norm) are summed.
 /// </summary>
-public static class AutoPruneGradients
+internal static class AutoPruneGradients
 {
     /// <summary>h(m) = 1 where m &gt; 0, else 0, as float.</summary>
     public static Tensor Step(Tensor m) => m.gt(HeldScalars.Of(0)).to_type(m.dtype);

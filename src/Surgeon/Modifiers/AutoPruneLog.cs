@@ -1,7 +1,7 @@
 namespace Surgeon.Modifiers;
 
 /// <summary>One layer's (or filter group's) AutoPrune units at the end of an epoch: how many, how many pruned.</summary>
-public sealed record AutoPruneLayer(string Name, long Units, long Pruned)
+internal sealed record AutoPruneLayer(string Name, long Units, long Pruned)
 {
     public double Sparsity => Units == 0 ? 0 : (double)Pruned / Units;
 }
@@ -11,7 +11,7 @@ public sealed record AutoPruneLayer(string Name, long Units, long Pruned)
 /// flipped during the epoch, counted at every optimiser step: 0→1 (a pruned unit whose m turned positive again, the
 /// recovery the method allows) and 1→0, each as a fraction of all units.
 /// </summary>
-public sealed record AutoPruneEpoch(int Epoch, long Step, IReadOnlyList<AutoPruneLayer> Layers, long Revived, long NewlyPruned)
+internal sealed record AutoPruneEpoch(int Epoch, long Step, IReadOnlyList<AutoPruneLayer> Layers, long Revived, long NewlyPruned)
 {
     public long Units => Layers.Sum(l => l.Units);
     public long Pruned => Layers.Sum(l => l.Pruned);

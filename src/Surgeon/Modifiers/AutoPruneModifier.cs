@@ -24,7 +24,7 @@ namespace Surgeon.Modifiers;
 /// layer and the mask flips 0→1 and 1→0 (<see cref="History"/>) and announces them to the loop's observers.
 /// </para>
 /// </summary>
-public sealed class AutoPruneModifier(AutoPruneOptions options, long startStep = 0, long? endStep = null) : TrainingModifier
+internal sealed class AutoPruneModifier(AutoPruneOptions options, long startStep = 0, long? endStep = null) : TrainingModifier
 {
     /// <summary>A tensor the mask multiplies, with the dense values it trains (pruned entries keep theirs).</summary>
     private sealed record Entry(Parameter Weight, Tensor Dense);

@@ -1,7 +1,7 @@
 namespace Surgeon.Modifiers;
 
 /// <summary>What the straight-through gradient of an auxiliary multiplies the loss gradient by in place of ∂(w·h(m))/∂h.</summary>
-public enum AutoPruneSte
+internal enum AutoPruneSte
 {
     /// <summary>sgn(w): the paper's proposed rule, so the auxiliaries' updates do not scale with the weights' magnitudes.</summary>
     Sign,
@@ -11,7 +11,7 @@ public enum AutoPruneSte
 }
 
 /// <summary>The surrogate for h′(m), the derivative of the step h(m) = [m &gt; 0], in the backward pass.</summary>
-public enum AutoPruneSurrogate
+internal enum AutoPruneSurrogate
 {
     /// <summary>h′ ≈ 1 everywhere (the identity straight-through estimator).</summary>
     Identity,
@@ -21,7 +21,7 @@ public enum AutoPruneSurrogate
 }
 
 /// <summary>The sparsity regulariser λ·R(m) on the auxiliaries.</summary>
-public enum AutoPruneRegularizer
+internal enum AutoPruneRegularizer
 {
     /// <summary>R = Σ h(m), the number of kept units, differentiated with the same surrogate h′ (a constant push down).</summary>
     Mask,
@@ -39,7 +39,7 @@ public enum AutoPruneRegularizer
 /// trained by its own SGD (rate <see cref="LearningRate"/>, momentum <see cref="Momentum"/>) on the loss through the
 /// straight-through gradient plus λ·R(m).
 /// </summary>
-public sealed record AutoPruneOptions
+internal sealed record AutoPruneOptions
 {
     /// <summary>True: one auxiliary per filter (output channel of a removable filter group); false: one per weight.</summary>
     public bool PerFilter { get; init; }

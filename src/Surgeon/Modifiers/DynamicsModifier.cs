@@ -11,7 +11,7 @@ namespace Surgeon.Modifiers;
 /// every k optimiser steps: loss, accuracy, ‖θ‖², θᵀg, ‖g‖², θᵀHg over a fixed seeded sample of training data, and the
 /// model's nonzero parameters and FLOPs. An observer: put it after the modifiers that change the model.
 /// </summary>
-public sealed class DynamicsModifier(DynamicsLog log) : TrainingModifier
+internal sealed class DynamicsModifier(DynamicsLog log) : TrainingModifier
 {
     private ScoringData? data;
 

@@ -8,7 +8,7 @@ namespace Surgeon.Modifiers;
 /// telescopes: after k rounds the fraction n(1 − p)/(k·p + n(1 − p)) of the filters remains, so the compression ratio
 /// (original / remaining) grows linearly in k, and after n rounds exactly 1 − p remains.
 /// </summary>
-public sealed record FilterPruningSchedule(double Target, int Rounds = 1, int StartEpoch = 1)
+internal sealed record FilterPruningSchedule(double Target, int Rounds = 1, int StartEpoch = 1)
 {
     public void Validate(int epochs)
     {

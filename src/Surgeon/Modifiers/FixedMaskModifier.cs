@@ -9,7 +9,7 @@ namespace Surgeon.Modifiers;
 /// set from the checkpoint's stored masks; for a checkpoint without them, its zeros) are re-applied after every
 /// optimiser step, so they stay exact zeros; every other weight trains.
 /// </summary>
-public sealed class FixedMaskModifier : TrainingModifier
+internal sealed class FixedMaskModifier : TrainingModifier
 {
     public override string Name => "fixed-mask";
     public override bool OwnsMask => true;

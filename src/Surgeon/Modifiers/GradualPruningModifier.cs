@@ -12,7 +12,7 @@ namespace Surgeon.Modifiers;
 /// intersected with the current one (so neither a selection nor an OBS update revives a weight), and it is re-applied after every optimiser step, so pruned weights are exact zeros whatever momentum and
 /// weight decay do. Pruning happens before that step's re-application, on the weights the optimiser left.
 /// </summary>
-public sealed class GradualPruningModifier(PruningMethod method, PolynomialSparsitySchedule schedule) : TrainingModifier
+internal sealed class GradualPruningModifier(PruningMethod method, PolynomialSparsitySchedule schedule) : TrainingModifier
 {
     private IReadOnlyList<PrunableParameter>? parameters;
 

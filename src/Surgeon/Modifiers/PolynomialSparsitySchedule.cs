@@ -7,7 +7,7 @@ namespace Surgeon.Modifiers;
 /// s_t = s_f + (s_i − s_f)(1 − t/T)³ for optimiser step t ≤ T, pruning at t = 0, f, 2f, … and at T; s_f afterwards.
 /// Fast early (while there are many redundant weights), slow near the end.
 /// </summary>
-public sealed record PolynomialSparsitySchedule(double Initial, double Final, long Steps, long Every, long Start = 0)
+internal sealed record PolynomialSparsitySchedule(double Initial, double Final, long Steps, long Every, long Start = 0)
 {
     public void Validate()
     {

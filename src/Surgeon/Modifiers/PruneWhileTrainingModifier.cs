@@ -16,7 +16,7 @@ namespace Surgeon.Modifiers;
 /// dynamics log records each epoch before the round that follows it; each round is announced with the test result
 /// of the just-pruned model (its immediate damage).
 /// </summary>
-public sealed class PruneWhileTrainingModifier : TrainingModifier
+internal sealed class PruneWhileTrainingModifier : TrainingModifier
 {
     private readonly Dictionary<string, long[]> masked = [];
     private ScoringData? scoreData;

@@ -18,7 +18,7 @@ namespace Surgeon.Modifiers;
 /// removed at <see cref="RunEnd"/>); the weights themselves are never rounded, so masks held by pruning modifiers stay
 /// exact zeros (zero is on every grid). BatchNorm is not folded while training; <see cref="FinalPlan"/> folds it.
 /// </summary>
-public sealed class QuantizationAwareTrainingModifier(WeightQuantizationSettings weights, int activationBits = 0) : TrainingModifier, IDisposable
+internal sealed class QuantizationAwareTrainingModifier(WeightQuantizationSettings weights, int activationBits = 0) : TrainingModifier, IDisposable
 {
     private readonly List<Action> removers = [];
     private readonly Dictionary<string, (double Lo, double Hi)> ranges = new(StringComparer.Ordinal);

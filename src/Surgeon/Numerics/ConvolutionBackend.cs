@@ -12,7 +12,7 @@ namespace Surgeon.Numerics;
 /// TorchSharp 0.107 has no binding for torch.backends.mkldnn.enabled, so we call at::Context::setUserEnabledMkldnn on
 /// the global context through its exported C++ symbols. The conv models call this when they are built.
 /// </summary>
-public static class ConvolutionBackend
+internal static class ConvolutionBackend
 {
     private static readonly Lazy<bool> Disabled = new(DisableOnce, LazyThreadSafetyMode.ExecutionAndPublication);
 

@@ -13,7 +13,9 @@ public static class HeldScalars
 {
     private static readonly ConcurrentDictionary<double, Scalar> Cache = new();
 
+    /// <summary>A Scalar for <paramref name="value"/> that lives as long as the process, so native calls never see it finalised.</summary>
     public static Scalar Of(double value) => Cache.GetOrAdd(value, v => v.ToScalar());
 
+    /// <summary>The held Scalar 1 (e.g. the alpha of <c>add</c>).</summary>
     public static Scalar One => Of(1.0);
 }

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Numerics;
 
 /// <summary>Safe replacements for TorchSharp calls that create a Scalar nothing holds (see <see cref="HeldScalars"/>).</summary>
-public static class TensorMath
+internal static class TensorMath
 {
     /// <summary>
     /// x² elementwise. TorchSharp's <c>square()</c> is <c>pow(2)</c> with a temporary Scalar that the GC may finalize

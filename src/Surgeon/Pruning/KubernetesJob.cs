@@ -12,7 +12,7 @@ namespace Surgeon.Pruning;
 /// <param name="MountPath">Where the claim is mounted in every pod: a folder that holds the plan's folder, its
 /// checkpoint and its Fisher file at the paths the plan names.</param>
 /// <param name="Command">How the image runs surgeon (default <c>surgeon</c>, the dotnet tool).</param>
-public sealed record KubernetesJobOptions(string Image, string Claim, string MountPath, int Parallelism, int Cpus, long MemoryMiB,
+internal sealed record KubernetesJobOptions(string Image, string Claim, string MountPath, int Parallelism, int Cpus, long MemoryMiB,
     string Command = "surgeon")
 {
     /// <summary>Throws a one-line <see cref="SurgeonException"/> naming the option for a value Kubernetes would refuse, or
@@ -49,7 +49,7 @@ public sealed record KubernetesJobOptions(string Image, string Claim, string Mou
 /// are finished or held, so re-applying the Job (after deleting the old one) reruns only what is missing.
 /// Written as YAML by hand: every string is a JSON string, which YAML reads as the same scalar.
 /// </summary>
-public static class KubernetesJob
+internal static class KubernetesJob
 {
     public const string JobFileName = "sweep-job.yaml", ReportFileName = "report-job.yaml";
 

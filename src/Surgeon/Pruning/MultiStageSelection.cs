@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Pruning;
 
 /// <summary>How the intermediate targets of a multi-stage prune grow towards the final sparsity s over S stages.</summary>
-public enum StageSchedule
+internal enum StageSchedule
 {
     /// <summary>s_t = 1 − (1 − s)^(t/S): the density shrinks by the same factor each stage (CHITA++'s choice).</summary>
     Exponential,
@@ -23,7 +23,7 @@ public enum StageSchedule
 /// pruned for the rules and for CHITA (they read <see cref="PruningContext.Mask"/>); the last stage prunes exactly
 /// k = ⌊s·d⌋. Spelt <c>msS[-exp|-poly|-lin]:method</c>, e.g. <c>ms4-exp:chita</c>, <c>ms3-lin:wf</c> (exponential by default).
 /// </summary>
-public sealed class MultiStageSelection : IJointSelection
+internal sealed class MultiStageSelection : IJointSelection
 {
     public MultiStageSelection(int stages, StageSchedule schedule, PruningMethod inner)
     {

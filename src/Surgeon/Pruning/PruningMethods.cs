@@ -14,6 +14,7 @@ namespace Surgeon.Pruning;
 /// </summary>
 public static class PruningMethods
 {
+    /// <summary>Every score, by registry name.</summary>
     public static IReadOnlyList<IScore> Scores { get; } =
     [
         new MagnitudeMeasure(),
@@ -30,10 +31,13 @@ public static class PruningMethods
         new BnScaleMeasure(),
     ];
 
+    /// <summary>Every rule: global, layer-wise, per filter (N:M rules are parsed from their names).</summary>
     public static IReadOnlyList<IRule> Rules { get; } = [new GlobalRule(), new LayerRule(), new FilterRule()];
 
+    /// <summary>Every joint selection (CBS-S, CHITA, OBC, SparseGPT).</summary>
     public static IReadOnlyList<IJointSelection> Selections { get; } = [new CbsSelection(), new ChitaSelection(), new ChitaSelection(swaps: true), new LayerwiseObs(), new LayerwiseObs(sparseGpt: true)];
 
+    /// <summary>Every weight update (OBS, CBS-U, the backsolves).</summary>
     public static IReadOnlyList<IWeightUpdate> Updates { get; } = [new ObsUpdate(), new CbsUpdate(), new BacksolveUpdate(), new BacksolveUpdate(firstOrder: true)];
 
     /// <summary>Names kept from before the grammar, with what they stand for and the line that described them.</summary>
@@ -117,6 +121,7 @@ public static class PruningMethods
         return methods;
     }
 
+    /// <summary>The score called <paramref name="name"/>, or a one-line error listing the scores.</summary>
     public static IScore Score(string name) => Find(Scores, name.Trim().ToLowerInvariant(), "score");
 
     private static PruningMethod Compose(string name, string spelled, string defaultRule, string? description)

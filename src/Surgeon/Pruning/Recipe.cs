@@ -9,11 +9,11 @@ using YamlDotNet.RepresentationModel;
 namespace Surgeon.Pruning;
 
 /// <summary>One modifier of a recipe as written: its kind, its fields (as text) and the lines they are on.</summary>
-public sealed record RecipeEntry(string Modifier, int Line, IReadOnlyDictionary<string, string> Fields,
+internal sealed record RecipeEntry(string Modifier, int Line, IReadOnlyDictionary<string, string> Fields,
     IReadOnlyDictionary<string, int> FieldLines);
 
 /// <summary>A kind of modifier a recipe may list, with its fields and what it does (<c>surgeon methods</c> prints them).</summary>
-public sealed record ModifierKind(string Name, string Description, IReadOnlyList<string> Fields, IReadOnlyList<string> Required);
+internal sealed record ModifierKind(string Name, string Description, IReadOnlyList<string> Fields, IReadOnlyList<string> Required);
 
 /// <summary>
 /// A recipe: the list of training modifiers of one run, each with its parameters and range, in the shape SparseML
@@ -29,7 +29,7 @@ public sealed record ModifierKind(string Name, string Description, IReadOnlyList
 /// their flags build the same recipe. It is stored in the checkpoint's sidecar. Unknown modifiers or fields, bad values
 /// and two modifiers that decide the mask over overlapping ranges are one-line errors naming the recipe's line.
 /// </summary>
-public sealed class Recipe
+internal sealed class Recipe
 {
     private static readonly string[] PruningOptionFields =
     [
@@ -55,6 +55,8 @@ public sealed class Recipe
         new("admm-quant", "ADMM quantisation: the same splitting with S = the b-bit grid of the best scale (pruned weights stay 0), then hard quantisation and retraining with every weight put back on its grid after each step",
             ["bits", "per-channel", "scale", "rho", "rho-growth", "rounds", "interval-epochs", "interval-steps", "start-epoch", "prunable"], ["bits"]),
         new("fixed-mask", "fine-tune holding the checkpoint's mask (its stored mask, else its zeros) at exact zeros", ["prunable"], []),
+        new("fixed-rank", "fine-tune a factorised checkpoint in factored form: after every step each listed weight (ranks: LAYER=RANK, ...) is put back on its truncated SVD at its rank",
+            ["ranks"], ["ranks"]),
         new("quantization-aware", "quantisation-aware training: every Conv2d/Linear computes with its weight (and, with activations, its input) fake-quantised, " +
             "the straight-through estimator training the float weights; weight grids tracked by min-max, input ranges by a moving average; the checkpoint is quantised",
             ["bits", "per-channel", "asymmetric", "activations", "momentum", "start-epoch"], ["bits"]),
@@ -192,6 +194,7 @@ public sealed class Recipe
                     "gradual-pruning" => Gradual(f, batchesPerEpoch, totalSteps, stepsKnown),
                     "prune-while-training" => PruneWhileTraining(f, epochs),
                     "fixed-mask" => new FixedMaskModifier { Prunable = f.Prunable() },
+                    "fixed-rank" => new FixedRankModifier(f.Wrapped("ranks", () => FixedRankModifier.ParseRanks(f.Text("ranks")!))),
                     "quantization-aware" => QuantizationAware(f),
                     "autoprune" => AutoPrune(f, batchesPerEpoch, totalSteps, stepsKnown),
                     "admm" => Admm(f),
@@ -364,6 +367,7 @@ public sealed class Recipe
                 case "cbs-relative-epsilon" or "remove-unused-paths" or "per-channel" or "asymmetric": f.Bool(key); break;
                 case "scale": break; // checked with the modifier below
                 case "cbs-start-scoring": break; // read with the pruning options below
+                case "ranks": f.Wrapped(key, () => FixedRankModifier.ParseRanks(f.Text(key)!)); break;
                 case "projection" or "layer-projections" or "layer-keep-ratios": break; // checked with the modifier below
                 case "keep-ratio" or "rho" or "rho-growth" or "purify" or "momentum": f.Double(key); break;
                 case "final-sparsity" or "initial-sparsity" or "target" or "lambda" or "update-scale" or "cbs-epsilon": f.Double(key); break;

@@ -10,7 +10,7 @@ namespace Surgeon.Pruning;
 /// <param name="MemoryMiB">Memory per task (<c>--mem</c>), from the printed estimate.</param>
 /// <param name="Time">Slurm's time limit per task (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS).</param>
 /// <param name="Extra">More sbatch options, each written as one <c>#SBATCH</c> line (e.g. <c>--account=lab</c>).</param>
-public sealed record SlurmJobOptions(int Tasks, int CpusPerTask, long MemoryMiB, string Time, string? Partition, IReadOnlyList<string> Extra)
+internal sealed record SlurmJobOptions(int Tasks, int CpusPerTask, long MemoryMiB, string Time, string? Partition, IReadOnlyList<string> Extra)
 {
     /// <summary>Throws a one-line <see cref="SurgeonException"/> naming the option for a value sbatch would refuse
     /// (or that would break the script: a line break in an option).</summary>
@@ -36,7 +36,7 @@ public sealed record SlurmJobOptions(int Tasks, int CpusPerTask, long MemoryMiB,
 /// table is built from whatever finished, failed points included in its list of what is missing. Resubmitting both
 /// scripts reruns only what is missing (workers skip finished points).
 /// </summary>
-public static class SlurmJob
+internal static class SlurmJob
 {
     public const string ArrayScriptName = "sweep.sbatch", ReportScriptName = "report.sbatch", LogFolder = "slurm";
 

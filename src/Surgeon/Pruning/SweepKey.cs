@@ -8,7 +8,7 @@ namespace Surgeon.Pruning;
 /// (the dense weights' hash, the data, the method options, the prunable set where it changes the weights, the test
 /// subset). Lines with another key are another sweep's.
 /// </summary>
-public static class SweepKey
+internal static class SweepKey
 {
     public static string Of(string weightsSha256, string dataSpec, PruningOptions options, nn.Module model,
         PrunableSet prunable, int testSubset)

@@ -8,7 +8,7 @@ using Surgeon.IO;
 namespace Surgeon.Pruning;
 
 /// <summary>One point of a plan: its place in the grid and the digest of its whole configuration.</summary>
-public sealed record SweepPlanPoint(int Index, string Method, double Sparsity, int Seed, string Digest)
+internal sealed record SweepPlanPoint(int Index, string Method, double Sparsity, int Seed, string Digest)
 {
     public string Describe() =>
         $"#{Index.ToString(CultureInfo.InvariantCulture)} {Method} at sparsity {JsonNumbers.Text(Sparsity)} (seed {Seed.ToString(CultureInfo.InvariantCulture)})";
@@ -25,7 +25,7 @@ public sealed record SweepPlanPoint(int Index, string Method, double Sparsity, i
 /// edited by hand no longer matches its digests and is refused when read, and a worker recomputes the key from the
 /// checkpoint it loads, so a checkpoint replaced since the plan is refused too.
 /// </summary>
-public sealed record SweepPlan
+internal sealed record SweepPlan
 {
     public const string FileName = "plan.json";
     public const int CurrentFormat = 1;

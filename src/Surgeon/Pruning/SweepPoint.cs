@@ -5,7 +5,7 @@ namespace Surgeon.Pruning;
 /// <summary>One evaluated (method, sparsity, seed) point of a sweep.</summary>
 /// <param name="Loss">The mean test cross-entropy: +∞ or NaN for a method that destroyed the model (its outputs
 /// overflow), a legitimate result that the JSON files hold as "Infinity" / "NaN" (see <see cref="JsonNumbers"/>).</param>
-public sealed record SweepPoint(string Method, double Sparsity, int Seed, double ActualSparsity,
+internal sealed record SweepPoint(string Method, double Sparsity, int Seed, double ActualSparsity,
     double Accuracy, double Loss, double Seconds)
 {
     /// <summary>What makes this point impossible (a sweep never produces it), or null: no method name, a sparsity
@@ -25,7 +25,7 @@ public sealed record SweepPoint(string Method, double Sparsity, int Seed, double
 }
 
 /// <summary>Mean and sample standard deviation over the seeds of one (method, sparsity).</summary>
-public sealed record SweepSummary(string Method, double Sparsity, int Seeds, double AccuracyMean, double AccuracyStd,
+internal sealed record SweepSummary(string Method, double Sparsity, int Seeds, double AccuracyMean, double AccuracyStd,
     double LossMean, double LossStd, double ActualSparsity)
 {
     public static IReadOnlyList<SweepSummary> Aggregate(IEnumerable<SweepPoint> points) =>

@@ -10,7 +10,7 @@ namespace Surgeon.Pruning;
 /// One-shot pruning of a trained model over a grid of methods × sparsities × seeds. Each point starts from the
 /// same dense weights; work that depends only on the dense model and the seed is shared through the context cache.
 /// </summary>
-public sealed class SweepRunner
+internal sealed class SweepRunner
 {
     public required nn.Module<Tensor, Tensor> Model { get; init; }
     public required ImageDataset TestData { get; init; }

@@ -3,7 +3,7 @@ using Surgeon.Compression;
 namespace Surgeon.Quantization;
 
 /// <summary>How an activation's range is estimated from the calibration samples.</summary>
-public enum ObserverKind
+internal enum ObserverKind
 {
     /// <summary>The smallest and largest value seen.</summary>
     MinMax,
@@ -24,7 +24,7 @@ public enum ObserverKind
 /// a ReLU's output uses all codes), calibrated on <see cref="CalibrationSamples"/> training samples drawn with
 /// <see cref="Seed"/>.
 /// </summary>
-public sealed record ActivationQuantizationSettings
+internal sealed record ActivationQuantizationSettings
 {
     public int Bits { get; init; } = 8;
     public bool Symmetric { get; init; }

@@ -16,7 +16,7 @@ namespace Surgeon.Quantization;
 /// </list>
 /// Errors are summed in float64 over the float32 fake-quantised values the grid really produces.
 /// </summary>
-public static class ClippingSearch
+internal static class ClippingSearch
 {
     public const int RefinementRounds = 10;
 

@@ -15,7 +15,7 @@ namespace Surgeon.Quantization;
 /// The model's own layers still run and their outputs are replaced, so a forward costs about twice the float one; this is
 /// for evaluation and calibration, not speed. An observer callback sees each layer's input before it is quantised.
 /// </remarks>
-public sealed class FakeQuantForward : IDisposable
+internal sealed class FakeQuantForward : IDisposable
 {
     private readonly List<Action> removers = [];
     private readonly List<Tensor> constants = [];

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Quantization;
 
 /// <summary>Accumulates the values one activation takes over the calibration batches, then gives its grid.</summary>
-public interface IActivationObserver
+internal interface IActivationObserver
 {
     /// <summary>Adds a batch of values (any shape; every element counts).</summary>
     void Observe(Tensor values);

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Quantization;
 
 /// <summary>The grid of the range [smallest, largest] value seen: nothing clips.</summary>
-public sealed class MinMaxObserver : IActivationObserver
+internal sealed class MinMaxObserver : IActivationObserver
 {
     private double min = double.PositiveInfinity, max = double.NegativeInfinity;
 

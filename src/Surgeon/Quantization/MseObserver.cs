@@ -8,7 +8,7 @@ namespace Surgeon.Quantization;
 /// exact [min, max] of all of them. The search runs on every s-th value in the order seen, s = ⌈M / budget⌉, so at most
 /// the budget is kept (all values when M ≤ budget).
 /// </summary>
-public sealed class MseObserver : IActivationObserver
+internal sealed class MseObserver : IActivationObserver
 {
     private readonly MinMaxObserver range = new();
     private readonly List<Tensor> sample = [];

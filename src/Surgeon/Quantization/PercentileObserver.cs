@@ -9,7 +9,7 @@ namespace Surgeon.Quantization;
 /// values: the top k = M − r + 1 and the bottom k are kept across batches (k ≤ M/10 + 1 for p ≥ 90); M must be known
 /// up front.
 /// </summary>
-public sealed class PercentileObserver : IActivationObserver
+internal sealed class PercentileObserver : IActivationObserver
 {
     private readonly long total;
     private readonly int keep;

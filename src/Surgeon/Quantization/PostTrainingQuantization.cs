@@ -14,7 +14,7 @@ namespace Surgeon.Quantization;
 /// training samples through the prepared model (weights quantised, activations in float) and sets the grid of each
 /// layer's input from an observer. The model is not changed.
 /// </summary>
-public static class PostTrainingQuantization
+internal static class PostTrainingQuantization
 {
     public static QuantizedModel Quantize(nn.Module<Tensor, Tensor> model, WeightQuantizationSettings? weights,
         ActivationQuantizationSettings? activations, ImageDataset? train, IProgressReporter? progress = null)

@@ -13,7 +13,7 @@ namespace Surgeon.Quantization;
 /// the sparse file), so all of them compute with the same number. A range of width 0 (an all-zero channel, such as a
 /// pruned filter) gets scale 1: any scale represents its zeros exactly.
 /// </remarks>
-public static class QuantizationGrid
+internal static class QuantizationGrid
 {
     /// <summary>The smallest normal float32; a positive scale below it is raised to it.</summary>
     private const float SmallestScale = 1.17549435e-38f;

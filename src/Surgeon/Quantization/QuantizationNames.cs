@@ -1,7 +1,7 @@
 namespace Surgeon.Quantization;
 
 /// <summary>The names of scale methods and observers on the command line, in recipes and in sidecars.</summary>
-public static class QuantizationNames
+internal static class QuantizationNames
 {
     public static string Of(ScaleMethod scale) => scale == ScaleMethod.Mse ? "mse" : "minmax";
 

@@ -11,7 +11,7 @@ namespace Surgeon.Quantization;
 /// <see cref="Plan"/> rebuilds the <see cref="QuantizedModel"/> from the checkpoint's float weights with exactly those
 /// grids, so a quantised checkpoint loads as the model that was evaluated when it was written.
 /// </summary>
-public static class QuantizedCheckpoint
+internal static class QuantizedCheckpoint
 {
     /// <summary>The state with <paramref name="plan"/>'s grids added (masks and other entries kept).</summary>
     public static CompressionState Store(CompressionState? existing, QuantizedModel plan, string method = "ptq")

@@ -9,7 +9,7 @@ namespace Surgeon.Quantization;
 /// </summary>
 /// <param name="Name">The layer's module path ("layer1.0.conv1").</param>
 /// <param name="Shape">The weight's shape ([out, in/groups, kh, kw] or [out, in]).</param>
-public sealed record QuantizedLayer(string Name, long[] Shape, float[] Weight, float[]? Bias, TensorQuantization? Quantization,
+internal sealed record QuantizedLayer(string Name, long[] Shape, float[] Weight, float[]? Bias, TensorQuantization? Quantization,
     sbyte[]? Codes, string? FoldedNorm);
 
 /// <summary>
@@ -18,7 +18,7 @@ public sealed record QuantizedLayer(string Name, long[] Shape, float[] Weight, f
 /// are quantised. <see cref="FakeQuantForward"/> runs it in TorchSharp; ONNX export writes it as a QDQ graph. Both read
 /// these same numbers, so they compute the same function.
 /// </summary>
-public sealed record QuantizedModel(
+internal sealed record QuantizedModel(
     IReadOnlyList<QuantizedLayer> Layers,
     IReadOnlyList<string> FoldedNorms,
     IReadOnlyDictionary<string, TensorQuantization> Inputs,

@@ -11,7 +11,7 @@ namespace Surgeon.Quantization;
 /// usual x + (q(x) − x).detach() can be off by one rounding). A quantisation-aware training step calls it on each weight
 /// (and activation) in its forward.
 /// </summary>
-public static class StraightThrough
+internal static class StraightThrough
 {
     public static Tensor FakeQuantize(Tensor x, TensorQuantization q)
     {

@@ -9,7 +9,7 @@ namespace Surgeon.Quantization;
 /// it: code q = clamp(round(x / scale) + zero point, q_min, q_max) with round half to even (torch.round, and ONNX's
 /// QuantizeLinear), value (q − zero point) · scale. Per-axis grids broadcast along their axis.
 /// </summary>
-public static class UniformQuantizer
+internal static class UniformQuantizer
 {
     /// <summary>The codes of <paramref name="x"/> as int8 (every code of 8 bits or fewer fits).</summary>
     public static Tensor Quantize(Tensor x, TensorQuantization q)

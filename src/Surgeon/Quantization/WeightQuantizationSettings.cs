@@ -3,7 +3,7 @@ using Surgeon.Compression;
 namespace Surgeon.Quantization;
 
 /// <summary>How a weight's scale is chosen: from its range, or by the clipping range with the least squared error.</summary>
-public enum ScaleMethod
+internal enum ScaleMethod
 {
     /// <summary>The grid spans the weight's range ([min, max] widened to hold 0; ±max|w| when symmetric): nothing clips.</summary>
     MinMax,
@@ -20,7 +20,7 @@ public enum ScaleMethod
 /// Uniform b-bit weight quantisation: bits (2–8), symmetric (zero point 0) or asymmetric, one scale per tensor or per
 /// output channel (axis 0), the scale by min–max or squared-error search. Biases are never quantised.
 /// </summary>
-public sealed record WeightQuantizationSettings
+internal sealed record WeightQuantizationSettings
 {
     public int Bits { get; init; } = 8;
     public bool Symmetric { get; init; } = true;

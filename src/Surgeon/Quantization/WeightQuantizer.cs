@@ -10,7 +10,7 @@ namespace Surgeon.Quantization;
 /// slices along axis 0, a conv's filters or a linear layer's rows), and quantises a model's Linear and Conv2d weights in
 /// place. Zero is a grid point of every grid, so a pruned weight stays an exact zero.
 /// </summary>
-public static class WeightQuantizer
+internal static class WeightQuantizer
 {
     public static TensorQuantization Compute(Tensor weight, WeightQuantizationSettings settings, string name = "weight")
     {

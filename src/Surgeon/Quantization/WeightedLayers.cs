@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Quantization;
 
 /// <summary>The layers quantisation acts on: every Conv2d and Linear, by module path, in module order.</summary>
-public static class WeightedLayers
+internal static class WeightedLayers
 {
     public static IEnumerable<(string Name, nn.Module<Tensor, Tensor> Module)> Of(nn.Module model)
     {

@@ -8,7 +8,7 @@ namespace Surgeon.Reports;
 /// column = task j, with each cell's accuracy written in it; above the diagonal is empty), and the average accuracy
 /// over the tasks so far against the number of tasks learnt, one line per run.
 /// </summary>
-public static class ContinualPlot
+internal static class ContinualPlot
 {
     public static void StageMatrix(AtomicFileSet files, string path, ContinualResult result)
     {

@@ -10,7 +10,7 @@ namespace Surgeon.Reports;
 /// k = round(|w| / Δw) (half to even) on the cell of its sign, G = G_min + k·ΔG, the other cell of the pair stays at
 /// G_min, and the pair reads back as w' = (G⁺ − G⁻) / ΔG · Δw.
 /// </summary>
-public sealed class CrossbarMapping : IDisposable
+internal sealed class CrossbarMapping : IDisposable
 {
     private readonly CrossbarOptions options;
 

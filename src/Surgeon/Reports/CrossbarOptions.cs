@@ -5,7 +5,7 @@ namespace Surgeon.Reports;
 /// takes one of 2^<see cref="LevelBits"/> evenly spaced levels in [<see cref="GMin"/>, <see cref="GMax"/>] (siemens). A
 /// signed weight is a differential pair of cells in adjacent columns (G⁺ − G⁻), so a tile holds Columns / 2 outputs.
 /// </summary>
-public sealed record CrossbarOptions
+internal sealed record CrossbarOptions
 {
     public int Rows { get; init; } = 128;
     public int Columns { get; init; } = 128;

@@ -11,7 +11,7 @@ namespace Surgeon.Reports;
 /// nonzero level, the tiles it needs, the tiles pruning leaves empty (which can be left out), and the cells in use
 /// (2 per nonzero weight) as a fraction of the cells of all its tiles and of the tiles kept.
 /// </summary>
-public sealed record CrossbarLayer(string Name, long Inputs, long Outputs, long Weights, long NonzeroWeights, long Tiles, long EmptyTiles, long CellsPerTile)
+internal sealed record CrossbarLayer(string Name, long Inputs, long Outputs, long Weights, long NonzeroWeights, long Tiles, long EmptyTiles, long CellsPerTile)
 {
     public long TilesKept => Tiles - EmptyTiles;
     public long CellsInUse => 2 * NonzeroWeights;
@@ -24,7 +24,7 @@ public sealed record CrossbarLayer(string Name, long Inputs, long Outputs, long 
 /// R × C tiles (<see cref="CrossbarMapping"/>), per layer and in total, as Markdown or CSV. BatchNorm, biases and the
 /// rest of the network are left to digital periphery and not counted.
 /// </summary>
-public sealed class CrossbarReport
+internal sealed class CrossbarReport
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Reports;
 
 /// <summary>The accuracy of a model run on crossbars with device variation σ: without noise, and mean ± std over K draws.</summary>
-public sealed record CrossbarAccuracy(double Sigma, double Noiseless, double Mean, double Std, IReadOnlyList<double> Draws);
+internal sealed record CrossbarAccuracy(double Sigma, double Noiseless, double Mean, double Std, IReadOnlyList<double> Draws);
 
 /// <summary>
 /// Device variation on a crossbar-mapped model: every conductance gets multiplicative noise G' = max(0, G·(1 + σ·ε))
@@ -15,7 +15,7 @@ public sealed record CrossbarAccuracy(double Sigma, double Noiseless, double Mea
 /// model is evaluated; K draws give the mean and the sample standard deviation. Draw k uses a generator seeded with
 /// seed + k, layers in module order, so the figures are reproducible. The model's weights are restored afterwards.
 /// </summary>
-public static class CrossbarVariation
+internal static class CrossbarVariation
 {
     public static CrossbarAccuracy Evaluate(nn.Module<Tensor, Tensor> model, ImageDataset test, CrossbarOptions options, double sigma, int draws,
         int seed = 0, IReadOnlyList<int>? indices = null)

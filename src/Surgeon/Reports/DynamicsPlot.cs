@@ -5,7 +5,7 @@ using Surgeon.IO;
 namespace Surgeon.Reports;
 
 /// <summary>A dynamics quantity that can be plotted against the epoch.</summary>
-public sealed record DynamicsQuantity(string Name, string Label, Func<DynamicsRecord, double> Value)
+internal sealed record DynamicsQuantity(string Name, string Label, Func<DynamicsRecord, double> Value)
 {
     public static readonly IReadOnlyList<DynamicsQuantity> All =
     [
@@ -29,7 +29,7 @@ public sealed record DynamicsQuantity(string Name, string Label, Func<DynamicsRe
 /// (e.g. seeds of one measure) are drawn as their mean with ±std error bars; per epoch the last record with a value is used
 /// (an epoch's statistics come before its pruning round's record, which has no loss).
 /// </summary>
-public static class DynamicsPlot
+internal static class DynamicsPlot
 {
     public static void Write(string path, IReadOnlyList<(string Label, IReadOnlyList<DynamicsRecord> Records)> runs,
         DynamicsQuantity quantity, string? title = null)

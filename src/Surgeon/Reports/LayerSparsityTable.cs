@@ -14,7 +14,7 @@ namespace Surgeon.Reports;
 /// <param name="Flops">Multiply-accumulates per input sample (see <see cref="ModelCost"/>).</param>
 /// <param name="NonzeroFlops">Multiply-accumulates of the nonzero weights (ShrinkBench's count: FLOPs × nonzero fraction).</param>
 /// <param name="InPaperSet">Whether the weight is in the papers' prunable set (<see cref="PrunableSet.Paper"/>).</param>
-public sealed record LayerSparsityRow(string Name, long[] Shape, long Weights, long Nonzeros, long Flops, long NonzeroFlops, bool InPaperSet)
+internal sealed record LayerSparsityRow(string Name, long[] Shape, long Weights, long Nonzeros, long Flops, long NonzeroFlops, bool InPaperSet)
 {
     public double Sparsity => Weights == 0 ? 0 : 1 - (double)Nonzeros / Weights;
 }
@@ -24,7 +24,7 @@ public sealed record LayerSparsityRow(string Name, long[] Shape, long Weights, l
 /// biases and norms are never pruned) with a total row, and a total of the papers' prunable set where that set is
 /// smaller than all layers (ResNet).
 /// </summary>
-public sealed class LayerSparsityTable
+internal sealed class LayerSparsityTable
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 

@@ -5,7 +5,7 @@ namespace Surgeon.Reports;
 /// colouring also hands a palette entry to every error-bar plottable, so that with error bars the colours repeat after
 /// five series (two methods drawn in the same colour).
 /// </summary>
-public static class SeriesColors
+internal static class SeriesColors
 {
     private static readonly ScottPlot.Palettes.Category10 Palette = new();
 

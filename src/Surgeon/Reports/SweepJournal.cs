@@ -7,7 +7,7 @@ namespace Surgeon.Reports;
 
 /// <summary>What a journal holds: its lines (key and point, in file order) and, when its last line was cut short by a
 /// crash, a warning saying that line was ignored (null otherwise).</summary>
-public sealed record JournalContents(IReadOnlyList<(string Key, SweepPoint Point)> Lines, string? Warning);
+internal sealed record JournalContents(IReadOnlyList<(string Key, SweepPoint Point)> Lines, string? Warning);
 
 /// <summary>
 /// The finished points of a sweep as JSON Lines, appended and flushed to disk as soon as each point is done, so a
@@ -21,7 +21,7 @@ public sealed record JournalContents(IReadOnlyList<(string Key, SweepPoint Point
 /// last line and writes its whole line, so lines never interleave or overwrite each other, and a writer that dies
 /// mid-line loses only that line. A one-process sweep holds its whole folder (<see cref="IO.FolderLock"/>) and needs none.
 /// </summary>
-public sealed class SweepJournal(string path, string key, string? lockPath = null)
+internal sealed class SweepJournal(string path, string key, string? lockPath = null)
 {
     private static readonly JsonSerializerOptions Json = JsonNumbers.With(new JsonSerializerOptions
     {

@@ -8,7 +8,7 @@ namespace Surgeon.Reports;
 /// Puts the results of one or more sweeps of the same dense model (e.g. methods run separately, in several folders)
 /// into one <see cref="SweepReport"/>, so one table and one plot show them all.
 /// </summary>
-public static class SweepMerge
+internal static class SweepMerge
 {
     /// <param name="sources">Each sweep's results, with an optional label that is appended to its method names
     /// ("mp (label)"), to tell apart sweeps that ran the same method.</param>

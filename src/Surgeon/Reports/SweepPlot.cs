@@ -3,7 +3,7 @@ using Surgeon.IO;
 namespace Surgeon.Reports;
 
 /// <summary>Accuracy against sparsity, one line per method with ±std error bars (ScottPlot, rendered headless to PNG).</summary>
-public static class SweepPlot
+internal static class SweepPlot
 {
     public const string DefaultTitle = "Accuracy vs sparsity";
 

@@ -10,7 +10,7 @@ namespace Surgeon.Reports;
 /// <summary>The results of a sweep as a Markdown table, CSV and JSON (all written atomically).</summary>
 /// <param name="dense">The unpruned model's test result; null when it is not known (a report rebuilt from a sweep's
 /// points.jsonl alone, which records only the pruned points): the table then has no dense row and the plot no dense line.</param>
-public sealed class SweepReport(EvalResult? dense, IReadOnlyList<SweepPoint> points, IReadOnlyDictionary<string, string> config)
+internal sealed class SweepReport(EvalResult? dense, IReadOnlyList<SweepPoint> points, IReadOnlyDictionary<string, string> config)
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 

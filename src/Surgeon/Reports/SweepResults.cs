@@ -14,7 +14,7 @@ namespace Surgeon.Reports;
 /// <param name="Dense">The dense model's test result; null when read from a journal, which does not record it.</param>
 /// <param name="Note">What the reader left out and why (a last journal line cut short by a crash, other sweeps in the
 /// same journal), or null; one line per item.</param>
-public sealed record SweepResults(string Source, IReadOnlyList<SweepPoint> Points, EvalResult? Dense,
+internal sealed record SweepResults(string Source, IReadOnlyList<SweepPoint> Points, EvalResult? Dense,
     IReadOnlyDictionary<string, string> Config, string? Note = null)
 {
     public const string ReportFile = "sweep.json", JournalFile = "points.jsonl";

@@ -8,7 +8,7 @@ namespace Surgeon.Scoring;
 /// Magnitude-biased loss preservation (Lubana &amp; Dick): θ·ḡ weighted once more by |θ|, so small weights go first;
 /// the paper writes it Σ|θ²·ḡ| per filter (|θ²ḡ| = |θ|·|θḡ|). Per weight |θ²·ḡ|.
 /// </summary>
-public sealed class BiasedLossMeasure : IScore
+internal sealed class BiasedLossMeasure : IScore
 {
     public string Name => "biased-loss";
     public FilterAggregation Aggregation => FilterAggregation.AbsThenSum;

@@ -7,7 +7,7 @@ namespace Surgeon.Scoring;
 /// BatchNorm scale (network slimming, Liu et al. 2017): a filter's importance is |γ_c| of its BatchNorm. Defined per
 /// filter only: the raw values are the γ parameters named by a group's Norms, not the producer weights.
 /// </summary>
-public sealed class BnScaleMeasure : IScore
+internal sealed class BnScaleMeasure : IScore
 {
     public string Name => "bn-scale";
     public FilterAggregation Aggregation => FilterAggregation.NormScale;

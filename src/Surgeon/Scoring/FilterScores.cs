@@ -7,14 +7,14 @@ using static TorchSharp.torch;
 namespace Surgeon.Scoring;
 
 /// <summary>One score per channel of a filter group (higher = kept).</summary>
-public sealed record GroupScores(FilterGroup Group, double[] Scores);
+internal sealed record GroupScores(FilterGroup Group, double[] Scores);
 
 /// <summary>
 /// Structured scores: per filter group, one score per output channel. A channel's score is the measure's aggregate
 /// (see <see cref="FilterAggregation"/>) of the c-th dim-0 slice of each producer weight, summed over the group's
 /// producers; for <see cref="FilterAggregation.NormScale"/> it is Σ|γ_c| over the group's norms.
 /// </summary>
-public static class FilterScores
+internal static class FilterScores
 {
     public static IReadOnlyList<GroupScores> Compute(IScore measure, PruningContext context, IReadOnlyList<FilterGroup> groups)
     {

@@ -11,7 +11,7 @@ namespace Surgeon.Scoring;
 /// for the Hessian), E over per-sample gradients: F_pp = (1/N) Σₙ (∂ℓₙ/∂θ_p)², one sample per gradient, eval mode
 /// (see <see cref="PerSampleGradients"/>). Non-negative, so per filter the plain Σ.
 /// </summary>
-public sealed class FisherMeasure : IScore
+internal sealed class FisherMeasure : IScore
 {
     public string Name => "fisher";
     public FilterAggregation Aggregation => FilterAggregation.Sum;

@@ -11,7 +11,7 @@ namespace Surgeon.Scoring;
 /// Hessian over the given samples (eval mode, see <see cref="LossGradients"/>). Under gradient flow dθ/dt = −ḡ:
 /// d‖θ‖²/dt = −2θᵀḡ and d²‖θ‖²/dt² = 2‖ḡ‖² + 2θᵀHḡ.
 /// </summary>
-public sealed record GradientFlowStats(double ParamNormSquared, double ThetaDotGrad, double GradNormSquared,
+internal sealed record GradientFlowStats(double ParamNormSquared, double ThetaDotGrad, double GradNormSquared,
     double ThetaHessGrad, int Samples)
 {
     /// <summary>d‖θ‖²/dt = −2θᵀḡ.</summary>

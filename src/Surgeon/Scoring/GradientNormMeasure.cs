@@ -8,7 +8,7 @@ namespace Surgeon.Scoring;
 /// the filters whose removal changes the gradient norm least, in either direction, go first: per filter |Σθ·(Hḡ)|,
 /// per weight |θ·(Hḡ)|. T_H = 1 (the plain loss), unlike GraSP.
 /// </summary>
-public sealed class GradientNormMeasure : IScore
+internal sealed class GradientNormMeasure : IScore
 {
     public string Name => "gradient-norm";
     public FilterAggregation Aggregation => FilterAggregation.SumThenAbs;

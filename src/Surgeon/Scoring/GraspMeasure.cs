@@ -14,7 +14,7 @@ namespace Surgeon.Scoring;
 /// most negative θᵀHg and so increases the gradient norm. With our "higher = kept" convention the score is therefore
 /// +θ·Hḡ without an absolute value, and selection prunes the lowest (most negative) first, as DESIGN.md states.
 /// </remarks>
-public sealed class GraspMeasure(double temperature = GraspMeasure.DefaultTemperature) : IScore
+internal sealed class GraspMeasure(double temperature = GraspMeasure.DefaultTemperature) : IScore
 {
     /// <summary>T_H of the GraSP code and of Lubana &amp; Dick's GraSP runs.</summary>
     public const double DefaultTemperature = 200;

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Scoring;
 
 /// <summary>L1 norm: per weight |θ|, per filter ‖θ_f‖₁. Data-free.</summary>
-public sealed class L1Measure : IScore
+internal sealed class L1Measure : IScore
 {
     public string Name => "l1";
     public FilterAggregation Aggregation => FilterAggregation.L1Norm;

@@ -15,7 +15,7 @@ namespace Surgeon.Scoring;
 /// divided by the temperature T before the loss (GraSP's T_H; 1 leaves them as they are). Inputs are converted to the
 /// model's dtype. Parameters the loss does not reach get zero. No <c>.grad</c> is touched.
 /// </remarks>
-public static class LossGradients
+internal static class LossGradients
 {
     /// <summary>ḡ for each of <paramref name="parameters"/>, shaped like it, in the caller's dispose scope.</summary>
     public static Tensor[] Mean(nn.Module<Tensor, Tensor> model, IReadOnlyList<Tensor> parameters, ScoringData data,

@@ -7,7 +7,7 @@ namespace Surgeon.Scoring;
 /// Loss preservation (Molchanov et al. 2019, as unified by Lubana &amp; Dick): removing θ_p changes the loss by about
 /// −θ_p ḡ_p, so per weight |θ·ḡ| and per filter Σ|θ·ḡ|.
 /// </summary>
-public sealed class LossPreservationMeasure : IScore
+internal sealed class LossPreservationMeasure : IScore
 {
     public string Name => "loss-preservation";
     public FilterAggregation Aggregation => FilterAggregation.AbsThenSum;

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Scoring;
 
 /// <summary>Magnitude (Li et al. 2017): per weight |θ|, per filter ‖θ_f‖₂. Data-free.</summary>
-public sealed class MagnitudeMeasure : IScore
+internal sealed class MagnitudeMeasure : IScore
 {
     public string Name => "magnitude";
     public FilterAggregation Aggregation => FilterAggregation.L2Norm;

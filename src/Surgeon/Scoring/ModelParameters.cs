@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Scoring;
 
 /// <summary>Looks up parameters by their <c>named_parameters</c> names, with errors that name what is missing.</summary>
-public static class ModelParameters
+internal static class ModelParameters
 {
     public static IReadOnlyList<Parameter> Resolve(nn.Module model, IReadOnlyList<string> names)
     {

@@ -8,7 +8,7 @@ namespace Surgeon.Scoring;
 /// mean loss on one minibatch: only the first batch of the scoring data is used. (SNIP's normalisation by Σ|θ·g| does
 /// not change any ranking and is left out.) Per filter Σ|θ·g|.
 /// </summary>
-public sealed class SnipMeasure : IScore
+internal sealed class SnipMeasure : IScore
 {
     public string Name => "snip";
     public FilterAggregation Aggregation => FilterAggregation.AbsThenSum;

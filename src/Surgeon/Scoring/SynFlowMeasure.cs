@@ -15,7 +15,7 @@ namespace Surgeon.Scoring;
 /// weights' signs and the BatchNorm statistics come back bit for bit), even when scoring throws. The input shape is
 /// the one given, else the data's sample shape; no sample is read.
 /// </remarks>
-public sealed class SynFlowMeasure(long[]? inputShape = null) : IScore
+internal sealed class SynFlowMeasure(long[]? inputShape = null) : IScore
 {
     public string Name => "synflow";
     public FilterAggregation Aggregation => FilterAggregation.AbsThenSum;

@@ -7,7 +7,7 @@ namespace Surgeon.Scoring;
 /// First-order Taylor (Molchanov et al. 2017): removing filter f changes the loss by about −Σ_f θ·ḡ, so per filter
 /// |Σθ·ḡ| (signs inside a filter may cancel). Per weight |θ·ḡ|.
 /// </summary>
-public sealed class TaylorMeasure : IScore
+internal sealed class TaylorMeasure : IScore
 {
     public string Name => "taylor";
     public FilterAggregation Aggregation => FilterAggregation.SumThenAbs;

@@ -9,7 +9,7 @@ namespace Surgeon.Scoring;
 /// weight's score is the elementwise form of its measure: |v| where the filter aggregation takes an absolute value or
 /// a norm, v itself for the signed sums (GraSP's θ·Hḡ; Fisher's θ²E[g²] is non-negative anyway).
 /// </summary>
-public static class WeightScores
+internal static class WeightScores
 {
     /// <summary>Flat scores of the context's prunable weights, float64.</summary>
     public static Tensor Compute(IScore measure, PruningContext context)

@@ -10,7 +10,7 @@ namespace Surgeon.Scoring;
 /// of the quadratic model when weight q alone is removed with its optimal compensating update. F is the context's
 /// empirical Fisher over its prunable weights, so only those can be scored; per filter the saliencies are summed.
 /// </summary>
-public sealed class WoodFisherScore : IScore, IUsesFisher
+internal sealed class WoodFisherScore : IScore, IUsesFisher
 {
     public string Name => "woodfisher";
     public string Description => "WoodFisher (OBS) saliency w²/(2[F_λ⁻¹]_qq) from the empirical Fisher";

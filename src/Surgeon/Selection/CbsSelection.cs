@@ -13,7 +13,7 @@ namespace Surgeon.Selection;
 /// α_i = f(P) − f(P∖i), β_j = f(P∪j) − f(P), γ_ij = 2w_iF_ijw_j (a swap changes f by β_j − α_i − γ_ij).
 /// F products come from G (F·v = Gᵀ(Gv)/N); no d×d matrix is formed.
 /// </summary>
-public sealed class CbsSelection : IJointSelection, IUsesFisher
+internal sealed class CbsSelection : IJointSelection, IUsesFisher
 {
     public string Name => "cbs-s";
     public string Description => "CBS-S: best of randomised magnitude starts by real loss, then a swap search on f(P) = (w⊙y)ᵀF(w⊙y)";
@@ -155,14 +155,14 @@ public sealed class CbsSelection : IJointSelection, IUsesFisher
 }
 
 /// <summary>Which part of CBS-S scored a mask: a randomised magnitude start, or the swap search after an iteration.</summary>
-public enum CbsStage { Start, Iteration }
+internal enum CbsStage { Start, Iteration }
 
 /// <summary>A mask CBS-S scored by its real loss: <paramref name="Index"/> is the start's candidate number t or the
 /// iteration number (from 1); <paramref name="Pruned"/> marks the pruned weights in flattened prunable order;
 /// <paramref name="Loss"/> is the mean per-sample loss over the first <paramref name="Samples"/> loss samples
 /// (<see cref="CbsSelection.LossSamples"/>), fewer than all of them at an early halving rung or when the evaluation
 /// <paramref name="Stopped"/> because its partial sum already reached the best total.</summary>
-public sealed record CbsEvaluatedMask(CbsStage Stage, int Index, bool[] Pruned, double Loss, int Samples, bool Stopped);
+internal sealed record CbsEvaluatedMask(CbsStage Stage, int Index, bool[] Pruned, double Loss, int Samples, bool Stopped);
 
 /// <summary>
 /// The randomised magnitude masks of the CBS start. Candidate 0 is global magnitude; candidate t shuffles the weight
@@ -170,7 +170,7 @@ public sealed record CbsEvaluatedMask(CbsStage Stage, int Index, bool[] Pruned, 
 /// Unlike the authors' code (which rounds up per chunk and so prunes fewer weights than asked), the per-chunk counts
 /// sum to exactly k.
 /// </summary>
-public static class RandomizedMagnitude
+internal static class RandomizedMagnitude
 {
     public static bool[] Pruned(double[] w, long k, int candidate)
     {

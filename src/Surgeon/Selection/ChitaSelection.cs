@@ -12,7 +12,7 @@ namespace Surgeon.Selection;
 /// <c>chita</c> is this selection followed by the backsolve update. Per Fisher block (--block-size) the counts come from
 /// the global magnitude threshold and every block is solved on its own (the objective separates).
 /// </summary>
-public sealed class ChitaSelection(bool swaps = false) : IJointSelection, IUsesFisher
+internal sealed class ChitaSelection(bool swaps = false) : IJointSelection, IUsesFisher
 {
     public string Name => swaps ? "chita-swap-s" : "chita-s";
     public string Description => swaps
@@ -26,7 +26,7 @@ public sealed class ChitaSelection(bool swaps = false) : IJointSelection, IUsesF
     /// the keep, allowed and start masks (3), the float32 vectors passed to G (8), rounded up to 64.</summary>
     public int BookkeepingBytesPerWeight => 64;
 
-    public FisherWork Work => FisherWork.KeptSetSolve;
+    public FisherWork Work => FisherWork.KeptSetSolve | FisherWork.SupportColumns;
 
     public int LossEvaluationExamples(PruningOptions options) => 0;
 
@@ -38,17 +38,37 @@ public sealed class ChitaSelection(bool swaps = false) : IJointSelection, IUsesF
         long pruneCount = target.CountOf(flat.numel());
         using var start = GlobalRule.KeepTop(context.Parameters, flat.abs(), pruneCount, context.Mask);
         var allowed = context.Mask?.Keep.data<bool>().ToArray();
-        var result = ChitaIht.Solve(fisher, flat.data<double>().ToArray(), start.Keep.data<bool>().ToArray(), allowed,
+        var w = flat.data<double>().ToArray();
+        var result = ChitaIht.Solve(fisher, w, start.Keep.data<bool>().ToArray(), allowed,
             context.Options.ChitaIterations, swaps ? context.Options.ChitaSwapCandidates : 0, context.Options.ChitaMaxSwaps);
-        context.Progress.Info($"CHITA: {result.Iterations} IHT steps in {result.Rounds} round(s), {result.Swaps} swaps; Q {result.StartObjective:G5} (backsolved magnitude support) → {result.Objective:G5}");
+        KnownBacksolve.Store(context, fisher, w, result.Keep, result.Beta);
+        context.Progress.Info($"CHITA: {result.Iterations} IHT steps in {result.Rounds} round(s), {result.Swaps} swaps; Q {result.StartObjective:G5} (backsolved magnitude support) → {result.Objective:G5}; {result.Profile}");
         return tensor(result.Keep).MoveToOuterDisposeScope();
     }
 }
 
 /// <summary>What <see cref="ChitaIht.Solve"/> found: the kept support, β (the backsolve on it), Q at the start (the
 /// backsolved start support) and at the end, every block's objective after each accepted IHT step and each backsolve.</summary>
-public sealed record ChitaResult(bool[] Keep, double[] Beta, double StartObjective, double Objective, int Iterations,
-    int Rounds, int Swaps, IReadOnlyList<IReadOnlyList<double>> BlockObjectives);
+internal sealed record ChitaResult(bool[] Keep, double[] Beta, double StartObjective, double Objective, int Iterations,
+    int Rounds, int Swaps, IReadOnlyList<IReadOnlyList<double>> BlockObjectives)
+{
+    /// <summary>Where the solve's time went.</summary>
+    public ChitaProfile Profile { get; init; } = new();
+}
+
+/// <summary>Seconds and counts of CHITA's parts: products with G (G·v, length N, the power iteration's), with the
+/// support's columns (G_Sβ_S), with Gᵀ (Gᵀ·u, length d), hard
+/// thresholds, backsolves, the power iteration and the whole solve.</summary>
+internal sealed class ChitaProfile
+{
+    public int GTimes, SparseTimes, GTransposeTimes, Thresholds, Backsolves;
+    public double GTimesSeconds, SparseTimesSeconds, GTransposeTimesSeconds, ThresholdSeconds, BacksolveSeconds, PowerSeconds, TotalSeconds;
+
+    public override string ToString() =>
+        $"{TotalSeconds:F2} s: {GTimes} G·v {GTimesSeconds:F2} s, {SparseTimes} G_S·β_S {SparseTimesSeconds:F2} s, " +
+        $"{GTransposeTimes} Gᵀ·u {GTransposeTimesSeconds:F2} s, " +
+        $"{Thresholds} thresholds {ThresholdSeconds:F2} s, {Backsolves} backsolves {BacksolveSeconds:F2} s, power iteration {PowerSeconds:F2} s";
+}
 
 /// <summary>
 /// Iterative hard thresholding for min ½(β − w̄)ᵀF_λ(β − w̄) s.t. at most k_b nonzeros in block b, with F_λ applied
@@ -59,7 +79,7 @@ public sealed record ChitaResult(bool[] Keep, double[] Beta, double StartObjecti
 /// support stops changing. The start is the backsolve on the given (magnitude) support, so the result is never worse
 /// than CHITA-BSO.
 /// </summary>
-public static class ChitaIht
+internal static class ChitaIht
 {
     /// <summary>Rounds of IHT then backsolve before giving up on the support settling.</summary>
     public const int MaxRounds = 5;
@@ -80,6 +100,8 @@ public static class ChitaIht
         if (w.Length != fisher.D || startKeep.Length != fisher.D || (allowed is not null && allowed.Length != fisher.D))
             throw new ArgumentException($"CHITA needs {fisher.D} weights, keep and allowed flags");
         using var scope = NewDisposeScope();
+        var total = System.Diagnostics.Stopwatch.StartNew();
+        var profile = new ChitaProfile();
         var wT = tensor(w);
         var beta = RidgeBacksolve.Solve(fisher, wT, tensor(startKeep)).cpu().data<double>().ToArray();
         double startQ = RidgeBacksolve.Objective(fisher, wT, tensor(beta));
@@ -89,9 +111,9 @@ public static class ChitaIht
         foreach (var block in fisher.Blocks)
         {
             int offset = (int)block.Offset, length = (int)block.Length;
-            var solver = new BlockSolver(fisher, block, w.AsSpan(offset, length).ToArray(),
-                allowed?.AsSpan(offset, length).ToArray());
             int k = keep.AsSpan(offset, length).ToArray().Count(x => x);
+            using var solver = new BlockSolver(fisher, block, w.AsSpan(offset, length).ToArray(),
+                allowed?.AsSpan(offset, length).ToArray(), k, profile);
             // Two starts: the backsolved magnitude support (so the result is never worse than CHITA-BSO) and H_k(w̄), the
             // magnitude point itself (IHT's first iterate from w̄), which is farther from the BSO fixed point; the lower
             // final Q wins.
@@ -100,6 +122,7 @@ public static class ChitaIht
             var starts = new[] { beta.AsSpan(offset, length).ToArray(), magnitudePoint };
             double[] bBeta = starts[0];
             var bKeep = keep.AsSpan(offset, length).ToArray();
+            solver.Remember(bKeep, bBeta);
             double bestQ = solver.Objective(bBeta);
             if (k < length)
             {
@@ -136,11 +159,12 @@ public static class ChitaIht
             Array.Copy(bKeep, 0, keep, offset, length);
         }
         double q = RidgeBacksolve.Objective(fisher, wT, tensor(beta));
-        return new ChitaResult(keep, beta, startQ, q, iterations, rounds, swaps, traces);
+        profile.TotalSeconds = total.Elapsed.TotalSeconds;
+        return new ChitaResult(keep, beta, startQ, q, iterations, rounds, swaps, traces) { Profile = profile };
     }
 
     /// <summary>IHT on one Fisher block: Q_b(β) = ½‖G_b(β − w̄)‖²/N + (λ/2)‖β − w̄‖².</summary>
-    private sealed class BlockSolver
+    private sealed class BlockSolver : IDisposable
     {
         private readonly EmpiricalFisher fisher;
         private readonly FisherBlock block;
@@ -148,15 +172,28 @@ public static class ChitaIht
         private readonly double[] w;
         private readonly bool[]? allowed;
         private readonly double lipschitz;
+        private readonly ChitaProfile profile;
+        private readonly SupportColumns? columns;                      // the support's columns when k ≤ L/5
+        private readonly double[] gw = [];                             // G_b w̄ in float64, with the columns
+        private readonly List<(bool[] Keep, double[] Beta)> solved = []; // the last backsolves, newest last
+        private const int RememberedBacksolves = 4;
 
-        public BlockSolver(EmpiricalFisher fisher, FisherBlock block, double[] w, bool[]? allowed)
+        public BlockSolver(EmpiricalFisher fisher, FisherBlock block, double[] w, bool[]? allowed, int k, ChitaProfile profile)
         {
             this.fisher = fisher;
             this.block = block;
             g = fisher.Columns(block);
             this.w = w;
             this.allowed = allowed;
+            this.profile = profile;
+            if (SupportColumns.Worthwhile(k, w.Length, fisher.N, g.element_size()))
+            {
+                columns = new SupportColumns(g, k);
+                gw = Times(w);
+            }
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
             lipschitz = LargestEigenvalue() + fisher.Lambda;
+            profile.PowerSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
         }
 
         /// <summary>The support of the last accepted step (null before any).</summary>
@@ -165,22 +202,39 @@ public static class ChitaIht
         public double Objective(double[] beta)
         {
             var d = Difference(beta);
-            var gd = Times(d);
+            var gd = Residual(beta);
             return 0.5 * (Dot(gd, gd) / fisher.N + fisher.Lambda * Dot(d, d));
         }
 
+        /// <summary>Records <paramref name="beta"/> as the backsolve on <paramref name="keep"/> (e.g. the start's, solved for
+        /// the whole model at once), so <see cref="Backsolve"/> returns it instead of solving again.</summary>
+        public void Remember(bool[] keep, double[] beta)
+        {
+            if (solved.Count == RememberedBacksolves) solved.RemoveAt(0);
+            solved.Add(((bool[])keep.Clone(), (double[])beta.Clone()));
+        }
+
+        /// <summary>The backsolve on <paramref name="keep"/>; one of the last few is returned as it was (an IHT run that
+        /// ends on its start support, the common case, would otherwise repeat the start's N×N solve).</summary>
         public double[] Backsolve(bool[] keep)
         {
+            foreach (var (k, b) in solved)
+                if (k.AsSpan().SequenceEqual(keep)) return (double[])b.Clone();
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            profile.Backsolves++;
             using var scope = NewDisposeScope();
             // A Fisher over a view of this block's columns (disposing it frees the view, not G).
             var sub = new EmpiricalFisher(fisher.Columns(block), fisher.Lambda, [new FisherBlock(0, block.Length)]);
             try
             {
-                return RidgeBacksolve.Solve(sub, tensor(w), tensor(keep)).cpu().data<double>().ToArray();
+                var beta = RidgeBacksolve.Solve(sub, tensor(w), tensor(keep)).cpu().data<double>().ToArray();
+                Remember(keep, beta);
+                return beta;
             }
             finally
             {
                 sub.Dispose();
+                profile.BacksolveSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
             }
         }
 
@@ -194,7 +248,7 @@ public static class ChitaIht
             while (accepted < maxSwaps)
             {
                 var d = Difference(beta);
-                var grad = TransposeTimes(Times(d));
+                var grad = TransposeTimes(Residual(beta));
                 for (int i = 0; i < grad.Length; i++) grad[i] = grad[i] / fisher.N + fisher.Lambda * d[i];
                 var b = beta;
                 var kept = keep;
@@ -242,7 +296,7 @@ public static class ChitaIht
         {
             LastSupport = null;
             var d = Difference(beta);
-            var gd = Times(d);
+            var gd = Residual(beta);
             double q = 0.5 * (Dot(gd, gd) / fisher.N + fisher.Lambda * Dot(d, d));
             double eta = 1 / lipschitz;
             int steps = 0;
@@ -262,7 +316,7 @@ public static class ChitaIht
                 {
                     var (tBeta, tSupport) = Threshold(beta, grad, tryEta, k);
                     var td = Difference(tBeta);
-                    var tgd = Times(td);
+                    var tgd = Residual(tBeta, tSupport);
                     double tq = 0.5 * (Dot(tgd, tgd) / fisher.N + fisher.Lambda * Dot(td, td));
                     if (tq < cq)
                     {
@@ -294,35 +348,59 @@ public static class ChitaIht
             return steps;
         }
 
-        /// <summary>H_k(β − ηg): the k largest |z| among the allowed weights, ties by position.</summary>
+        /// <summary>H_k(β − ηg): the k largest |z| among the allowed weights, ties by position (then the disallowed ones, by
+        /// position, should k exceed the allowed). The k-th largest is found by selection, O(n), not by a sort.</summary>
         private (double[] Beta, bool[] Support) Threshold(double[] beta, double[] grad, double eta, int k)
         {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            profile.Thresholds++;
             int n = beta.Length;
             var z = new double[n];
-            var keys = new double[n];
-            var order = new int[n];
+            var values = new double[n];
             for (int i = 0; i < n; i++)
             {
                 z[i] = beta[i] - eta * grad[i];
-                keys[i] = allowed is null || allowed[i] ? -Math.Abs(z[i]) : double.PositiveInfinity;
-                order[i] = i;
+                values[i] = allowed is null || allowed[i] ? Math.Abs(z[i]) : double.NegativeInfinity;
             }
-            Array.Sort(keys, order); // introsort is unstable: restore position order among equal keys below
             var support = new bool[n];
             var result = new double[n];
-            int firstTie = k - 1, lastTie = k - 1;
             if (k > 0)
             {
-                double kth = keys[k - 1];
-                while (firstTie > 0 && keys[firstTie - 1] == kth) firstTie--;
-                while (lastTie + 1 < n && keys[lastTie + 1] == kth) lastTie++;
-                for (int i = 0; i < firstTie; i++) support[order[i]] = true;
-                var tied = order.AsSpan(firstTie, lastTie - firstTie + 1).ToArray();
-                Array.Sort(tied);
-                for (int i = 0; i < k - firstTie; i++) support[tied[i]] = true;
+                double kth = KthLargest((double[])values.Clone(), k);
+                int count = 0;
+                for (int i = 0; i < n; i++)
+                    if (values[i] > kth) { support[i] = true; count++; }
+                for (int i = 0; i < n && count < k; i++)
+                    if (values[i] == kth) { support[i] = true; count++; }
             }
             for (int i = 0; i < n; i++) result[i] = support[i] ? z[i] : 0;
+            profile.ThresholdSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
             return (result, support);
+        }
+
+        /// <summary>The k-th largest of <paramref name="a"/> (1 ≤ k ≤ length; <paramref name="a"/> is reordered): quickselect
+        /// with a median-of-three pivot and a three-way partition, so runs of equal values cost one pass.</summary>
+        internal static double KthLargest(double[] a, int k)
+        {
+            int lo = 0, hi = a.Length - 1, target = k - 1;
+            while (lo < hi)
+            {
+                int mid = lo + (hi - lo) / 2;
+                double x = a[lo], y = a[mid], v = a[hi];
+                double pivot = Math.Max(Math.Min(x, y), Math.Min(Math.Max(x, y), v));
+                // descending: [lo, lt) > pivot, [lt, gt] == pivot, (gt, hi] < pivot
+                int lt = lo, i = lo, gt = hi;
+                while (i <= gt)
+                {
+                    if (a[i] > pivot) (a[lt], a[i], lt, i) = (a[i], a[lt], lt + 1, i + 1);
+                    else if (a[i] < pivot) (a[i], a[gt], gt) = (a[gt], a[i], gt - 1);
+                    else i++;
+                }
+                if (target < lt) hi = lt - 1;
+                else if (target > gt) lo = gt + 1;
+                else return pivot;
+            }
+            return a[lo];
         }
 
         private double[] Difference(double[] beta)
@@ -332,16 +410,42 @@ public static class ChitaIht
             return d;
         }
 
+        /// <summary>G_b(β − w̄) in float64 (products in G's dtype), for β zero off <paramref name="support"/> (null: off its
+        /// nonzeros). With a sparse support (k ≤ L/5) G_Sβ_S − G_b w̄, from the support's cached columns
+        /// (<see cref="SupportColumns"/>), at about k/L of the cost of the product with all of G_b taken otherwise.</summary>
+        private double[] Residual(double[] beta, bool[]? support = null)
+        {
+            if (columns is null) return Times(Difference(beta));
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            profile.SparseTimes++;
+            support ??= beta.Select(b => b != 0).ToArray();
+            var r = columns.Times(beta, support);
+            for (int i = 0; i < r.Length; i++) r[i] -= gw[i];
+            profile.SparseTimesSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            return r;
+        }
+
+        public void Dispose() => columns?.Dispose();
+
+        /// <summary>G_b v (float32 product, in float64), all columns: the power iteration's.</summary>
         private double[] Times(double[] v)
         {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            profile.GTimes++;
             using var scope = NewDisposeScope();
-            return g.matmul(tensor(v).to(g.dtype)).to(ScalarType.Float64).data<double>().ToArray();
+            var result = g.matmul(tensor(v).to(g.dtype)).to(ScalarType.Float64).data<double>().ToArray();
+            profile.GTimesSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            return result;
         }
 
         private double[] TransposeTimes(double[] u)
         {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            profile.GTransposeTimes++;
             using var scope = NewDisposeScope();
-            return g.T.matmul(tensor(u).to(g.dtype)).to(ScalarType.Float64).data<double>().ToArray();
+            var result = g.T.matmul(tensor(u).to(g.dtype)).to(ScalarType.Float64).data<double>().ToArray();
+            profile.GTransposeTimesSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            return result;
         }
 
         /// <summary>λ_max(G_bᵀG_b/N) ≤ the result: the power iteration's Rayleigh quotient, raised by 5 % (the line search

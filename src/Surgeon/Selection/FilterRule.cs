@@ -13,7 +13,7 @@ namespace Surgeon.Selection;
 /// non-removable groups (ResNet's residual stream) are masked instead. Sparsity here is the fraction of filters.
 /// The groups considered are those whose producer weights are all in the prunable set.
 /// </summary>
-public sealed class FilterRule : IRule
+internal sealed class FilterRule : IRule
 {
     public string Name => "filter";
     public string Description => "per filter: remove the lowest-scoring filters over all layers (≥ 5 % of each kept), shrinking the model";

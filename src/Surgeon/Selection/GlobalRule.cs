@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Selection;
 
 /// <summary>Global top-k: prune the k = ⌊s·d⌋ lowest-scoring weights over all prunable layers together (the default rule).</summary>
-public sealed class GlobalRule : IRule
+internal sealed class GlobalRule : IRule
 {
     public string Name => "global";
     public string Description => "global top-k: prune the lowest scores over all layers together";

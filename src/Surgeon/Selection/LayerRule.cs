@@ -10,7 +10,7 @@ namespace Surgeon.Selection;
 /// ⌊s·d_l⌋ or ⌊s·d_l⌋ + 1 of layer l, exactly ⌊s·d⌋ in total (the rounding spread by largest remainder, see
 /// <see cref="SparsityTarget.PerLayerCounts"/>).
 /// </summary>
-public sealed class LayerRule : IRule
+internal sealed class LayerRule : IRule
 {
     public string Name => "layer";
     public string Description => "layer-wise top-k: prune the same fraction of each layer, its lowest scores";

@@ -22,7 +22,7 @@ namespace Surgeon.Selection;
 /// N. Without one, a layer's count comes from the global magnitude threshold at the target. The weights are updated as
 /// part of the selection, so these take no +update. Inputs are the dense model's (not re-propagated through pruned layers).
 /// </summary>
-public sealed class LayerwiseObs(bool sparseGpt = false, int n = 0, int m = 0) : IJointSelection
+internal sealed class LayerwiseObs(bool sparseGpt = false, int n = 0, int m = 0) : IJointSelection
 {
     public const double Damping = 0.01;
     public const int SparseGptBlock = 128;
@@ -90,7 +90,7 @@ public sealed class LayerwiseObs(bool sparseGpt = false, int n = 0, int m = 0) :
 
 /// <summary>H = 2XᵀX/n per prunable layer from its inputs on the calibration samples (Linear: the input rows; Conv2d:
 /// the im2col patches), damped by 1 % of its mean diagonal. float64, cols×cols.</summary>
-public static class LayerHessians
+internal static class LayerHessians
 {
     public static IReadOnlyList<Tensor> Compute(nn.Module<Tensor, Tensor> model, IReadOnlyList<PrunableParameter> parameters,
         Data.ScoringData data, double damping = LayerwiseObs.Damping)

@@ -8,7 +8,7 @@ namespace Surgeon.Selection;
 /// CBS-S scores its masks: per-sample cross-entropy in eval mode, summed in float64 in the sample order, in batches of
 /// <paramref name="batchSize"/>. The weights are restored after every call.
 /// </summary>
-public sealed class MaskedRealLoss(PruningContext context, int[] samples, int batchSize)
+internal sealed class MaskedRealLoss(PruningContext context, int[] samples, int batchSize)
 {
     /// <summary>False once a negative per-sample loss has been seen: then a partial sum bounds nothing and no evaluation stops early.</summary>
     private bool partialSumsBound = true;
@@ -60,4 +60,4 @@ public sealed class MaskedRealLoss(PruningContext context, int[] samples, int ba
 }
 
 /// <summary>A loss sum over <paramref name="Samples"/> samples; <paramref name="Stopped"/> when cut short by the bound.</summary>
-public readonly record struct LossSum(double Sum, int Samples, bool Stopped);
+internal readonly record struct LossSum(double Sum, int Samples, bool Stopped);

@@ -6,14 +6,14 @@ using static TorchSharp.torch;
 namespace Surgeon.Selection;
 
 /// <summary>Which groups of a layer's F × C·k·k matrix purification weighs: rows (filters, neurons) or columns.</summary>
-public enum PurifiedGroups
+internal enum PurifiedGroups
 {
     Filters,
     Columns,
 }
 
 /// <summary>One layer's purification: kept groups before and after, and the weights that went with the removed ones.</summary>
-public sealed record PurifiedLayer(string Name, PurifiedGroups Groups, long KeptBefore, long KeptAfter, long WeightsRemoved);
+internal sealed record PurifiedLayer(string Name, PurifiedGroups Groups, long KeptBefore, long KeptAfter, long WeightsRemoved);
 
 /// <summary>
 /// Network purification (Ma et al., "ResNet Can Be Pruned 60x", arXiv:1905.00136): ADMM does not guarantee that every
@@ -23,7 +23,7 @@ public sealed record PurifiedLayer(string Name, PurifiedGroups Groups, long Kept
 /// masked weights W ⊙ M. The mean of the layer's kept groups is our reading of "relative to the layer" (the paper's
 /// exact statistic was not in the sources we had); with τ ≤ 1 a layer always keeps its largest group.
 /// </summary>
-public static class NetworkPurification
+internal static class NetworkPurification
 {
     /// <summary>
     /// The masks with the faint groups removed, applied to the weights (removed weights become exact zeros), and a row

@@ -12,7 +12,7 @@ namespace Surgeon.Selection;
 /// row whose length is not a multiple of M ends in a shorter group, which prunes min(N, its length). Weights already
 /// pruned (<see cref="PruningContext.Mask"/>) go first in their group.
 /// </summary>
-public sealed class NmRule(int n, int m) : IRule
+internal sealed class NmRule(int n, int m) : IRule
 {
     public int N { get; } = n >= 1 && n < m ? n : throw new SurgeonException($"an N:M pattern needs 1 ≤ N < M, got {n}:{m}");
     public int M { get; } = m;

@@ -18,7 +18,7 @@ namespace Surgeon.Selection;
 /// removed fewer keep a few removed columns as padding, which the scores skip), so step t costs (C − t)² per row,
 /// not C² — about a third of the work over a whole sequence.
 /// </remarks>
-public static class Obc
+internal static class Obc
 {
     /// <summary>Bytes of per-row inverses processed together (rows of a chunk = this / (8·C²), at least 1).</summary>
     public const long ChunkBytes = 16L << 20;

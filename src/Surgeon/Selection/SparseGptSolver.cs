@@ -9,7 +9,7 @@ namespace Surgeon.Selection;
 /// block's share of the layer's count, or N of every M columns per row), then column j is quantised to its mask and its
 /// error (w_j − q_j)/U_jj is spread over the later columns of the block by U's row j, and over the later blocks at once.
 /// </summary>
-public static class SparseGptSolver
+internal static class SparseGptSolver
 {
     public static (Tensor Weights, Tensor Keep) Prune(Tensor w, Tensor h, long prune, int n, int m, Tensor? allowed,
         int blockSize = LayerwiseObs.SparseGptBlock)

@@ -10,7 +10,7 @@ namespace Surgeon.Selection;
 /// With S = 5,000, η = 4 and 50 candidates: all 50 on 313 samples, 13 on 1,250, 4 on 5,000 (42,831 sample
 /// evaluations instead of 250,000).
 /// </summary>
-public sealed record SuccessiveHalving(int FirstSamples = 250, int Eta = 4)
+internal sealed record SuccessiveHalving(int FirstSamples = 250, int Eta = 4)
 {
     /// <summary>The sample counts of the rungs, increasing, the last being <paramref name="samples"/>.</summary>
     public IReadOnlyList<int> Rungs(int samples)
@@ -76,4 +76,4 @@ public sealed record SuccessiveHalving(int FirstSamples = 250, int Eta = 4)
 }
 
 /// <summary>The chosen candidate, its loss sum over the whole sample, and the sample evaluations it took.</summary>
-public sealed record HalvingPick(int Candidate, double LossSum, long SampleEvaluations);
+internal sealed record HalvingPick(int Candidate, double LossSum, long SampleEvaluations);

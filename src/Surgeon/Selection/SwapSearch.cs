@@ -16,7 +16,7 @@ namespace Surgeon.Selection;
 /// (an N-vector), an entry is read as u_t + G[:,t]·z_b/N, and u is brought up to date with one G_bᵀz_b per block at
 /// the end of the iteration. By linearity this gives the same α, β and γ as updating u after every swap.
 /// </remarks>
-public sealed class SwapSearch
+internal sealed class SwapSearch
 {
     private readonly EmpiricalFisher fisher;
     private readonly double[] w;

@@ -7,7 +7,7 @@ namespace Surgeon.Selection;
 /// Turns importance scores into keep-masks: the k lowest-scoring weights are pruned. Ties are broken by position
 /// (a stable sort), so the same scores always give the same mask.
 /// </summary>
-public static class TopK
+internal static class TopK
 {
     /// <summary>Flat keep-mask that prunes the <paramref name="k"/> smallest of <paramref name="scores"/>.</summary>
     public static Tensor PruneLowest(Tensor scores, long k)

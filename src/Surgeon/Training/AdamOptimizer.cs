@@ -11,7 +11,7 @@ namespace Surgeon.Training;
 /// the GC can free mid-call ("Expected false to be true"; seen here in a continual fine-tuning run). Every Scalar here is
 /// created explicitly and held (<c>using</c>) until after the calls that use it.
 /// </summary>
-public sealed class AdamOptimizer(IEnumerable<Parameter> parameters, double learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) : IDisposable
+internal sealed class AdamOptimizer(IEnumerable<Parameter> parameters, double learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) : IDisposable
 {
     private readonly Parameter[] parameters = parameters.ToArray();
     private readonly Tensor?[] first = new Tensor?[parameters.Count()], second = new Tensor?[parameters.Count()];

@@ -12,7 +12,7 @@ namespace Surgeon.Training;
 /// alone can recover most of one-shot pruning's loss. The running statistics become the plain average over the
 /// batches of each batch's mean and unbiased variance (PyTorch's momentum = None), starting from scratch.
 /// </summary>
-public static class BatchNormRecalibration
+internal static class BatchNormRecalibration
 {
     /// <summary>The model's BatchNorm layers (none for MLPNet).</summary>
     public static IReadOnlyList<SafeBatchNorm2d> Layers(nn.Module model) =>

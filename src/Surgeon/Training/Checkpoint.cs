@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Training;
 
 /// <summary>What the JSON sidecar of a checkpoint records.</summary>
-public sealed record CheckpointInfo
+internal sealed record CheckpointInfo
 {
     /// <summary>Version 2 adds <see cref="Compression"/> and <see cref="Recipe"/>; version 1 sidecars still load.</summary>
     public const string CurrentFormat = "surgeon-checkpoint/2";
@@ -84,7 +84,7 @@ public sealed record CheckpointInfo
 /// A checkpoint is the TorchSharp weights file plus a JSON sidecar (<c>PATH.json</c>) with the architecture,
 /// dataset, seed, accuracy and the weights' SHA-256. Both appear together or neither (one <see cref="AtomicFileSet"/>).
 /// </summary>
-public static class Checkpoint
+internal static class Checkpoint
 {
     private static readonly JsonSerializerOptions Json = JsonNumbers.With(new JsonSerializerOptions
     {

@@ -10,7 +10,7 @@ namespace Surgeon.Training;
 /// (under gradient flow d‖θ‖²/dt = −2θᵀg and d²‖θ‖²/dt² = 2‖g‖² + 2θᵀHg), with the model's size.
 /// Quantities not measured are NaN.
 /// </summary>
-public sealed record DynamicsRecord
+internal sealed record DynamicsRecord
 {
     public int Epoch { get; init; }
     public long Step { get; init; }
@@ -30,7 +30,7 @@ public sealed record DynamicsRecord
 }
 
 /// <summary>The dynamics of one training run, rewritten atomically as CSV after every record so a crash loses nothing.</summary>
-public sealed class DynamicsLog
+internal sealed class DynamicsLog
 {
     public static readonly string[] Columns =
     [

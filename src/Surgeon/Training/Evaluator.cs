@@ -5,10 +5,14 @@ using static TorchSharp.torch;
 
 namespace Surgeon.Training;
 
+/// <summary>Accuracy and loss over a dataset.</summary>
+/// <param name="Accuracy">Top-1 accuracy, a fraction.</param>
+/// <param name="Loss">Mean cross-entropy.</param>
+/// <param name="Samples">Samples evaluated.</param>
 public sealed record EvalResult(double Accuracy, double Loss, int Samples);
 
 /// <summary>Top-1 accuracy and mean cross-entropy over a dataset (eval mode, no gradients).</summary>
-public static class Evaluator
+internal static class Evaluator
 {
     /// <summary>Examples per forward pass unless the caller says otherwise.</summary>
     public const int DefaultBatchSize = 500;

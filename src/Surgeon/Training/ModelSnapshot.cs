@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Surgeon.Training;
 
 /// <summary>A copy of every parameter and buffer of a model, to restore the dense model between pruning runs.</summary>
-public sealed class ModelSnapshot : IDisposable
+internal sealed class ModelSnapshot : IDisposable
 {
     private readonly List<(Tensor Target, Tensor Saved)> entries = [];
 

@@ -14,7 +14,7 @@ namespace Surgeon.Training;
 /// holds them during the native call, so the GC finalizer can free one while libtorch still reads it. Here every
 /// Scalar is created explicitly and held (<c>using</c>) until after the calls that use it.
 /// </summary>
-public sealed class MomentumSgd : IDisposable
+internal sealed class MomentumSgd : IDisposable
 {
     private readonly Parameter[] parameters;
     private readonly Tensor?[] buffers;

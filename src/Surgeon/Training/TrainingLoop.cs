@@ -5,6 +5,14 @@ using static TorchSharp.torch;
 
 namespace Surgeon.Training;
 
+/// <summary>What one epoch did.</summary>
+/// <param name="Epoch">The epoch, 1-based.</param>
+/// <param name="LearningRate">Its learning rate.</param>
+/// <param name="TrainLoss">Mean training loss.</param>
+/// <param name="TrainAccuracy">Training accuracy.</param>
+/// <param name="TestLoss">Test loss (NaN without test data).</param>
+/// <param name="TestAccuracy">Test accuracy (NaN without test data).</param>
+/// <param name="Seconds">Wall time of the epoch.</param>
 public sealed record EpochStats(int Epoch, double LearningRate, double TrainLoss, double TrainAccuracy,
     double TestLoss, double TestAccuracy, double Seconds);
 
@@ -22,6 +30,7 @@ public sealed class TrainingLoop : IDisposable
     private readonly RandomCropFlip? augment;
     private MomentumSgd optimizer;
 
+    /// <summary>A loop training <paramref name="model"/> on <paramref name="train"/> with <paramref name="options"/>.</summary>
     public TrainingLoop(TrainOptions options, nn.Module<Tensor, Tensor> model, ImageDataset train, Device? device = null)
     {
         options.Validate();
@@ -36,23 +45,33 @@ public sealed class TrainingLoop : IDisposable
         optimizer = NewOptimizer(model);
     }
 
+    /// <summary>The optimiser's settings.</summary>
     public TrainOptions Options { get; }
+    /// <summary>The data trained on.</summary>
     public ImageDataset TrainData { get; }
     /// <summary>Evaluated after every epoch when given.</summary>
     public ImageDataset? TestData { get; init; }
+    /// <summary>Device the loop runs on.</summary>
     public Device Device { get; }
+    /// <summary>Where progress goes.</summary>
     public IProgressReporter Progress { get; init; } = NullProgress.Instance;
+    /// <summary>The modifiers, in the order they run.</summary>
     public IReadOnlyList<TrainingModifier> Modifiers { get; init; } = [];
     /// <summary>Called after every epoch (after the modifiers' <see cref="TrainingModifier.EpochEnd"/>).</summary>
     public Action<EpochStats>? AfterEpoch { get; init; }
 
+    /// <summary>The model trained (a modifier may replace it, see ReplaceModel).</summary>
     public nn.Module<Tensor, Tensor> Model { get; private set; }
     /// <summary>The weight mask the run holds (null: nothing pruned): set by the driver from a checkpoint's compression
     /// state, grown by pruning modifiers, re-applied by them after every optimiser step.</summary>
     public MaskSet? Mask { get; set; }
+    /// <summary>Epochs finished.</summary>
     public int EpochsDone { get; private set; }
+    /// <summary>Optimiser steps taken.</summary>
     public long Steps { get; private set; }
+    /// <summary>Mini-batches per epoch.</summary>
     public int BatchesPerEpoch => (TrainData.Count + Options.BatchSize - 1) / Options.BatchSize;
+    /// <summary>Steps of the whole run.</summary>
     public long TotalSteps => (long)Options.Epochs * BatchesPerEpoch;
 
     /// <summary>Trains <paramref name="model"/> in place for the whole run without modifiers; returns each epoch's statistics.</summary>
@@ -150,6 +169,7 @@ public sealed class TrainingLoop : IDisposable
             eval.Loss, eval.Accuracy, clock.Elapsed.TotalSeconds);
     }
 
+    /// <summary>Releases the optimiser and the loop's tensors.</summary>
     public void Dispose() => optimizer.Dispose();
 
     private MomentumSgd NewOptimizer(nn.Module<Tensor, Tensor> model) =>

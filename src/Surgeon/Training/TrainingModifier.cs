@@ -5,6 +5,7 @@ namespace Surgeon.Training;
 /// <summary>An epoch or optimiser-step range over which a modifier acts; ends are inclusive, null = open.</summary>
 public sealed record ActiveRange(long? Start, long? End, bool InSteps)
 {
+    /// <summary>Every epoch and step.</summary>
     public static readonly ActiveRange Always = new(null, null, false);
 
     /// <summary>Whether epoch <paramref name="epoch"/> (1-based) or step <paramref name="step"/> lies in the range.</summary>
@@ -19,6 +20,7 @@ public sealed record ActiveRange(long? Start, long? End, bool InSteps)
         ? (Start ?? 0, End ?? long.MaxValue)
         : ((Start ?? 0) * batchesPerEpoch, End is null ? long.MaxValue : End.Value * batchesPerEpoch);
 
+    /// <summary>E.g. "epochs 3–end".</summary>
     public override string ToString() => $"{(InSteps ? "steps" : "epochs")} {Start?.ToString() ?? "start"}–{End?.ToString() ?? "end"}";
 }
 
@@ -43,12 +45,17 @@ public abstract class TrainingModifier
     /// <summary>True when the modifier decides which weights are pruned: two of them may not act over overlapping ranges.</summary>
     public virtual bool OwnsMask => false;
 
+    /// <summary>Called once before the first epoch.</summary>
     public virtual void RunStart(TrainingLoop loop) { }
+    /// <summary>Called at the start of each epoch.</summary>
     public virtual void EpochStart(TrainingLoop loop) { }
     /// <summary>After the backward pass, before the optimiser step (gradients are in <c>.grad</c>).</summary>
     public virtual void BeforeStep(TrainingLoop loop) { }
+    /// <summary>Called after each optimiser step.</summary>
     public virtual void AfterStep(TrainingLoop loop) { }
+    /// <summary>Called after each epoch with its statistics.</summary>
     public virtual void EpochEnd(TrainingLoop loop, EpochStats stats) { }
+    /// <summary>Called once after the last epoch.</summary>
     public virtual void RunEnd(TrainingLoop loop) { }
 
     /// <summary>A term added to the batch's loss before the backward pass (e.g. ADMM's ρ/2‖W − Z + U‖²), or null.</summary>

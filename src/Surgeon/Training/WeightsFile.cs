@@ -9,7 +9,7 @@ namespace Surgeon.Training;
 /// file of another format, a truncated one, or weights of another architecture or shape is named precisely before
 /// TorchSharp reads any data.
 /// </summary>
-public static class WeightsFile
+internal static class WeightsFile
 {
     private const int MaxTensors = 100_000, MaxNameBytes = 4096, MaxRank = 8;
 

@@ -12,7 +12,7 @@ namespace Surgeon.Update;
 /// first-order term): at a trained model ḡ ≈ 0 and it changes little, but between the stages of a multi-stage prune
 /// the weights are no longer at a minimum and the term turns each stage into a damped Gauss–Newton step on the support.
 /// </summary>
-public sealed class BacksolveUpdate(bool firstOrder = false) : IWeightUpdate, IUsesFisher
+internal sealed class BacksolveUpdate(bool firstOrder = false) : IWeightUpdate, IUsesFisher
 {
     public bool FirstOrder { get; } = firstOrder;
 
@@ -37,7 +37,10 @@ public sealed class BacksolveUpdate(bool firstOrder = false) : IWeightUpdate, IU
         using var scope = NewDisposeScope();
         var fisher = FisherProvider.For(context, Name);
         var w = PrunableParameters.Flatten(context.Parameters);
-        var beta = RidgeBacksolve.Solve(fisher, w, keep, firstOrder: FirstOrder);
+        // CHITA's selection has solved this very system on the support it chose: reuse that β when it matches.
+        var known = FirstOrder ? null : KnownBacksolve.Take(context, fisher, w.to(ScalarType.Float64).cpu().data<double>().ToArray(),
+            keep.flatten().to(ScalarType.Bool).cpu().contiguous().data<bool>().ToArray());
+        var beta = known is not null ? tensor(known) : RidgeBacksolve.Solve(fisher, w, keep, firstOrder: FirstOrder);
         PrunableParameters.Assign(context.Parameters, beta.to(w.dtype).to(w.device));
     }
 }

@@ -11,7 +11,7 @@ namespace Surgeon.Update;
 /// Computed through the kept set U of each Fisher block, never with a d×d matrix:
 /// δw_U = (λI + G_UᵀG_U/N)⁻¹ G_Uᵀ(G_P w_P)/N = G_Uᵀ(NλI + G_UG_Uᵀ)⁻¹(G_P w_P), solving the smaller system.
 /// </summary>
-public sealed class CbsUpdate : IWeightUpdate, IUsesFisher
+internal sealed class CbsUpdate : IWeightUpdate, IUsesFisher
 {
     public string Name => "cbs-u";
     public string Description => "the CBS-U multi-weight update: the kept weights compensate jointly, −F_λ⁻¹E_P(E_PᵀF_λ⁻¹E_P)⁻¹w_P";

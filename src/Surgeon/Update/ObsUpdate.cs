@@ -10,7 +10,7 @@ namespace Surgeon.Update;
 /// single-weight OBS updates of the pruned weights, scaled by c (<see cref="PruningOptions.UpdateScale"/>). Each term
 /// alone zeroes its own weight; together they do not exactly, so the mask is applied afterwards (pruned weights become 0).
 /// </summary>
-public sealed class ObsUpdate : IWeightUpdate, IUsesFisher
+internal sealed class ObsUpdate : IWeightUpdate, IUsesFisher
 {
     public string Name => "obs";
     public string Description => "the OBS (WoodFisher) update −F_λ⁻¹Σ(w_q/[F_λ⁻¹]_qq)e_q of the kept weights (--update-scale)";

@@ -30,6 +30,7 @@ public class LayerTests
         ["Surgeon.Reports"],
         ["Surgeon.Export"],
         ["Surgeon.Benchmarking"],
+        ["Surgeon.Api"],
     ];
 
     [Fact]

@@ -35,6 +35,8 @@ public class ContinualCliTests(CliCheckpointFixture fixture)
     [InlineData("unknown --method", "--method", "ewc", "--tasks", "split-digits")]
     [InlineData("--prune-fraction must be in (0, 1)", "--method", "packnet", "--tasks", "split-digits", "--prune-fraction", "1")]
     [InlineData("unknown", "--method", "packnet", "--tasks", "split-digits", "--prune-method", "nosuch")]
+    [InlineData("unknown --loss 'hinge'", "--method", "rank-update", "--tasks", "split-digits", "--loss", "hinge")]
+    [InlineData("unknown --pixels 'scaled'", "--method", "rank-update", "--tasks", "split-digits", "--pixels", "scaled")]
     public void BadInput_OneLineExit2_NothingWritten(string message, params string[] args)
     {
         string work = fixture.NewWorkFolder();

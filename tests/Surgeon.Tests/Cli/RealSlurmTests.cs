@@ -53,6 +53,10 @@ public class RealSlurmTests(CliCheckpointFixture fixture, Xunit.Abstractions.ITe
             Assert.True(DateTime.UtcNow < deadline, $"point {victim.Describe()} was never claimed\n{SlurmLogs(cut)}{cluster.Logs()}");
             Thread.Sleep(20);
         }
+        // Freeze the worker the moment its claim shows (the holder line names its pid), so a loaded machine cannot let
+        // the point finish between the claim and the cancel (scancel still ends the stopped task).
+        var pid = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(holder), @"pid (\d+)");
+        if (pid.Success) System.Diagnostics.Process.Start("kill", ["-STOP", pid.Groups[1].Value])?.WaitForExit();
         cluster.Run("scancel", $"{arrayId}_{victim.Index}");
         cluster.WaitForIdleQueue(TimeSpan.FromMinutes(2));
         string journal = Path.Combine(cut, "points.jsonl");

@@ -143,4 +143,28 @@ public class ContinualTests
         Assert.Equal(24, subset[0].Train.Count);
         Assert.Equal([3, 3], subset[1].Test.ClassCounts());
     }
+
+    [Fact]
+    public void MultiTaskNetworks_RefuseAnUnlearntTaskAndWrongInputsBeforeNativeCode()
+    {
+        using var rank = new RankUpdateMlp(16, [8], 10);
+        rank.AddTask(2);
+        using var dense = new MultiTaskMlp(16, [8], 10, biasPerTask: true);
+        dense.AddTask();
+        foreach (var (model, name) in new (TorchSharp.torch.nn.Module<Tensor, Tensor>, string)[] { (rank, "rank-update MLP"), (dense, "multi-task MLP") })
+        {
+            using var images = zeros(3, 1, 4, 4);
+            using var logits = model.call(images);
+            Assert.Equal([3L, 10L], logits.shape);
+            using var wrong = zeros(3, 15);
+            Assert.Equal($"the {name} takes 16 inputs per sample, got [3×15]", Assert.Throws<SurgeonException>(() => model.call(wrong)).Message);
+            using var single = zeros(16);
+            Assert.Equal($"the {name} takes 16 inputs per sample, got [16]", Assert.Throws<SurgeonException>(() => model.call(single)).Message);
+        }
+        using var x = zeros(2, 16);
+        rank.Task = 1;
+        Assert.Equal("task 2 is not one of the 1 tasks learnt", Assert.Throws<SurgeonException>(() => rank.call(x)).Message);
+        dense.Task = -1;
+        Assert.Equal("task 0 is not one of the 1 tasks learnt", Assert.Throws<SurgeonException>(() => dense.call(x)).Message);
+    }
 }

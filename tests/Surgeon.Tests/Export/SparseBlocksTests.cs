@@ -135,23 +135,122 @@ public class SparseBlocksTests
         Assert.Equal(data, SparseBlocks.Decode(block, encoding, n, stored, 4));
     }
 
-    public static TheoryData<string, byte[], SparseEncoding, long, long, string> BadBlocks => new()
+    public static TheoryData<string, byte[], int, long, long, string> BadBlocks => new()
     {
-        { "too short", [0x08, 0x02, 0, 0, 0x80, 0x3F], SparseEncoding.Bitmask, 16, 2, "needs 10" },
-        { "bit count", [0x08, 0x03, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], SparseEncoding.Bitmask, 16, 2, "3 bits set" },
-        { "padding bits", [0x08, 0x20, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], SparseEncoding.Bitmask, 12, 2, "past the last element" },
-        { "decreasing", [0x05, 0x00, 0x03, 0x00, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], SparseEncoding.Indices, 64, 2, "indices must increase" },
-        { "repeated", [0x05, 0x00, 0x05, 0x00, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], SparseEncoding.Indices, 64, 2, "indices must increase" },
-        { "out of range", [0x03, 0x00, 0x40, 0x00, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], SparseEncoding.Indices, 64, 2, "past the last element (63)" },
-        { "too many stored", [], SparseEncoding.Indices, 4, 5, "5 stored values for 4 elements" },
-        { "dense not full", [0, 0, 0x80, 0x3F], SparseEncoding.Dense, 2, 1, "must store 2 values" },
+        { "too short", [0x08, 0x02, 0, 0, 0x80, 0x3F], (int)SparseEncoding.Bitmask, 16, 2, "needs 10" },
+        { "bit count", [0x08, 0x03, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], (int)SparseEncoding.Bitmask, 16, 2, "3 bits set" },
+        { "padding bits", [0x08, 0x20, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], (int)SparseEncoding.Bitmask, 12, 2, "past the last element" },
+        { "decreasing", [0x05, 0x00, 0x03, 0x00, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], (int)SparseEncoding.Indices, 64, 2, "indices must increase" },
+        { "repeated", [0x05, 0x00, 0x05, 0x00, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], (int)SparseEncoding.Indices, 64, 2, "indices must increase" },
+        { "out of range", [0x03, 0x00, 0x40, 0x00, 0, 0, 0x80, 0x3F, 0, 0, 0, 0xC0], (int)SparseEncoding.Indices, 64, 2, "past the last element (63)" },
+        { "too many stored", [], (int)SparseEncoding.Indices, 4, 5, "5 stored values for 4 elements" },
+        { "dense not full", [0, 0, 0x80, 0x3F], (int)SparseEncoding.Dense, 2, 1, "must store 2 values" },
     };
 
     [Theory]
     [MemberData(nameof(BadBlocks))]
-    public void ABlockThatContradictsItsHeader_IsRefusedWithTheReason(string what, byte[] block, SparseEncoding encoding, long elements, long stored, string phrase)
+    public void ABlockThatContradictsItsHeader_IsRefusedWithTheReason(string what, byte[] block, int encoding, long elements, long stored, string phrase)
     {
-        var e = Assert.Throws<InvalidDataException>(() => SparseBlocks.Decode(block, encoding, elements, stored, 4));
+        var e = Assert.Throws<InvalidDataException>(() => SparseBlocks.Decode(block, (SparseEncoding)encoding, elements, stored, 4));
+        Assert.True(e.Message.Contains(phrase, StringComparison.Ordinal), $"{what}: {e.Message}");
+    }
+
+    [Fact]
+    public void ATwoOfFourTensor_TakesThe2To4Block_WrittenOutByHand()
+    {
+        // 16 floats, groups {1@0, -2@3}, {-0.0 only}, {}, {1@1, 1@2}: a bitmask would take 2 + 5·4 = 22 bytes (the −0.0
+        // is a zero), the 2:4 block 2 + 8·4 = 34, so the bitmask wins here; at 48 elements with 2 nonzeros in every
+        // group the 2:4 block wins (below). Pairs: (0,3) = code 2, the first zero pair (0,1) = 0, (0,1) = 0, (1,2) = 3.
+        var data = Floats(16, (0, One), (3, MinusTwo), (5, MinusZero), (13, One), (14, One));
+        var block = SparseBlocks.Encode(data, 4, isFloat: true);
+        Assert.Equal(SparseEncoding.Bitmask, block.Encoding);
+
+        var full = new byte[48 * 4];
+        var expectedCodes = new int[12];
+        var rng = new Random(4);
+        for (int g = 0; g < 12; g++)
+        {
+            int code = rng.Next(6);
+            expectedCodes[g] = code;
+            var (a, b) = SparseBlocks.Pairs[code];
+            One.CopyTo(full, (4 * g + a) * 4);
+            MinusTwo.CopyTo(full, (4 * g + b) * 4);
+        }
+        var (encoding, stored, bytes) = SparseBlocks.Encode(full, 4, isFloat: true);
+        Assert.Equal(SparseEncoding.TwoOfFour, encoding);
+        Assert.Equal(24, stored);
+        // bitmask 6 + 96 = 102, indices 24·6 = 144, 2:4: 4 pattern bytes + 96 = 100
+        Assert.Equal(100, bytes.Length);
+        for (int k = 0; k < 4; k++)
+            Assert.Equal(expectedCodes[3 * k] + 6 * expectedCodes[3 * k + 1] + 36 * expectedCodes[3 * k + 2], bytes[k]);
+        for (int g = 0; g < 12; g++)
+        {
+            Assert.Equal(One, bytes.AsSpan(4 + 8 * g, 4).ToArray());
+            Assert.Equal(MinusTwo, bytes.AsSpan(8 + 8 * g, 4).ToArray());
+        }
+        Assert.Equal(full, SparseBlocks.Decode(bytes, encoding, 48, stored, 4));
+    }
+
+    [Theory]
+    [InlineData(4, 1.0)]
+    [InlineData(400, 1.0)]
+    [InlineData(4000, 0.9)]
+    [InlineData(40_000, 1.0)]
+    [InlineData(40_004, 0.97)]
+    public void RandomTwoOfFourTensors_RoundTrip_AndTakeTheSmallestBlock(int n, double keepTwo)
+    {
+        // Every group keeps 2 random positions (with probability keepTwo, else 1 or 0); some kept values are −0.0.
+        var rng = new Random(n);
+        var data = new byte[n * 4];
+        var expected = new byte[n * 4];
+        int nonzeros = 0;
+        for (int g = 0; g < n / 4; g++)
+        {
+            var (a, b) = SparseBlocks.Pairs[rng.Next(6)];
+            int keep = rng.NextDouble() < keepTwo ? 2 : rng.Next(2);
+            foreach (int j in new[] { a, b }.Take(keep))
+            {
+                float v = rng.Next(10) == 0 ? -0.0f : (float)(rng.NextDouble() + 0.5);
+                BitConverter.TryWriteBytes(data.AsSpan((4 * g + j) * 4), v);
+                if (v != 0) { BitConverter.TryWriteBytes(expected.AsSpan((4 * g + j) * 4), v); nonzeros++; }
+            }
+        }
+        var (encoding, stored, block) = SparseBlocks.Encode(data, 4, isFloat: true);
+        long dense = 4L * n, bitmask = (n + 7) / 8 + 4L * nonzeros, indices = (n <= 65_536 ? 6L : 8L) * nonzeros;
+        long pairs = (n / 4 + 2) / 3 + 4L * (n / 2);
+        Assert.Equal(Math.Min(Math.Min(dense, bitmask), Math.Min(indices, pairs)), block.LongLength);
+        if (pairs < Math.Min(Math.Min(dense, bitmask), indices)) Assert.Equal(SparseEncoding.TwoOfFour, encoding);
+        Assert.Equal(expected, SparseBlocks.Decode(block, encoding, n, stored, 4));
+    }
+
+    [Fact]
+    public void AGroupWithThreeNonzeros_NeverTakesThe2To4Block()
+    {
+        var data = new byte[400 * 4];
+        for (int g = 0; g < 100; g++)
+        {
+            One.CopyTo(data, (4 * g) * 4);
+            One.CopyTo(data, (4 * g + 2) * 4);
+        }
+        Assert.Equal(SparseEncoding.TwoOfFour, SparseBlocks.Encode(data, 4, isFloat: true).Encoding);
+        One.CopyTo(data, (4 * 57 + 1) * 4);
+        Assert.NotEqual(SparseEncoding.TwoOfFour, SparseBlocks.Encode(data, 4, isFloat: true).Encoding);
+    }
+
+    public static TheoryData<string, byte[], long, long, string> BadTwoOfFourBlocks => new()
+    {
+        { "code past 215", [216, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 12, 6, "not a code of 3 groups" },
+        { "stray last byte", [0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 16, 8, "past the last one" },
+        { "not whole groups", [0, 0, 0, 0, 0, 0, 0, 0, 0], 6, 3, "whole groups of 4" },
+        { "wrong stored", [0, 0, 0, 0, 0], 4, 1, "stores 2 values, not 1" },
+        { "too short", [0, 0, 0, 0, 0], 4, 2, "needs 9" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadTwoOfFourBlocks))]
+    public void A2To4BlockThatContradictsItsHeader_IsRefusedWithTheReason(string what, byte[] block, long elements, long stored, string phrase)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => SparseBlocks.Decode(block, SparseEncoding.TwoOfFour, elements, stored, 4));
         Assert.True(e.Message.Contains(phrase, StringComparison.Ordinal), $"{what}: {e.Message}");
     }
 }

@@ -139,6 +139,32 @@ public class SparseFileTests
         Assert.StartsWith("t.sparse ", e.Message);
     }
 
+    [Fact]
+    public void A2To4Tensor_MakesAVersion2File_ThatRoundTrips_AndIsRefusedAsVersion1()
+    {
+        // 48 floats [4, 12], in every group of 4 the values 1.0 and −2.0 at the pair (g mod 6) of SparseBlocks.Pairs
+        var data = new byte[48 * 4];
+        for (int g = 0; g < 12; g++)
+        {
+            var (a, b) = SparseBlocks.Pairs[g % 6];
+            BitConverter.TryWriteBytes(data.AsSpan((4 * g + a) * 4), 1.0f);
+            BitConverter.TryWriteBytes(data.AsSpan((4 * g + b) * 4), -2.0f);
+        }
+        var weight = new StateTensor("fc.weight", "F32", [4, 12], data);
+        var (bytes, entries) = SparseFile.Build(Info, [weight, Count]);
+        Assert.Equal(2u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)));
+        Assert.Equal("2:4", entries[0].Encoding);
+        Assert.Equal(24, entries[0].Stored);
+        Assert.Equal(4 + 24 * 4, entries[0].Length); // 12 groups: 4 pattern bytes, 24 values (a bitmask would be 6 + 96)
+        var back = SparseFile.Parse(bytes, "t.sparse");
+        Assert.Equal(data, back.Tensors[0].Data);
+
+        int headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(12));
+        string json = Encoding.UTF8.GetString(bytes, 20, headerLength);
+        var e = Assert.Throws<SurgeonException>(() => SparseFile.Parse(Assemble(json, bytes[(20 + headerLength)..^32], 1, null), "t.sparse"));
+        Assert.Contains("is a 2:4 block, which a version 1 file cannot hold", e.Message);
+    }
+
     /// <summary>A sparse file put together by hand: preamble, header, data, and the SHA-256 of all of it.</summary>
     private static byte[] Assemble(string json, byte[] data, uint version, long? headerLength)
     {

@@ -18,11 +18,12 @@ public class MultiStageTests
     };
 
     [Theory]
-    [InlineData(StageSchedule.Exponential)]
-    [InlineData(StageSchedule.Polynomial)]
-    [InlineData(StageSchedule.Linear)]
-    public void StageCounts_GrowToExactlyK(StageSchedule schedule)
+    [InlineData((int)StageSchedule.Exponential)]
+    [InlineData((int)StageSchedule.Polynomial)]
+    [InlineData((int)StageSchedule.Linear)]
+    public void StageCounts_GrowToExactlyK(int scheduleValue)
     {
+        var schedule = (StageSchedule)scheduleValue; // an int: the schedule type is internal, xunit's methods are public
         foreach (int stages in new[] { 1, 2, 3, 5, 16 })
         {
             long previous = 0;
@@ -45,11 +46,12 @@ public class MultiStageTests
     }
 
     [Theory]
-    [InlineData("ms3-lin:wf", "wf", StageSchedule.Linear)]
-    [InlineData("ms2-poly:chita", "chita", StageSchedule.Polynomial)]
-    [InlineData("ms2:cbs", "cbs", StageSchedule.Exponential)]
-    public void MultiStage_EqualsALoopOfSingleStagePrunesWithFreshGradients(string method, string single, StageSchedule schedule)
+    [InlineData("ms3-lin:wf", "wf", (int)StageSchedule.Linear)]
+    [InlineData("ms2-poly:chita", "chita", (int)StageSchedule.Polynomial)]
+    [InlineData("ms2:cbs", "cbs", (int)StageSchedule.Exponential)]
+    public void MultiStage_EqualsALoopOfSingleStagePrunesWithFreshGradients(string method, string single, int scheduleValue)
     {
+        var schedule = (StageSchedule)scheduleValue;
         const double sparsity = 0.7;
         var ms = PruningMethods.Get(method);
         int stages = ((MultiStageSelection)ms.Selection!).Stages;

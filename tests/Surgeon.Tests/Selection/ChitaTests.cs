@@ -199,4 +199,51 @@ public class ChitaTests(ITestOutputHelper output)
         Assert.True(flat.masked_select(masks.Keep.logical_not()).eq(0).all().item<bool>());
         Assert.True(flat.isfinite().all().item<bool>());
     }
+
+    [Fact]
+    public void Chita_OnATinyNet_KeepsTheDenseRidgeSolutionOnItsMask()
+    {
+        // chita's update reuses the backsolve its selection ended with (KnownBacksolve): the weights must still be the
+        // ridge solution on the mask, here from the dense float64 closed form.
+        var model = TestModels.TinyMlp(inputs: 6, classes: 3, width: 0.2, seed: 5);
+        var ctx = new PruningContext
+        {
+            Model = model,
+            Parameters = PrunableParameters.Discover(model),
+            TrainData = TestModels.RandomImages(200, 1, 2, 3, 3, seed: 9),
+            Seed = 2,
+            Options = new PruningOptions { FisherSamples = 50, Lambda = 1e-3 },
+        };
+        var w = PrunableParameters.Flatten(ctx.Parameters).to(ScalarType.Float64);
+        using var masks = PruningMethods.Get("chita").Prune(ctx, 0.7).Mask!;
+        var fisher = FisherProvider.For(ctx, "chita");
+        var keep = masks.Keep.flatten().data<bool>().ToArray();
+        var expected = DenseRidge(DenseDampedFisher(fisher), w, keep).Beta;
+        var actual = PrunableParameters.Flatten(ctx.Parameters).to(ScalarType.Float64);
+        double err = (actual - expected).abs().max().item<double>();
+        Assert.True(err < 1e-5, $"max |w − dense ridge| = {err}");
+        Assert.True((expected - w).abs().max().item<double>() > 1e-3); // the update moved the kept weights
+    }
+
+    [Fact]
+    public void KnownBacksolve_IsTakenOnlyForTheSameFisherWeightsAndMask_AndOnlyOnce()
+    {
+        var model = TestModels.TinyMlp(inputs: 6, classes: 3, width: 0.2, seed: 5);
+        var ctx = new PruningContext { Model = model, Parameters = PrunableParameters.Discover(model) };
+        var (fisher, w) = RandomProblem(n: 4, d: 6, seed: 1);
+        var (other, _) = RandomProblem(n: 4, d: 6, seed: 2);
+        bool[] keep = [true, false, true, true, false, false];
+        double[] beta = [1, 0, 2, 3, 0, 0];
+        KnownBacksolve.Store(ctx, fisher, w, keep, beta);
+        Assert.Equal(beta, KnownBacksolve.Take(ctx, fisher, w, keep));
+        Assert.Null(KnownBacksolve.Take(ctx, fisher, w, keep)); // taken once
+        KnownBacksolve.Store(ctx, fisher, w, keep, beta);
+        Assert.Null(KnownBacksolve.Take(ctx, other, w, keep));
+        KnownBacksolve.Store(ctx, fisher, w, keep, beta);
+        Assert.Null(KnownBacksolve.Take(ctx, fisher, w.Select(x => x + 1e-12).ToArray(), keep));
+        KnownBacksolve.Store(ctx, fisher, w, keep, beta);
+        Assert.Null(KnownBacksolve.Take(ctx, fisher, w, [true, true, true, false, false, false]));
+        fisher.Dispose();
+        other.Dispose();
+    }
 }

@@ -13,7 +13,7 @@ namespace Surgeon.Export.Onnx;
 /// running statistics (folded into the neighbouring conv or linear where that is exact), whatever mode the module is
 /// in. Pruned weights are exported as the zeros they are; a filter-pruned model exports at its smaller size.
 /// </summary>
-public static class OnnxExport
+internal static class OnnxExport
 {
     /// <summary>Opset 13 has every operator used here in its current form, and ONNX Runtime 1.8 and later run it.</summary>
     public const long OpsetVersion = 13;

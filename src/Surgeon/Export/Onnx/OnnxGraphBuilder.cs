@@ -7,7 +7,7 @@ namespace Surgeon.Export.Onnx;
 /// which a forward pass emitted in order gives for free). Every value and initializer name must be new, so a slip in
 /// an emitter that would silently rewire the graph fails here instead.
 /// </summary>
-public sealed class OnnxGraphBuilder
+internal sealed class OnnxGraphBuilder
 {
     private readonly List<OnnxNode> nodes = [];
     private readonly List<OnnxTensor> initializers = [];

@@ -13,7 +13,7 @@ namespace Surgeon.Export.Onnx;
 /// shrink). Gemm's alpha and beta, folded into the weights on import, become 1; intermediate value_info (shapes a
 /// shrink may have changed) is dropped, as ONNX Runtime infers it.
 /// </summary>
-public static class OnnxGraphExport
+internal static class OnnxGraphExport
 {
     public static ModelProto Build(OnnxGraphModel model)
     {

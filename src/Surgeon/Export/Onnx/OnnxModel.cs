@@ -5,10 +5,10 @@ namespace Surgeon.Export.Onnx;
 /// nodes, their attributes and the constant weights (float32, and int8 codes of quantised weights).
 /// <see cref="OnnxWriter"/> turns it into OnnxSharp's ModelProto and its protobuf bytes.
 /// </summary>
-public sealed record OnnxModel(OnnxGraph Graph, long IrVersion, long OpsetVersion, string ProducerName, string ProducerVersion,
+internal sealed record OnnxModel(OnnxGraph Graph, long IrVersion, long OpsetVersion, string ProducerName, string ProducerVersion,
     string DocString = "");
 
-public sealed record OnnxGraph(
+internal sealed record OnnxGraph(
     string Name,
     IReadOnlyList<OnnxNode> Nodes,
     IReadOnlyList<OnnxTensor> Initializers,
@@ -20,11 +20,11 @@ public sealed record OnnxGraph(
 }
 
 /// <summary>One operator application: <paramref name="OpType"/> of the default (ai.onnx) domain.</summary>
-public sealed record OnnxNode(string Name, string OpType, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs,
+internal sealed record OnnxNode(string Name, string OpType, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs,
     IReadOnlyList<OnnxAttribute> Attributes);
 
 /// <summary>A node attribute holding one integer, one float or a list of integers (all that the exported operators use).</summary>
-public sealed record OnnxAttribute
+internal sealed record OnnxAttribute
 {
     private OnnxAttribute(string name) => Name = name;
 
@@ -39,18 +39,18 @@ public sealed record OnnxAttribute
 }
 
 /// <summary>A named float32 constant (an initializer), row-major.</summary>
-public sealed record OnnxTensor(string Name, IReadOnlyList<long> Dims, float[] Data);
+internal sealed record OnnxTensor(string Name, IReadOnlyList<long> Dims, float[] Data);
 
 /// <summary>A named int8 constant (quantised weight codes and zero points), row-major.</summary>
-public sealed record OnnxInt8Tensor(string Name, IReadOnlyList<long> Dims, sbyte[] Data);
+internal sealed record OnnxInt8Tensor(string Name, IReadOnlyList<long> Dims, sbyte[] Data);
 
 /// <summary>
 /// A float32 graph input or output; each dim is a fixed size or, where <see cref="OnnxDim.Symbol"/> is set, a
 /// symbolic one (the batch).
 /// </summary>
-public sealed record OnnxValueInfo(string Name, IReadOnlyList<OnnxDim> Shape);
+internal sealed record OnnxValueInfo(string Name, IReadOnlyList<OnnxDim> Shape);
 
-public readonly record struct OnnxDim(long Size, string? Symbol = null)
+internal readonly record struct OnnxDim(long Size, string? Symbol = null)
 {
     public static OnnxDim Symbolic(string name) => new(0, name);
     public static implicit operator OnnxDim(long size) => new(size);

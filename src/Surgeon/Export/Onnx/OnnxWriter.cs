@@ -10,7 +10,7 @@ namespace Surgeon.Export.Onnx;
 /// and writes its protobuf bytes: the same classes the importer reads (Models/Onnx), so export and import share one
 /// definition of the format.
 /// </summary>
-public static class OnnxWriter
+internal static class OnnxWriter
 {
     public static void Write(OnnxModel model, Stream stream) => ToProto(model).WriteTo(stream);
 

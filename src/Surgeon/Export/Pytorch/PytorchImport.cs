@@ -13,7 +13,7 @@ namespace Surgeon.Export.Pytorch;
 /// into the registry model the request names, with the safetensors importer's rules and report: mis-shaped tensors are
 /// an error, and so are missing ones unless allowed; unexpected ones are reported.
 /// </summary>
-public static class PytorchImport
+internal static class PytorchImport
 {
     /// <summary>The local-file signature every zip archive starts with ("PK\x03\x04").</summary>
     private static readonly byte[] ZipSignature = [0x50, 0x4b, 0x03, 0x04];

@@ -10,7 +10,7 @@ namespace Surgeon.Export.Safetensors;
 /// tensors are an error, and so are missing ones unless <see cref="ImportRequest.AllowMissing"/>; tensors the file lacks
 /// keep initial values seeded by <see cref="ImportRequest.Seed"/>; unexpected ones are reported.
 /// </summary>
-public static class NamedWeightsImport
+internal static class NamedWeightsImport
 {
     /// <param name="tensorsFor">The file's tensors, given the model's state (name, dtype, shape) to adapt them to.</param>
     public static ImportResult Load(ImportRequest request, CheckpointInfo info,

@@ -12,7 +12,7 @@ namespace Surgeon.Export.Safetensors;
 /// name, u32 length + UTF-8 dtype, u32 rank, rank × u64 dimensions, u64 begin, u64 end; (3) the data buffer. All
 /// integers little-endian; the result is written as 64 lowercase hex digits.
 /// </summary>
-public static class SafetensorsChecksum
+internal static class SafetensorsChecksum
 {
     public sealed record Entry(string Name, string DType, long[] Shape, long Begin, long End);
 

@@ -1,7 +1,7 @@
 namespace Surgeon.Export.Safetensors;
 
 /// <summary>A safetensors file read and checked: its <c>__metadata__</c> (null when absent) and tensors in header order.</summary>
-public sealed record SafetensorsContents(IReadOnlyDictionary<string, string>? Metadata, IReadOnlyList<StateTensor> Tensors)
+internal sealed record SafetensorsContents(IReadOnlyDictionary<string, string>? Metadata, IReadOnlyList<StateTensor> Tensors)
 {
     /// <summary>The metadata key under which surgeon writes the model's description (the checkpoint sidecar's JSON).</summary>
     public const string CheckpointKey = "surgeon.checkpoint";

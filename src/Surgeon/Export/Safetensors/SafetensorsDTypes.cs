@@ -5,7 +5,7 @@ namespace Surgeon.Export.Safetensors;
 /// a float32 parameter) and integers (I64, I32, I16, I8, U8; converted to an int64 buffer such as BatchNorm's
 /// num_batches_tracked). The rest (BOOL, unsigned 16–64-bit, 8-bit and smaller floats) are known but refused by name.
 /// </summary>
-public static class SafetensorsDTypes
+internal static class SafetensorsDTypes
 {
     public static readonly string[] Floats = ["F32", "F16", "BF16", "F64"];
     public static readonly string[] Integers = ["I64", "I32", "I16", "I8", "U8"];

@@ -10,7 +10,7 @@ namespace Surgeon.Export.Safetensors;
 /// names, which follow PyTorch's module.attribute scheme) as F32 / I64 tensors, with "format": "pt", the checkpoint's
 /// description under <see cref="SafetensorsContents.CheckpointKey"/> and surgeon's checksum (<see cref="SafetensorsChecksum"/>) in the metadata.
 /// </summary>
-public static class SafetensorsExport
+internal static class SafetensorsExport
 {
     public static byte[] Build(nn.Module model, CheckpointInfo info) => Build(ModelState.Read(model), info);
 

@@ -10,7 +10,7 @@ namespace Surgeon.Export.Safetensors;
 /// model is the one the request names, or else the one surgeon's metadata in the file describes. Mis-shaped tensors
 /// are an error; so are missing ones unless <see cref="ImportRequest.AllowMissing"/>; unexpected ones are reported.
 /// </summary>
-public static class SafetensorsImport
+internal static class SafetensorsImport
 {
     public static ImportResult Read(ImportRequest request)
     {

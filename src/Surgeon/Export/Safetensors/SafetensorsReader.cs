@@ -10,7 +10,7 @@ namespace Surgeon.Export.Safetensors;
 /// violation is a <see cref="SurgeonException"/> naming the problem; nothing is read outside the file whatever the header
 /// says. When the metadata holds surgeon's checksum (<see cref="SafetensorsChecksum"/>), a bit flip anywhere is caught too.
 /// </summary>
-public static class SafetensorsReader
+internal static class SafetensorsReader
 {
     /// <summary>The reference implementation's limit; real headers are a few megabytes at most.</summary>
     public const long MaxHeaderBytes = 100L << 20;

@@ -6,7 +6,7 @@ namespace Surgeon.Export.Safetensors;
 /// Converts a file tensor to the element type of the model tensor it loads into: F16, BF16 and F64 to F32 (F16 and
 /// BF16 exactly; F64 rounded to nearest), I32, I16, I8 and U8 to I64 (exactly). The same type is copied as is.
 /// </summary>
-public static class SafetensorsValues
+internal static class SafetensorsValues
 {
     public static bool CanConvert(string from, string to) =>
         from == to

@@ -9,7 +9,7 @@ namespace Surgeon.Export.Safetensors;
 /// reference implementation does (so the data starts 8-byte aligned), then the raw little-endian data. The metadata gets
 /// <see cref="SafetensorsContents.ChecksumKey"/> (<see cref="SafetensorsChecksum"/>), which the reader checks.
 /// </summary>
-public static class SafetensorsWriter
+internal static class SafetensorsWriter
 {
     public static byte[] Build(IReadOnlyList<StateTensor> tensors, IReadOnlyDictionary<string, string> metadata)
     {

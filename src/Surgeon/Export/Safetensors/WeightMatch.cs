@@ -5,7 +5,7 @@ namespace Surgeon.Export.Safetensors;
 /// the model has and the file lacks (missing), the ones the file has and the model lacks (unexpected), and the ones in
 /// both that do not fit (mis-shaped: another shape, or a dtype that does not convert, e.g. floats into an integer buffer).
 /// </summary>
-public sealed record WeightMatch(
+internal sealed record WeightMatch(
     IReadOnlyList<StateTensor> Loadable, IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected,
     IReadOnlyList<string> Misshaped, int ModelTensors)
 {

@@ -5,7 +5,7 @@ namespace Surgeon.Export.Sparse;
 /// and stream bit t is bit (t mod 8) of byte ⌊t/8⌋. The unused high bits of the last byte are 0. A code is stored as
 /// the unsigned offset u = q − q_min ∈ [0, 2^b − 1] of the signed code q.
 /// </summary>
-public static class CodePacking
+internal static class CodePacking
 {
     public static long Bytes(long count, int bits) => checked((count * bits + 7) / 8);
 

@@ -9,7 +9,7 @@ namespace Surgeon.Export.Sparse;
 /// <see cref="Training.Checkpoint.Save"/> writes) and that file compressed with gzip at the optimal level, the yardsticks
 /// the sparse file is measured against.
 /// </summary>
-public static class DenseSizes
+internal static class DenseSizes
 {
     public static (long Dense, long Gzip) Measure(nn.Module model)
     {

@@ -4,7 +4,7 @@ using Surgeon.Compression;
 namespace Surgeon.Export.Sparse;
 
 /// <summary>How a quantised tensor's grid is described in the sparse header ("quantization"); its scales and zero points are in its block.</summary>
-public sealed record SparseQuantization(int Bits, bool Symmetric, int? Axis = null);
+internal sealed record SparseQuantization(int Bits, bool Symmetric, int? Axis = null);
 
 /// <summary>
 /// The block of a float32 tensor stored as b-bit codes on its grid (<see cref="TensorQuantization"/>): G float32 scales
@@ -13,7 +13,7 @@ public sealed record SparseQuantization(int Bits, bool Symmetric, int? Axis = nu
 /// stored unless its code is its zero point (its value 0). Decoding gives the values (q − zero point) · scale in
 /// float32, so a tensor written from grid values comes back bit for bit (−0.0 as +0.0).
 /// </summary>
-public static class QuantizedBlocks
+internal static class QuantizedBlocks
 {
     public static long BlockLength(SparseEncoding encoding, long elements, long stored, SparseQuantization grid, int grids) =>
         checked(GridBytes(grid, grids) + encoding switch

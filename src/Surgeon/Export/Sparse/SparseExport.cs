@@ -7,11 +7,11 @@ using static TorchSharp.torch;
 namespace Surgeon.Export.Sparse;
 
 /// <summary>Sizes of one sparse export: the file, and the dense weights file and its gzip for comparison.</summary>
-public sealed record SparseSizeReport(long SparseBytes, long DenseBytes, long GzipBytes, long StoredValues, long Elements,
+internal sealed record SparseSizeReport(long SparseBytes, long DenseBytes, long GzipBytes, long StoredValues, long Elements,
     IReadOnlyDictionary<SparseEncoding, int> TensorsByEncoding, int QuantizedTensors = 0);
 
 /// <summary><c>surgeon export --format sparse</c>: the model's whole state in a sparse file, with a size report.</summary>
-public static class SparseExport
+internal static class SparseExport
 {
     /// <summary>
     /// Writes the file; tensors named in <paramref name="quantizations"/> (by state-dict name, their values already on
@@ -39,14 +39,16 @@ public static class SparseExport
         return new ExportResult(path, r.SparseBytes, Describe(r));
     }
 
-    public static string Describe(SparseSizeReport r)
+    /// <param name="dense">What the dense yardstick is (a checkpoint's weights file, or an imported graph's ONNX file).</param>
+    public static string Describe(SparseSizeReport r, string dense = "dense weights file")
     {
         var c = CultureInfo.InvariantCulture;
         string encodings = string.Join(", ", r.TensorsByEncoding.Where(kv => kv.Value > 0).Select(kv => $"{kv.Value} {SparseBlocks.Name(kv.Key)}"));
         string quantized = r.QuantizedTensors == 0 ? "" : $", {r.QuantizedTensors} of them quantised";
-        return $"sparse v{(r.QuantizedTensors == 0 ? SparseFile.PlainVersion : SparseFile.Version)}, {r.TensorsByEncoding.Values.Sum()} tensors ({encodings}{quantized}), " +
+        bool plain = r.QuantizedTensors == 0 && r.TensorsByEncoding.GetValueOrDefault(SparseEncoding.TwoOfFour) == 0;
+        return $"sparse v{(plain ? SparseFile.PlainVersion : SparseFile.Version)}, {r.TensorsByEncoding.Values.Sum()} tensors ({encodings}{quantized}), " +
             $"{r.StoredValues.ToString("N0", c)} of {r.Elements.ToString("N0", c)} values stored; " +
-            $"dense weights file {r.DenseBytes.ToString("N0", c)} bytes, its gzip {r.GzipBytes.ToString("N0", c)} bytes: " +
+            $"{dense} {r.DenseBytes.ToString("N0", c)} bytes, its gzip {r.GzipBytes.ToString("N0", c)} bytes: " +
             $"this file is {Percent(r.SparseBytes, r.DenseBytes)} of the dense file and {Percent(r.SparseBytes, r.GzipBytes)} of its gzip";
     }
 

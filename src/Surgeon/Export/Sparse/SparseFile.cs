@@ -12,7 +12,7 @@ namespace Surgeon.Export.Sparse;
 /// What a sparse file holds: the checkpoint's description, every tensor of the model's state, the table, and the grid
 /// of each tensor stored as quantised codes (by name; empty for a version 1 file).
 /// </summary>
-public sealed record SparseContents(CheckpointInfo Info, IReadOnlyList<StateTensor> Tensors, IReadOnlyList<SparseTensorEntry> Entries,
+internal sealed record SparseContents(CheckpointInfo Info, IReadOnlyList<StateTensor> Tensors, IReadOnlyList<SparseTensorEntry> Entries,
     IReadOnlyDictionary<string, TensorQuantization>? Quantizations = null)
 {
     public IReadOnlyDictionary<string, TensorQuantization> Quantizations { get; init; } = Quantizations ?? new Dictionary<string, TensorQuantization>();
@@ -23,9 +23,10 @@ public sealed record SparseContents(CheckpointInfo Info, IReadOnlyList<StateTens
 /// H bytes of UTF-8 JSON (<see cref="SparseHeader"/>), the tensor blocks back to back in table order, and the SHA-256
 /// of everything before it. All integers little-endian. The checksum comes first when reading, so a truncated or
 /// bit-flipped file is refused as such before any of it is interpreted. Version 2 adds tensors stored as b-bit codes
-/// (<see cref="QuantizedBlocks"/>); a file without any is written as version 1, byte for byte as before.
+/// (<see cref="QuantizedBlocks"/>) and 2:4 blocks (<see cref="SparseEncoding.TwoOfFour"/>); a file without either is
+/// written as version 1, byte for byte as before.
 /// </summary>
-public static class SparseFile
+internal static class SparseFile
 {
     public static ReadOnlySpan<byte> Magic => "SURGSPRS"u8;
     /// <summary>The newest version written and read; <see cref="PlainVersion"/> files (no quantised tensors) are read too.</summary>
@@ -84,7 +85,8 @@ public static class SparseFile
 
         var bytes = new byte[checked(PreambleBytes + json.Length + offset + ChecksumBytes)];
         Magic.CopyTo(bytes);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), quantizations.Count == 0 ? PlainVersion : Version);
+        bool plain = quantizations.Count == 0 && entries.All(e => e.Encoding != SparseBlocks.Name(SparseEncoding.TwoOfFour));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), plain ? PlainVersion : Version);
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(12), (ulong)json.Length);
         json.CopyTo(bytes, PreambleBytes);
         long at = PreambleBytes + json.Length;
@@ -160,7 +162,9 @@ public static class SparseFile
             if (e.Shape.Length > 8 || e.Shape.Any(d => d < 0))
                 throw Bad(path, $"{where} has shape [{string.Join(", ", e.Shape)}]");
             if (!SparseBlocks.TryParse(e.Encoding, out var encoding))
-                throw Bad(path, $"{where} has unknown encoding '{e.Encoding}' (known: dense, bitmask, indices)");
+                throw Bad(path, $"{where} has unknown encoding '{e.Encoding}' (known: dense, bitmask, indices, 2:4)");
+            if (encoding == SparseEncoding.TwoOfFour && (version == PlainVersion || e.Quantization is not null))
+                throw Bad(path, version == PlainVersion ? $"{where} is a 2:4 block, which a version {PlainVersion} file cannot hold" : $"{where} is quantised in a 2:4 block, which holds float values only");
             long elements;
             try
             {

@@ -6,7 +6,7 @@ namespace Surgeon.Export.Sparse;
 
 /// <summary><c>surgeon import --format sparse</c>: rebuilds the model a sparse file describes, with its state bit for bit
 /// (but −0.0, which comes back as +0.0; see <see cref="SparseBlocks"/>).</summary>
-public static class SparseImport
+internal static class SparseImport
 {
     public static ImportResult Read(ImportRequest request)
     {

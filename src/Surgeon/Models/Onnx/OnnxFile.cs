@@ -9,7 +9,7 @@ namespace Surgeon.Models.Onnx;
 /// operator set other than the default domain's, and an initializer stored as external data whose file is missing or
 /// too short. External data is read in (and the reference dropped), so the rest of the importer sees plain tensors.
 /// </summary>
-public static class OnnxFile
+internal static class OnnxFile
 {
     /// <summary>The largest file read (protobuf's own limit for one message is 2 GB).</summary>
     private const long MaxBytes = int.MaxValue;

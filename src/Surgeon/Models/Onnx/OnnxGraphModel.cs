@@ -11,7 +11,7 @@ namespace Surgeon.Models.Onnx;
 /// single float input [batch, C, H, W]; the output its single output, [batch, classes] logits. The file as read is
 /// kept, so export writes the same graph, node and tensor names with the current weights.
 /// </summary>
-public sealed class OnnxGraphModel : nn.Module<Tensor, Tensor>, IStructuredModel
+internal sealed class OnnxGraphModel : nn.Module<Tensor, Tensor>, IStructuredModel
 {
     private readonly List<OnnxStep> steps;
     // value name → the buffer holding it (looked up per forward: Module.to() replaces buffers with moved copies)

@@ -8,7 +8,7 @@ namespace Surgeon.Models.Onnx;
 /// gives, keyed by state name): the same nodes, names, attributes and opset. Gemm's alpha and beta, folded into the
 /// weights on import, become 1; intermediate value_info (shapes a shrink may change) is dropped, runtimes infer it.
 /// </summary>
-public static class OnnxGraphWriter
+internal static class OnnxGraphWriter
 {
     /// <param name="replace">Values by state-dict name ("conv1.weight") that take the place of the model's own.</param>
     public static ModelProto Write(OnnxGraphModel model, IReadOnlyDictionary<string, Tensor>? replace = null)

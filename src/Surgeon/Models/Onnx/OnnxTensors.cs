@@ -10,7 +10,7 @@ namespace Surgeon.Models.Onnx;
 /// as onnx.proto fixes it) or the typed repeated fields. External data must have been read in already
 /// (<see cref="OnnxFile"/> does that and refuses a missing file).
 /// </summary>
-public static class OnnxTensors
+internal static class OnnxTensors
 {
     public const int Float = (int)TensorProto.Types.DataType.Float;
     public const int Int64 = (int)TensorProto.Types.DataType.Int64;

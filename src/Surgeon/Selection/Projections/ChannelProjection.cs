@@ -8,7 +8,7 @@ namespace Surgeon.Selection.Projections;
 /// [F, C, k, k] has channels: a linear layer's inputs are its columns (use the column-wise projection), and after a
 /// flatten the weight alone does not say how many inputs make one channel, so a weight without 4 dims is refused.
 /// </summary>
-public sealed class ChannelProjection : IProjection
+internal sealed class ChannelProjection : IProjection
 {
     public string Name => "channels";
 

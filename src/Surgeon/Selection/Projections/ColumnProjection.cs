@@ -6,7 +6,7 @@ namespace Surgeon.Selection.Projections;
 /// Column-wise, also called shape-wise (the same entry (c, i, j) of every filter): keep the k columns of the
 /// F × C·k·k matrix with the largest ℓ2 norm. For a linear layer a column is one input.
 /// </summary>
-public sealed class ColumnProjection : IProjection
+internal sealed class ColumnProjection : IProjection
 {
     public string Name => "columns";
 

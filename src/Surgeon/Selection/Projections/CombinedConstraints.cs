@@ -10,7 +10,7 @@ namespace Surgeon.Selection.Projections;
 /// step U_j += W − Z_j. Hard pruning then keeps the entries that every Z_j keeps: the AND of the masks, which lies in
 /// every S_j (removing entries from a set's support keeps it in the set). It is not Π onto the intersection in general.
 /// </summary>
-public static class CombinedConstraints
+internal static class CombinedConstraints
 {
     /// <summary>The entries every mask keeps.</summary>
     public static Tensor HardPruneMask(IReadOnlyList<Tensor> masks)

@@ -10,7 +10,7 @@ namespace Surgeon.Selection.Projections;
 /// of R wordlines × C bitlines with signed weights as differential pairs (the crossbar report of the quantisation
 /// stage), a tile is R inputs × C/2 outputs: TileRows = C/2, TileColumns = R.
 /// </summary>
-public sealed class CrossbarBlockProjection : IProjection
+internal sealed class CrossbarBlockProjection : IProjection
 {
     public CrossbarBlockProjection(long tileRows, long tileColumns)
     {

@@ -6,7 +6,7 @@ namespace Surgeon.Selection.Projections;
 /// Filter-wise (Wen et al.'s filter sparsity, ADMM's S_i = {W_i : at most k nonzero filters}): keep the k rows of the
 /// F × C·k·k matrix with the largest ℓ2 norm. For a linear layer a row is an output neuron.
 /// </summary>
-public sealed class FilterProjection : IProjection
+internal sealed class FilterProjection : IProjection
 {
     public string Name => "filters";
 

@@ -11,7 +11,7 @@ namespace Surgeon.Selection.Projections;
 /// groups with the largest squared ℓ2 (Frobenius) norm and zeroes the rest: for a kept set T the distance is
 /// Σ_{g∉T} ‖W_g‖², smallest when the dropped groups are the smallest. Ties go to the lower group index.
 /// </summary>
-public interface IProjection
+internal interface IProjection
 {
     /// <summary>The structure's name as recipes spell it ("filters", "crossbar:32x64"…).</summary>
     string Name { get; }
@@ -26,7 +26,7 @@ public interface IProjection
     Tensor KeepMask(Tensor weight, KeepTarget keep, string what);
 }
 
-public static class ProjectionExtensions
+internal static class ProjectionExtensions
 {
     /// <summary>Π_S(<paramref name="weight"/>): the weight with every group outside the kept ones set to 0 (a new tensor).</summary>
     public static Tensor Project(this IProjection projection, Tensor weight, KeepTarget keep, string what)

@@ -7,7 +7,7 @@ namespace Surgeon.Selection.Projections;
 /// of the layer's groups, or a count. A ratio keeps G − ⌊(1 − α)·G⌋ of G groups (pruning ⌊(1 − α)·G⌋, the rounding the
 /// sparsity targets use), at least one.
 /// </summary>
-public readonly record struct KeepTarget
+internal readonly record struct KeepTarget
 {
     private KeepTarget(double? ratio, long? count)
     {

@@ -8,7 +8,7 @@ namespace Surgeon.Selection.Projections;
 /// several joined by '+' (<c>filters+columns</c>), one projection per constraint, each with its own Z/U pair
 /// (<see cref="CombinedConstraints"/>).
 /// </summary>
-public static class Projections
+internal static class Projections
 {
     public static readonly IReadOnlyList<string> Names = ["unstructured", "filters", "columns", "channels", "crossbar:RxC"];
 

@@ -6,7 +6,7 @@ namespace Surgeon.Selection.Projections;
 /// Per-layer top-k (Zhang et al. 2018, the cardinality set card(W_i) ≤ l_i): keep the k entries of largest magnitude.
 /// Groups are single weights, so any weight shape fits, biases included.
 /// </summary>
-public sealed class UnstructuredProjection : IProjection
+internal sealed class UnstructuredProjection : IProjection
 {
     public string Name => "unstructured";
 
