@@ -6,7 +6,7 @@ namespace Surgeon.Continual;
 
 /// <summary>
 /// The continual driver: learns the tasks in order with one method and, after each, measures every task so far
-/// (the accuracy matrix) and what the method stores. <c>afterTask</c> sees the method after each task
+/// (the accuracy matrix) and what the method stores. The <c>afterTask</c> callback of <see cref="Run"/> sees the method after each task
 /// (tests take logits there).
 /// </summary>
 internal static class ContinualRun
