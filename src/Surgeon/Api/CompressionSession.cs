@@ -3,6 +3,7 @@ using Surgeon.Data;
 using Surgeon.Export.Onnx;
 using Surgeon.Models;
 using Surgeon.Models.Onnx;
+using Surgeon.Modifiers;
 using Surgeon.Progress;
 using Surgeon.Pruning;
 using Surgeon.Quantization;
@@ -176,15 +177,18 @@ public sealed class CompressionSession : IDisposable
         return new PruneSummary(method.Name, result.Sparsity, before, Evaluator.Evaluate(model, test).Accuracy);
     }
 
-    /// <summary>Fine-tunes with a recipe of training modifiers (YAML, see docs/recipes/: gradual pruning, fixed mask,
-    /// ADMM, AutoPrune, QAT, …) for <paramref name="epochs"/> epochs of SGD.</summary>
-    public void Finetune(string recipePath, int epochs, double learningRate = 0.01, int seed = 0)
+    /// <summary>Fine-tunes for <paramref name="epochs"/> epochs of SGD: with a recipe of training modifiers (YAML, see
+    /// docs/recipes/: gradual pruning, ADMM, AutoPrune, QAT, …) when <paramref name="recipePath"/> is given; the weights
+    /// pruned so far stay exact zeros unless a modifier of the recipe decides the mask itself.</summary>
+    public void Finetune(int epochs, string? recipePath = null, double learningRate = 0.01, int seed = 0)
     {
         if (quantized is not null) throw new SurgeonException("fine-tune before quantising: the session's weights are already quantised");
-        var recipe = Recipe.Load(recipePath);
         var options = new TrainOptions { Epochs = epochs, Seed = seed, LearningRate = learningRate };
         options.Validate();
-        var modifiers = recipe.CreateModifiers(epochs, (train.Count + options.BatchSize - 1) / options.BatchSize);
+        var recipe = recipePath is null ? null : Recipe.Load(recipePath);
+        var modifiers = recipe?.CreateModifiers(epochs, (train.Count + options.BatchSize - 1) / options.BatchSize) ?? [];
+        if (mask is not null && !modifiers.Any(m => m.OwnsMask))
+            modifiers = [new FixedMaskModifier { Prunable = Prunable }, .. modifiers]; // the zeros stay zeros
         using var loop = new TrainingLoop(options, model, train) { Progress = Progress, Modifiers = modifiers, Mask = mask };
         loop.Run();
         model = loop.Model;

@@ -62,6 +62,20 @@ public class CompressionSessionTests : IDisposable
     }
 
     [Fact]
+    public void FineTuningAfterPruning_KeepsThePrunedWeightsZero_AndTrainsTheOthers()
+    {
+        using var session = CompressionSession.Train("mlpnet", epochs: 1, seed: 7);
+        session.Prune("mp", 0.8);
+        var pruned = PrunableWeights(session);
+        session.Finetune(epochs: 1);
+        var tuned = PrunableWeights(session);
+        Assert.All(Enumerable.Range(0, pruned.Length).Where(i => pruned[i] == 0), i => Assert.Equal(0f, tuned[i]));
+        Assert.True(Enumerable.Range(0, pruned.Length).Count(i => pruned[i] != 0 && tuned[i] != pruned[i]) > pruned.Length / 10,
+            "fine-tuning changed almost none of the kept weights");
+        Assert.Equal((double)pruned.Count(w => w == 0) / pruned.Length, session.Sparsity, 12);
+    }
+
+    [Fact]
     public void AnImportedOnnxGraph_PrunesAndExports_AsOnnxRuntimeComputes()
     {
         using var session = CompressionSession.FromOnnx(ImportFixtures.Onnx("mlp"));
