@@ -8,6 +8,17 @@ internal static class CliRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
+    /// <summary>Bad input's contract: exit code 2 and one <c>error:</c> line containing <paramref name="expected"/>, no stack trace.</summary>
+    public static void AssertCleanError(Result r, string expected)
+    {
+        Assert.Equal(2, r.ExitCode);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+        Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
     /// <summary>The user and group an unprivileged child runs as when the tests run as root: Debian's "nobody".</summary>
     internal const int UnprivilegedId = 65534;
 

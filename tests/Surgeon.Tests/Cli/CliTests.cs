@@ -16,15 +16,6 @@ public class CliTests : IDisposable
         return data;
     }
 
-    private static void AssertCleanError(CliRunner.Result r, string expected)
-    {
-        Assert.Equal(2, r.ExitCode);
-        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.Contains(expected, lines[0]);
-        Assert.DoesNotContain("   at ", r.Stderr);
-    }
 
     [Fact]
     public void TrainPruneEvalSweep_EndToEnd()
@@ -104,7 +95,7 @@ public class CliTests : IDisposable
         var plot = CliRunner.Run(dir, "plot-dynamics", "--out", png, $"a={ckpt}.dynamics.csv", $"a={ckpt}.dynamics.csv");
         Assert.True(plot.ExitCode == 0, plot.Stderr);
         Assert.True(new FileInfo(png).Length > 1000);
-        AssertCleanError(CliRunner.Run(dir, "plot-dynamics", "--out", png, "no-label"), "LABEL=PATH");
+        CliRunner.AssertCleanError(CliRunner.Run(dir, "plot-dynamics", "--out", png, "no-label"), "LABEL=PATH");
     }
 
     [Fact]
@@ -112,15 +103,15 @@ public class CliTests : IDisposable
     {
         string data = TinyData();
         string ckpt = Path.Combine(dir, "bad.ckpt");
-        AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--prune-measure", "magic", "--prune-target", "0.5", "--out", ckpt),
+        CliRunner.AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--prune-measure", "magic", "--prune-target", "0.5", "--out", ckpt),
             "unknown");
-        AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--prune-measure", "magnitude", "--prune-target", "1.5", "--out", ckpt),
+        CliRunner.AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--prune-measure", "magnitude", "--prune-target", "1.5", "--out", ckpt),
             "--prune-target must be in [0, 1)");
-        AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--prune-measure", "magnitude", "--out", ckpt),
+        CliRunner.AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--prune-measure", "magnitude", "--out", ckpt),
             "--prune-target");
-        AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--prune-measure", "magnitude", "--prune-target", "0.5",
+        CliRunner.AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--prune-measure", "magnitude", "--prune-target", "0.5",
             "--prune-structure", "filters", "--out", ckpt), "--prune-structure weights");
-        AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--epochs", "2", "--prune-measure", "magnitude",
+        CliRunner.AssertCleanError(CliRunner.Run(dir, "train", "--data", data, "--epochs", "2", "--prune-measure", "magnitude",
             "--prune-target", "0.5", "--prune-start", "3", "--out", ckpt), "raise --epochs");
         Assert.False(File.Exists(ckpt));
     }
@@ -129,29 +120,29 @@ public class CliTests : IDisposable
     public void UnknownMethod_OneLine()
     {
         var r = CliRunner.Run(dir, "prune", "-c", "whatever.ckpt", "--method", "magic", "--sparsity", "0.5");
-        AssertCleanError(r, "unknown pruning method 'magic'");
+        CliRunner.AssertCleanError(r, "unknown pruning method 'magic'");
     }
 
     [Fact]
     public void SparsityOutOfRange_OneLine()
     {
         var r = CliRunner.Run(dir, "prune", "-c", "whatever.ckpt", "--sparsity", "1.5");
-        AssertCleanError(r, "sparsity must be in [0, 1)");
+        CliRunner.AssertCleanError(r, "sparsity must be in [0, 1)");
     }
 
     [Fact]
     public void UnparsableOrUnknownArguments_OneLine()
     {
-        AssertCleanError(CliRunner.Run(dir, "prune", "-c", "x.ckpt", "--sparsity", "abc"), "Cannot parse argument 'abc'");
-        AssertCleanError(CliRunner.Run(dir, "sweep", "--bogus"), "'--bogus'");
-        AssertCleanError(CliRunner.Run(dir), "no command given");
+        CliRunner.AssertCleanError(CliRunner.Run(dir, "prune", "-c", "x.ckpt", "--sparsity", "abc"), "Cannot parse argument 'abc'");
+        CliRunner.AssertCleanError(CliRunner.Run(dir, "sweep", "--bogus"), "'--bogus'");
+        CliRunner.AssertCleanError(CliRunner.Run(dir), "no command given");
     }
 
     [Fact]
     public void MissingCheckpoint_OneLine()
     {
         var r = CliRunner.Run(dir, "eval", "-c", Path.Combine(dir, "missing.ckpt"));
-        AssertCleanError(r, "checkpoint not found");
+        CliRunner.AssertCleanError(r, "checkpoint not found");
     }
 
     [Fact]
@@ -161,7 +152,7 @@ public class CliTests : IDisposable
         string ckpt = Path.Combine(dir, "m.ckpt");
         Assert.Equal(0, CliRunner.Run(dir, "train", "--data", data, "--epochs", "1", "--out", ckpt, "--quiet").ExitCode);
         var r = CliRunner.Run(dir, "eval", "-c", ckpt, "--data", "digits");
-        AssertCleanError(r, "expects 1×6×6 inputs");
+        CliRunner.AssertCleanError(r, "expects 1×6×6 inputs");
     }
 
     [Fact]

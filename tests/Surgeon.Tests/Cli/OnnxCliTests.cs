@@ -52,7 +52,7 @@ public class OnnxCliTests : IDisposable
         string bad = Path.Combine(dir, "notes.onnx"), output = Path.Combine(dir, "out.onnx");
         File.WriteAllText(bad, "these are notes, not a model\n");
         var r = CliRunner.Run(dir, "prune", "--onnx", bad, "--method", "mp", "--sparsity", "0.5", "--out", output);
-        AssertCleanError(r, "not an ONNX model");
+        CliRunner.AssertCleanError(r, "not an ONNX model");
         Assert.False(File.Exists(output));
     }
 
@@ -64,9 +64,9 @@ public class OnnxCliTests : IDisposable
         string bad = Path.Combine(dir, "lp.onnx"), output = Path.Combine(dir, "out.onnx");
         File.WriteAllBytes(bad, proto.ToByteArray());
         var r = CliRunner.Run(dir, "eval", "--onnx", bad);
-        AssertCleanError(r, "GlobalLpPool");
+        CliRunner.AssertCleanError(r, "GlobalLpPool");
         r = CliRunner.Run(dir, "prune", "--onnx", bad, "--method", "mp", "--sparsity", "0.5", "--out", output);
-        AssertCleanError(r, "GlobalLpPool");
+        CliRunner.AssertCleanError(r, "GlobalLpPool");
         Assert.False(File.Exists(output));
     }
 
@@ -74,9 +74,9 @@ public class OnnxCliTests : IDisposable
     public void CheckpointAndOnnxTogetherOrNeitherIsOneLine()
     {
         var r = CliRunner.Run(dir, "prune", "--method", "mp", "--sparsity", "0.5");
-        AssertCleanError(r, "--onnx");
+        CliRunner.AssertCleanError(r, "--onnx");
         r = CliRunner.Run(dir, "prune", "--onnx", ImportFixtures.Onnx("mlp"), "-c", "x.ckpt", "--method", "mp", "--sparsity", "0.5");
-        AssertCleanError(r, "not both");
+        CliRunner.AssertCleanError(r, "not both");
     }
 
     [Fact]
@@ -85,15 +85,7 @@ public class OnnxCliTests : IDisposable
         string data = Path.Combine(dir, "small");
         CliCheckpointFixture.WriteIdxFolder(data, side: 6, train: 20, test: 10);
         var r = CliRunner.Run(dir, "eval", "--onnx", ImportFixtures.Onnx("mlp"), "--data", data);
-        AssertCleanError(r, "1×28×28");
+        CliRunner.AssertCleanError(r, "1×28×28");
     }
 
-    private static void AssertCleanError(CliRunner.Result r, string expected)
-    {
-        Assert.Equal(2, r.ExitCode);
-        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.Contains(expected, lines[0]);
-    }
 }

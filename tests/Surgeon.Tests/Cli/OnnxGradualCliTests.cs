@@ -71,21 +71,13 @@ public partial class OnnxGradualCliTests : IDisposable
         string output = Path.Combine(dir, "out.onnx"), notOnnx = Path.Combine(dir, "notes.onnx");
         File.WriteAllText(notOnnx, "not a model\n");
         var r = CliRunner.Run(dir, "prune", "--onnx", ImportFixtures.Onnx("resnet"), "--schedule", "gradual", "--method", "l1@filter", "--sparsity", "0.5", "--out", output);
-        AssertCleanError(r, "@filter removes filters");
+        CliRunner.AssertCleanError(r, "@filter removes filters");
         r = CliRunner.Run(dir, "prune", "--onnx", notOnnx, "--schedule", "gradual", "--method", "mp", "--sparsity", "0.5", "--out", output);
-        AssertCleanError(r, "not an ONNX model");
+        CliRunner.AssertCleanError(r, "not an ONNX model");
         Assert.False(File.Exists(output));
     }
 
     [GeneratedRegex(@"accuracy [0-9.]+ % → ([0-9.]+ %), loss [0-9.]+ → ([0-9.]+);")]
     private static partial Regex Reported();
 
-    private static void AssertCleanError(CliRunner.Result r, string expected)
-    {
-        Assert.Equal(2, r.ExitCode);
-        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.Contains(expected, lines[0]);
-    }
 }
