@@ -158,8 +158,16 @@ public sealed class CompressionSession : IDisposable
         };
         method.Check(context);
         double before = Evaluator.Evaluate(model, test).Accuracy;
-        using var result = method.Prune(context, sparsity);
-        context.ReleaseCache();
+        PruneResult result;
+        try
+        {
+            result = method.Prune(context, sparsity);
+        }
+        finally
+        {
+            context.ReleaseCache(); // the Fisher and its factors, also when the method failed
+        }
+        using var _ = result;
         if (!ReferenceEquals(result.Model, model))
         {
             // A filter rule built a smaller model: it replaces the session's (whose mask no longer applies).
