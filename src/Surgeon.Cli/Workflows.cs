@@ -141,37 +141,19 @@ internal static class Workflows
         PruningOptions options, string outDir, Device device, IProgressReporter progress, int recalibrateBnSamples = 0,
         PrunableSet prunable = PrunableSet.Paper, int testSubset = 0, Func<int, Tensor>? fisherGradients = null)
     {
-        var (train, test) = DatasetCatalog.Load(dataSpec);
-        EnsureDataFits(info, test);
-        test = BalancedSubset(test, testSubset, "--test-subset");
         // Finished points go to points.jsonl at once; a rerun of the same sweep (same weights, data and options) skips them.
-        string key = SweepKey.Of(info.WeightsSha256, dataSpec, options, model, prunable, testSubset);
+        var inputs = SweepInputs.Load(model, info, dataSpec, options, prunable, testSubset);
         // The folder is this run's until it ends: a second sweep on it stops at once instead of computing the same points.
         using var folderLock = Surgeon.IO.FolderLock.Acquire(outDir, "--out-dir");
-        var journal = new SweepJournal(Path.Combine(outDir, SweepResults.JournalFile), key);
+        var journal = new SweepJournal(Path.Combine(outDir, SweepResults.JournalFile), inputs.Key);
         var (journaled, warning) = journal.Load();
         if (warning is not null) progress.Info(warning);
         var done = journaled.Where(p => methods.Any(m => m.Name == p.Method || m.Name + SweepRunner.RecalibratedSuffix == p.Method)
             && sparsities.Contains(p.Sparsity) && seeds.Contains(p.Seed)).ToList();
         if (done.Count > 0)
             progress.Info($"resuming: {done.Count} point(s) already in {journal.Path}");
-        var runner = new SweepRunner
-        {
-            Done = done,
-            OnPoint = journal.Append,
-            FisherGradients = fisherGradients,
-            Model = model,
-            TestData = test,
-            TrainData = train,
-            Methods = methods,
-            Sparsities = sparsities,
-            Seeds = seeds,
-            Options = options,
-            Device = device,
-            Progress = progress,
-            RecalibrateBnSamples = recalibrateBnSamples,
-            Prunable = prunable,
-        };
+        var runner = inputs.Runner(model, methods, sparsities, seeds, options, recalibrateBnSamples, prunable, device, progress,
+            done: done, onPoint: journal.Append, fisherGradients: fisherGradients);
         var (dense, points) = runner.Run();
         var config = new Dictionary<string, string>
         {
@@ -204,22 +186,9 @@ internal static class Workflows
         PruningOptions options, string outDir, Device device, IProgressReporter progress, int recalibrateBnSamples,
         PrunableSet prunable, int testSubset, string? fisherFile)
     {
-        var (train, test) = DatasetCatalog.Load(dataSpec);
-        EnsureDataFits(info, test);
-        test = BalancedSubset(test, testSubset, "--test-subset");
-        string key = SweepKey.Of(info.WeightsSha256, dataSpec, options, model, prunable, testSubset);
-        var check = new SweepRunner
-        {
-            Model = model,
-            TestData = test,
-            TrainData = train,
-            Methods = methods,
-            Sparsities = sparsities,
-            Seeds = seeds,
-            Options = options,
-            RecalibrateBnSamples = recalibrateBnSamples,
-            Prunable = prunable,
-        };
+        var inputs = SweepInputs.Load(model, info, dataSpec, options, prunable, testSubset);
+        var (train, test, key) = inputs;
+        var check = inputs.Runner(model, methods, sparsities, seeds, options, recalibrateBnSamples, prunable);
         int recalibrate = check.Recalibrates ? recalibrateBnSamples : 0;
         string planPath = Path.Combine(outDir, SweepPlan.FileName);
         SweepPlan Make(EvalResult dense) => SweepPlan.Create(checkpointPath, dataSpec, methods.Select(m => m.Name).ToList(), sparsities,
@@ -257,10 +226,8 @@ internal static class Workflows
     {
         var (model, info) = Checkpoint.Load(plan.Checkpoint, device);
         using var _ = model;
-        var (train, test) = DatasetCatalog.Load(plan.Data);
-        EnsureDataFits(info, test);
-        test = BalancedSubset(test, plan.TestSubset, "--test-subset");
-        string key = SweepKey.Of(info.WeightsSha256, plan.Data, plan.Options, model, plan.Prunable, plan.TestSubset);
+        var inputs = SweepInputs.Load(model, info, plan.Data, plan.Options, plan.Prunable, plan.TestSubset);
+        string key = inputs.Key;
         if (key != plan.Key)
             throw new SurgeonException($"the checkpoint {plan.Checkpoint} is not the one the plan in {outDir} was written for (its weights or settings differ); write a new plan with --plan-only");
         var methods = PruningMethods.Parse(string.Join(",", plan.Methods));
@@ -295,34 +262,10 @@ internal static class Workflows
             computed++;
             return claim;
         }
-        var runner = new SweepRunner
-        {
-            Claim = Claim,
-            OnPoint = journal.Append,
-            FisherGradients = gradients,
-            EvaluateDense = false,
-            Model = model,
-            TestData = test,
-            TrainData = train,
-            Methods = methods,
-            Sparsities = plan.Sparsities,
-            Seeds = plan.Seeds,
-            Options = plan.Options,
-            Device = device,
-            Progress = progress,
-            RecalibrateBnSamples = plan.RecalibrateBnSamples,
-            Prunable = plan.Prunable,
-        };
+        var runner = inputs.Runner(model, methods, plan.Sparsities, plan.Seeds, plan.Options, plan.RecalibrateBnSamples, plan.Prunable,
+            device, progress, onPoint: journal.Append, fisherGradients: gradients, claim: Claim, evaluateDense: false);
         runner.Run();
         return (computed, skipped);
-    }
-
-    public static void EnsureDataFits(CheckpointInfo info, ImageDataset data)
-    {
-        if (!info.InputShape.AsSpan().SequenceEqual(data.SampleShape))
-            throw new SurgeonException($"the checkpoint expects {string.Join('×', info.InputShape)} inputs but {data.Name} has {string.Join('×', data.SampleShape)}; pick the dataset it was trained on ({info.Dataset})");
-        if (data.NumClasses > info.NumClasses)
-            throw new SurgeonException($"{data.Name} has {data.NumClasses} classes but the checkpoint predicts {info.NumClasses}");
     }
 
     public static void PrintSweepTable(SweepReport report, string title)

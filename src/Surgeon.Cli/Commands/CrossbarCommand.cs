@@ -63,7 +63,7 @@ internal static class CrossbarCommand
                 if (s > 0)
                 {
                     var (_, test) = DatasetCatalog.Load(r.GetValue(data) ?? info.Dataset);
-                    Workflows.EnsureDataFits(info, test);
+                    info.EnsureFits(test);
                     test = Workflows.BalancedSubset(test, subset, "--test-subset");
                     if (!r.GetValue(quiet)) Console.Error.WriteLine($"simulating device variation σ = {s.ToString("G4", CultureInfo.InvariantCulture)}: {k} draws on {test.Count:N0} test images…");
                     var v = CrossbarVariation.Evaluate(model, test, options, s, k, r.GetValue(seed));

@@ -30,7 +30,7 @@ internal static class EvalCommand
             string path = r.GetValue(checkpoint)!;
             var (model, info) = Checkpoint.Load(path, dev);
             var (_, test) = DatasetCatalog.Load(r.GetValue(data) ?? info.Dataset);
-            Workflows.EnsureDataFits(info, test);
+            info.EnsureFits(test);
             var eval = Evaluator.Evaluate(model, test, device: dev);
             // A quantised checkpoint is evaluated as the quantised model it describes (fake quantisation in float32:
             // folded BatchNorm, weights and activations on their stored grids); its float weights' accuracy follows.

@@ -46,7 +46,7 @@ internal static class FactorizeCommand
                     throw new SurgeonException($"{path} is already pruned, quantised or factorised; factorise the dense checkpoint it came from");
                 string dataSpec = r.GetValue(data) ?? info.Dataset;
                 var (_, test) = DatasetCatalog.Load(dataSpec);
-                Workflows.EnsureDataFits(info, test);
+                info.EnsureFits(test);
                 var before = Evaluator.Evaluate(model, test, device: dev);
                 var layers = LowRankFactorization.Apply(model, info.InputShape, target);
                 var after = Evaluator.Evaluate(model, test, device: dev);

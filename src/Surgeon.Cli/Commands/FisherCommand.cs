@@ -44,7 +44,7 @@ internal static class FisherCommand
             using var _ = model;
             string dataSpec = r.GetValue(data) ?? info.Dataset;
             var (train, test) = DatasetCatalog.Load(dataSpec);
-            Workflows.EnsureDataFits(info, test);
+            info.EnsureFits(test);
             var parameters = PrunableParameters.Discover(model, prunableSet);
             EmpiricalFisher.CheckRequest(parameters, train, n, m, 1.0, -1);
             long d = PrunableParameters.TotalCount(parameters);

@@ -78,7 +78,7 @@ internal sealed class GradualRun
         string dataSpec = DataSpec ?? info.Dataset;
         var (train, test) = DatasetCatalog.Load(dataSpec);
         train = Workflows.BalancedSubset(train, subsetCount, "--train-subset");
-        Workflows.EnsureDataFits(info, test);
+        info.EnsureFits(test);
         int batchesPerEpoch = (train.Count + Training.BatchSize - 1) / Training.BatchSize;
         long totalSteps = (long)Training.Epochs * batchesPerEpoch;
         var schedule = FinalSparsity is { } target ? gradual.Schedule(r, target, totalSteps) : null;

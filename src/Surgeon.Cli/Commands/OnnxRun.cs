@@ -18,18 +18,17 @@ internal static class OnnxRun
     public static (OnnxGraphModel Model, ImageDataset Train, ImageDataset Test) Load(string path, string dataSpec)
     {
         var model = new OnnxGraphModel(OnnxFile.Read(path), Path.GetFileName(path));
-        var (train, test) = DatasetCatalog.Load(dataSpec);
-        if (!model.InputShape.AsSpan().SequenceEqual(test.SampleShape))
+        try
+        {
+            var (train, test) = DatasetCatalog.Load(dataSpec);
+            model.EnsureFits(test);
+            return (model, train, test);
+        }
+        catch
         {
             model.Dispose();
-            throw new SurgeonException($"{Path.GetFileName(path)} takes {string.Join('×', model.InputShape)} inputs but {test.Name} has {string.Join('×', test.SampleShape)}; pick a dataset of its input shape with --data");
+            throw;
         }
-        if (test.NumClasses > model.NumClasses)
-        {
-            model.Dispose();
-            throw new SurgeonException($"{test.Name} has {test.NumClasses} classes but {Path.GetFileName(path)} predicts {model.NumClasses}");
-        }
-        return (model, train, test);
     }
 
     /// <summary>

@@ -102,7 +102,7 @@ internal static class PruneCommand
             var (model, info) = Checkpoint.Load(path, dev);
             string dataSpec = r.GetValue(data) ?? info.Dataset;
             var (train, test) = DatasetCatalog.Load(dataSpec);
-            Workflows.EnsureDataFits(info, test);
+            info.EnsureFits(test);
             var parameters = PrunableParameters.Discover(model, prunableSet);
             if (!pruningMethod.PrunesFilters)
                 SparsityTarget.PruneCount(s, PrunableParameters.TotalCount(parameters)); // rounds to zero weights: for every method alike

@@ -103,7 +103,7 @@ internal static class QuantizeCommand
                 QuantizedCheckpoint.RequireSameSettings(info.Compression, weights, acts, path);
                 string dataSpec = r.GetValue(data) ?? info.Dataset;
                 var (train, test) = DatasetCatalog.Load(dataSpec);
-                Workflows.EnsureDataFits(info, test);
+                info.EnsureFits(test);
                 var before = Evaluator.Evaluate(model, test, device: dev);
                 var plan = PostTrainingQuantization.Quantize(model, weights, acts, train, progress);
                 Surgeon.Compression.CompressionState state = QuantizedCheckpoint.Store(info.Compression, plan);

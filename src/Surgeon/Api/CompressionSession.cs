@@ -65,8 +65,7 @@ public sealed class CompressionSession : IDisposable
         {
             string spec = data ?? info.Dataset;
             var (train, test) = DatasetCatalog.Load(spec);
-            if (!info.InputShape.AsSpan().SequenceEqual(test.SampleShape) || test.NumClasses > info.NumClasses)
-                throw new SurgeonException($"{Path.GetFileName(path)} was trained on {info.Dataset} and does not fit {test.Name}");
+            info.EnsureFits(test);
             var session = new CompressionSession(model, info, spec, train, test)
             {
                 Prunable = info.Notes.GetValueOrDefault("prunable") == "all" ? PrunableSet.All : PrunableSet.Paper,
@@ -90,8 +89,7 @@ public sealed class CompressionSession : IDisposable
         try
         {
             var (train, test) = DatasetCatalog.Load(data);
-            if (!graph.InputShape.AsSpan().SequenceEqual(test.SampleShape) || test.NumClasses > graph.NumClasses)
-                throw new SurgeonException($"{Path.GetFileName(path)} takes {string.Join('×', graph.InputShape)} inputs and predicts {graph.NumClasses} classes; {test.Name} does not fit");
+            graph.EnsureFits(test);
             return new CompressionSession(graph, null, data, train, test);
         }
         catch

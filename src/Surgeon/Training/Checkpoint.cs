@@ -69,6 +69,19 @@ internal sealed record CheckpointInfo
             TestLoss is { } l ? JsonNumbers.Loss("its testLoss", l) : null);
     }
 
+    /// <summary>
+    /// Refuses data the checkpoint's model cannot take: samples of another shape than its input, or more classes than it
+    /// predicts (fewer is fine: a model of 10 classes evaluates on a 2-class subset). Every command and
+    /// <c>CompressionSession.FromCheckpoint</c> check this before any work; <c>OnnxGraphModel.EnsureFits</c> is its twin.
+    /// </summary>
+    public void EnsureFits(Data.ImageDataset data)
+    {
+        if (!InputShape.AsSpan().SequenceEqual(data.SampleShape))
+            throw new SurgeonException($"the checkpoint expects {string.Join('×', InputShape)} inputs but {data.Name} has {string.Join('×', data.SampleShape)}; pick the dataset it was trained on ({Dataset})");
+        if (data.NumClasses > NumClasses)
+            throw new SurgeonException($"{data.Name} has {data.NumClasses} classes but the checkpoint predicts {NumClasses}");
+    }
+
     /// <summary>This record describing <paramref name="spec"/> instead (e.g. the spec of a shrunk model).</summary>
     public CheckpointInfo WithSpec(ModelSpec spec) => this with
     {

@@ -116,6 +116,18 @@ public class CompressionSessionTests : IDisposable
     }
 
     [Fact]
+    public void DataThatDoNotFitTheGraph_AreTheCommandLinesOneLineError()
+    {
+        string data = Path.Combine(dir, "small");
+        Surgeon.Tests.Cli.CliCheckpointFixture.WriteIdxFolder(data, side: 6, train: 8, test: 4);
+        var e = Assert.Throws<SurgeonException>(() => CompressionSession.FromOnnx(ImportFixtures.Onnx("mlp"), data));
+        Assert.StartsWith("mlp.onnx takes 1×28×28 inputs but ", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith(" has 1×6×6; pick a dataset of its input shape", e.Message, StringComparison.Ordinal);
+        var r = Surgeon.Tests.Cli.CliRunner.Run(dir, "eval", "--onnx", ImportFixtures.Onnx("mlp"), "--data", data);
+        Surgeon.Tests.Cli.CliRunner.AssertCleanError(r, e.Message); // the library's check is the command line's
+    }
+
+    [Fact]
     public void BadInput_IsOneLineErrors()
     {
         Assert.Throws<SurgeonException>(() => CompressionSession.FromCheckpoint(Path.Combine(dir, "missing.ckpt")));

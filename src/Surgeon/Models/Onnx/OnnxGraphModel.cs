@@ -67,6 +67,18 @@ internal sealed class OnnxGraphModel : nn.Module<Tensor, Tensor>, IStructuredMod
         if (NumClasses < 2) throw new SurgeonException($"{fileName}: the graph gives {NumClasses} output; a classifier needs at least 2 classes");
     }
 
+    /// <summary>
+    /// Refuses data the graph cannot take: samples of another shape than its input, or more classes than it predicts
+    /// (the twin of <c>CheckpointInfo.EnsureFits</c>; the command line and <c>CompressionSession.FromOnnx</c> call it).
+    /// </summary>
+    public void EnsureFits(Data.ImageDataset data)
+    {
+        if (!InputShape.AsSpan().SequenceEqual(data.SampleShape))
+            throw new SurgeonException($"{FileName} takes {string.Join('×', InputShape)} inputs but {data.Name} has {string.Join('×', data.SampleShape)}; pick a dataset of its input shape");
+        if (data.NumClasses > NumClasses)
+            throw new SurgeonException($"{data.Name} has {data.NumClasses} classes but {FileName} predicts {NumClasses}");
+    }
+
     /// <summary>The file as read: the template of export (its nodes, names and attributes).</summary>
     public ModelProto Source { get; }
 
