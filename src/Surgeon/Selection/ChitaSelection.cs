@@ -175,7 +175,8 @@ internal static class ChitaIht
         private readonly double[] w;
         private readonly bool[]? allowed;
         private double? lipschitz;                                     // of the whole block, when first needed
-        private readonly bool activeSet;                               // IHT on an active set (k ≤ L/5)
+        private readonly ActiveColumns? activeColumns;                 // IHT on an active set (k ≤ L/5): its columns
+        private bool activeSet => activeColumns is not null;
         private readonly ChitaProfile profile;
         private readonly SupportColumns? columns;                      // the support's columns when k ≤ L/5
         private readonly double[] gw = [];                             // G_b w̄ in float64, with the columns
@@ -195,7 +196,11 @@ internal static class ChitaIht
             {
                 columns = new SupportColumns(g, k);
                 gw = Times(w);
-                activeSet = activeSetAllowed && ActiveSetWorthwhile(k, w.Length, fisher.N, g.element_size());
+                if (activeSetAllowed && ActiveSetWorthwhile(k, w.Length, fisher.N, g.element_size()))
+                {
+                    int capacity = ActiveCapacity(k, w.Length, fisher.N, g.element_size());
+                    if (ActiveColumns.Supports(g, capacity)) activeColumns = new ActiveColumns(g, capacity);
+                }
             }
         }
 
@@ -322,19 +327,39 @@ internal static class ChitaIht
                 return n;
             }
             int steps = 0;
-            var active = InitialActiveSet(beta, k);
+            var store = activeColumns!;
+            bool Add(IEnumerable<int> columns)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                bool added = store.TryAdd(columns);
+                profile.ActiveGatherSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+                return added;
+            }
+            var wanted = InitialActiveSet(beta, k);
+            if (!Add(wanted))
+            {
+                store.Clear();
+                Add(wanted);
+            }
             double eta = double.NaN;
+            Coordinates? sub = null;
+            int version = -1;
             while (steps < maxIterations)
             {
-                using var sub = ActiveProblem(active);
+                if (sub is null || version != store.Version)
+                {
+                    sub = ActiveProblem(withLipschitz: double.IsNaN(eta));
+                    version = store.Version;
+                }
                 if (double.IsNaN(eta)) eta = 1 / sub.Lipschitz;
+                var active = store.Columns;
                 var betaA = active.Select(j => beta[j]).ToArray();
                 steps += Iterate(sub, betaA, k, maxIterations - steps, ref eta, trace, out var supportA, out _);
-                for (int i = 0; i < active.Length; i++) beta[active[i]] = betaA[i];
+                for (int i = 0; i < active.Count; i++) beta[active[i]] = betaA[i];
                 if (supportA is not null)
                 {
                     LastSupport = new bool[beta.Length];
-                    for (int i = 0; i < active.Length; i++) LastSupport[active[i]] = supportA[i];
+                    for (int i = 0; i < active.Count; i++) LastSupport[active[i]] = supportA[i];
                 }
                 if (steps >= maxIterations) break;
                 profile.ActiveChecks++;
@@ -342,9 +367,13 @@ internal static class ChitaIht
                 if (supportW is null) break;
                 LastSupport = supportW;
                 if (stop == IhtStop.SmallDrop) break;
-                var inActive = new HashSet<int>(active);
-                var outliers = Enumerable.Range(0, beta.Length).Where(j => supportW[j] && !inActive.Contains(j)).ToList();
-                if (outliers.Count > 0) active = [.. active.Concat(outliers).Order()];
+                var outliers = Enumerable.Range(0, beta.Length).Where(j => supportW[j] && !store.Contains(j)).ToList();
+                if (outliers.Count > 0 && !Add(outliers))
+                {
+                    // A outgrew the copy: start again from the step's support and the weights IHT would bring in next
+                    store.Clear();
+                    Add(InitialActiveSet(beta, k));
+                }
             }
             return steps;
         }
@@ -354,7 +383,7 @@ internal static class ChitaIht
         /// <summary>The coordinates a run of IHT steps works on: the whole block, or an active set A of it. β and w̄ are over
         /// the coordinates; β is zero off them, so Q = ½(‖G_Aβ_A − G_b w̄‖²/N + λ‖β_A − w̄_A‖² + λ‖w̄ off A‖²).</summary>
         private sealed class Coordinates(double[] w, bool[]? allowed, double offSquares,
-            Func<double[], double[]> transposeTimes, Func<double[], bool[], double[]> residual, double lipschitz, Tensor? rows = null) : IDisposable
+            Func<double[], double[]> transposeTimes, Func<double[], bool[], double[]> residual, double lipschitz)
         {
             public double[] W { get; } = w;
             public bool[]? Allowed { get; } = allowed;
@@ -364,15 +393,19 @@ internal static class ChitaIht
             /// <summary>G_Aβ_A − G_b w̄ (length N) for β zero off the given support.</summary>
             public Func<double[], bool[], double[]> Residual { get; } = residual;
             public double Lipschitz { get; } = lipschitz;
-            public void Dispose() => rows?.Dispose();
         }
 
         private Coordinates WholeBlock() => new(w, allowed, 0, TransposeTimes, Residual, double.NaN);
 
         /// <summary>Whether IHT runs on an active set: the support is sparse enough for the column cache (k ≤ L/5) and
-        /// G_A's 2k columns fit <see cref="KeptColumns.ChunkBytes"/>.</summary>
+        /// 2k + 16 columns of G fit <see cref="KeptColumns.ChunkBytes"/>.</summary>
         internal static bool ActiveSetWorthwhile(int k, int length, int n, long elementSize) =>
-            SupportColumns.Worthwhile(k, length, n, elementSize) && 2L * k * n * elementSize <= KeptColumns.ChunkBytes;
+            SupportColumns.Worthwhile(k, length, n, elementSize) && (2L * k + 16) * n * elementSize <= KeptColumns.ChunkBytes;
+
+        /// <summary>Columns the active set may grow to: 3k (room for the second start's and the outliers), at least
+        /// 2k + 16, at most L and <see cref="KeptColumns.ChunkBytes"/>.</summary>
+        private static int ActiveCapacity(int k, int length, int n, long elementSize) =>
+            (int)Math.Min(length, Math.Min(Math.Max(3L * k, 2L * k + 16), KeptColumns.ChunkBytes / (n * elementSize)));
 
         /// <summary>supp(β) and the k allowed weights off it of largest |∇Q(β)| (those IHT would bring in first), sorted.</summary>
         private int[] InitialActiveSet(double[] beta, int k)
@@ -397,41 +430,41 @@ internal static class ChitaIht
             return [.. chosen.Order()];
         }
 
-        /// <summary>The problem on the active set <paramref name="active"/>: G_A's columns gathered once as contiguous rows,
-        /// and λ_max(G_AᵀG_A/N) by power iteration.</summary>
-        private Coordinates ActiveProblem(int[] active)
+        /// <summary>The problem on the active set (the columns held in <see cref="activeColumns"/>, in their order), with
+        /// λ_max(G_AᵀG_A/N) by power iteration if asked (else NaN).</summary>
+        private Coordinates ActiveProblem(bool withLipschitz)
         {
-            long start = System.Diagnostics.Stopwatch.GetTimestamp();
-            Tensor rows;
-            using (var scope = NewDisposeScope())
-                rows = g.index_select(1, tensor(active.Select(j => (long)j).ToArray())).t().contiguous().MoveToOuterDisposeScope();
-            profile.ActiveSize = active.Length;
-            profile.ActiveGatherSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            var store = activeColumns!;
+            var active = store.Columns.ToArray();
             double off = 0;
             var inActive = new bool[w.Length];
             foreach (int j in active) inActive[j] = true;
             for (int j = 0; j < w.Length; j++) if (!inActive[j]) off += w[j] * w[j];
-            double[] TimesT(double[] u) => ActiveProduct(() => rows.matmul(tensor(u).to(rows.dtype)));
+            double[] TimesT(double[] u) => ActiveProduct(() => store.TransposeTimes(u));
             double[] ResidualA(double[] b, bool[] support)
             {
-                var r = ActiveProduct(() => rows.t().matmul(tensor(b).to(rows.dtype)));
+                var r = ActiveProduct(() => store.Times(b));
                 for (int i = 0; i < r.Length; i++) r[i] -= gw[i];
                 return r;
             }
-            start = System.Diagnostics.Stopwatch.GetTimestamp();
-            double lipschitz = PowerIteration(active.Length, v => ActiveProduct(() => rows.t().matmul(tensor(v).to(rows.dtype))), TimesT,
-                earlyStop: true) + fisher.Lambda;
-            profile.PowerSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            // Only a run's first step size comes from L (the line search carries the step on), so later sets skip it.
+            double lipschitz = double.NaN;
+            if (withLipschitz)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                lipschitz = PowerIteration(active.Length, v => ActiveProduct(() => store.Times(v)), TimesT, earlyStop: true) + fisher.Lambda;
+                profile.PowerSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            }
+            profile.ActiveSize = active.Length;
             return new Coordinates(active.Select(j => w[j]).ToArray(), allowed is null ? null : active.Select(j => allowed[j]).ToArray(),
-                off, TimesT, ResidualA, lipschitz, rows);
+                off, TimesT, ResidualA, lipschitz);
         }
 
-        private double[] ActiveProduct(Func<Tensor> product)
+        private double[] ActiveProduct(Func<double[]> product)
         {
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
             profile.ActiveProducts++;
-            using var scope = NewDisposeScope();
-            var result = product().to(ScalarType.Float64).data<double>().ToArray();
+            var result = product();
             profile.ActiveProductSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
             return result;
         }
@@ -453,7 +486,13 @@ internal static class ChitaIht
                 var grad = c.TransposeTimes(gd);
                 for (int i = 0; i < grad.Length; i++) grad[i] = grad[i] / fisher.N + fisher.Lambda * d[i];
                 // Line search: from the last accepted step, double while Q keeps falling; if the first try does not lower Q,
-                // halve until it does. The best step tried is taken.
+                // halve until it does. The best step tried is taken. Halving stops early when a trial keeps β's support:
+                // such a step is β − ηg on the support, whose Q ≥ Q(β) − η‖g_S‖², so once η‖g_S‖² is within the
+                // tolerance no smaller step could lower Q by more than the tolerance that ends the run anyway (at a
+                // backsolved support g_S ≈ 0, and the 40 halvings found nothing but cost 40 thresholds and products).
+                var current = beta.Select(b => b != 0).ToArray();
+                double gradSupportSquared = 0;
+                for (int i = 0; i < grad.Length; i++) if (current[i]) gradSupportSquared += grad[i] * grad[i];
                 bool accepted = false;
                 double[] candidate = [], cd = [], cgd = [];
                 bool[] support = [];
@@ -478,6 +517,7 @@ internal static class ChitaIht
                     }
                     else
                     {
+                        if (tryEta * gradSupportSquared <= RelativeTolerance * Math.Abs(q) && tSupport.AsSpan().SequenceEqual(current)) break;
                         growing = false;
                         tryEta /= 2;
                     }
