@@ -39,6 +39,7 @@ internal static class CbsPhaseProfileBench
         Console.WriteLine($"d = {w.Length:N0}, k = {k:N0}, {train.Count:N0} training images, threads {get_num_threads()}, load {LoadAverage()}");
 
         var phases = new Dictionary<string, (double Wall, double Cpu)>();
+        bool gradientsOnly = Environment.GetEnvironmentVariable("SURGEON_BENCH_PART") == "gradients";
         var process = Process.GetCurrentProcess();
         void Time(string name, Action a)
         {
@@ -52,6 +53,27 @@ internal static class CbsPhaseProfileBench
             phases[name] = (w0 + wall, c0 + (process.TotalProcessorTime - cpu).TotalMilliseconds);
         }
 
+        if (gradientsOnly)
+        {
+            // Per-sample gradients (the Fisher's rows) of 256 examples, computed in batches of several sizes.
+            int total = 256;
+            var reference = (Tensor?)null;
+            foreach (int size in new[] { 256, 64, 32, 16 })
+            {
+                using var scope = NewDisposeScope();
+                Tensor rows = null!;
+                Time($"per-sample gradients of {total} in batches of {size}", () => rows = cat(Enumerable.Range(0, total / size).Select(b =>
+                {
+                    var (bx, by) = train.Batch(samples.AsSpan(b * size, size));
+                    return Surgeon.Curvature.PerSampleGradients.Compute(model, parameters, bx, by);
+                }).ToList(), 0));
+                if (reference is null) reference = rows.DetachFromDisposeScope();
+                else Console.WriteLine($"batches of {size}: max |row difference| from batches of {total} = {rows.sub(reference).abs().max().item<float>():G3} (max |row| {reference.abs().max().item<float>():G3})");
+            }
+            foreach (var (name, (wall, cpu)) in phases) Console.WriteLine($"| {name} | {wall:F0} | {cpu:F0} |");
+            Console.WriteLine($"load {LoadAverage()}");
+            return;
+        }
         var mask = RandomizedMagnitude.Pruned(w, k, 1);
         int batch = Evaluator.DefaultBatchSize, first = 313;
         for (int rep = 0; rep < repeats; rep++)

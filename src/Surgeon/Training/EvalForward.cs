@@ -30,5 +30,6 @@ internal static class EvalForward
         return cat(parts, 0).MoveToOuterDisposeScope();
     }
 
-    private static bool HasConvolutions(nn.Module model) => model.modules().Any(m => m is Conv2d or Conv1d);
+    /// <summary>Whether the model has a convolution layer (whose libtorch CPU kernel wants small batches).</summary>
+    public static bool HasConvolutions(nn.Module model) => model.modules().Any(m => m is Conv2d or Conv1d);
 }
