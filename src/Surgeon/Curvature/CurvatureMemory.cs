@@ -1,4 +1,5 @@
 using Surgeon.Compression;
+using Surgeon.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -43,7 +44,7 @@ internal sealed record CurvatureMemory(long G, long GradientBatch, long Factors,
         int lossEvaluationExamples = 0, FisherWork work = FisherWork.Factors | FisherWork.KeptSetSolve, double keptFraction = 1)
     {
         long d = PrunableParameters.TotalCount(parameters);
-        int batch = EmpiricalFisher.GradientBatchExamples(d, m);
+        int batch = EmpiricalFisher.GradientBatchExamples(d, m, EvalForward.HasConvolutions(model));   // as on the CPU
         var (activations, largestUnfold) = Footprint(model, parameters, sampleShape);
         double gradientBatch = 4.0 * batch * d + 2.0 * batch * activations + 2.0 * batch * largestUnfold;
         double factors = 0, largest = 0, largestBlock = 0, update = 0;
