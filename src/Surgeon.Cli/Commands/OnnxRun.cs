@@ -70,6 +70,35 @@ internal static class OnnxRun
         return 0;
     }
 
+    /// <summary>
+    /// <c>quantize --onnx m.onnx --bits b …</c>: post-training quantisation of the imported graph (BatchNorms that follow a
+    /// conv folded, weights on b-bit grids, activations calibrated where asked), evaluated as the quantised model and
+    /// written as a QDQ ONNX file (<see cref="OnnxGraphQdq"/>).
+    /// </summary>
+    public static int Quantize(string onnxPath, string? outPath, string dataSpec, Surgeon.Quantization.WeightQuantizationSettings weights,
+        Surgeon.Quantization.ActivationQuantizationSettings? activations, TorchSharp.torch.Device device, ConsoleProgress progress)
+    {
+        string output = outPath ?? Path.Combine(Path.GetDirectoryName(onnxPath) ?? ".",
+            $"{Path.GetFileNameWithoutExtension(onnxPath)}-w{weights.Bits}{(activations is null ? "" : $"a{activations.Bits}")}.onnx");
+        new Surgeon.IO.RunPaths().Reads(onnxPath, $"the input ONNX file {onnxPath}").ReadsData(dataSpec).Writes(output, "--out").Check();
+        var (model, train, test) = Load(onnxPath, dataSpec);
+        using var _ = model;
+        if (device.type != TorchSharp.DeviceType.CPU) model.to(device);
+        var before = Evaluator.Evaluate(model, test, device: device);
+        var plan = Surgeon.Quantization.PostTrainingQuantization.Quantize(model, weights, activations, train, progress);
+        Surgeon.Training.EvalResult after;
+        using (new Surgeon.Quantization.FakeQuantForward(model, plan))
+            after = Evaluator.Evaluate(model, test, device: device);
+        if (!double.IsFinite(after.Loss))
+            throw new SurgeonException($"the quantised model's outputs overflow float32 (test loss {after.Loss.ToString(System.Globalization.CultureInfo.InvariantCulture)}); nothing was written");
+        model.to(TorchSharp.torch.CPU);
+        var written = OnnxGraphQdq.Write(model, plan, output);
+        Console.WriteLine($"{plan.Describe()}");
+        Console.WriteLine($"{Path.GetFileName(onnxPath)}: accuracy float {before.Accuracy:P2} → quantised {after.Accuracy:P2} ({(after.Accuracy - before.Accuracy) * 100:+0.00;-0.00;0.00} points), " +
+            $"loss {before.Loss:F4} → {after.Loss:F4}; wrote {output} ({written.Details})");
+        return 0;
+    }
+
     public sealed record PruneRequest(string OnnxPath, string? OutPath, string DataSpec, PruningMethod Method, double Sparsity,
         PrunableSet Prunable, PruningOptions Options, int Seed, int RecalibrateSamples, TorchSharp.torch.Device Device, ConsoleProgress Progress);
 

@@ -11,7 +11,13 @@ internal static class QuantizeCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "Checkpoint to quantise (dense or pruned; pruned weights stay exact zeros).", Required = true };
+        var checkpoint = new Option<string?>("--checkpoint", "-c") { Description = "Checkpoint to quantise (dense or pruned; pruned weights stay exact zeros); or give --onnx." };
+        var onnx = new Option<string?>("--onnx")
+        {
+            Description = "An ONNX model to quantise instead of a checkpoint (imported as prune --onnx does; e.g. the file prune --onnx wrote; --data default digits): " +
+                "writes a QDQ ONNX file (int8 weight codes → DequantizeLinear under each weight's original name, BatchNorm folded into the conv it follows) " +
+                "for ONNX Runtime, not a checkpoint, as prune --onnx writes ONNX.",
+        };
         var bits = new Option<int>("--bits", "-b") { Description = "Weight bits, 2 to 8 (uniform grid, zero exactly representable).", Required = true };
         var perChannel = new Option<bool>("--per-channel") { Description = "One scale per output channel (filter or row) instead of one per tensor." };
         var asymmetric = new Option<bool>("--asymmetric") { Description = "Asymmetric weight grids (a zero point per scale) instead of symmetric ones." };
@@ -34,7 +40,7 @@ internal static class QuantizeCommand
             HelpName = "minmax|percentile|mse",
         };
         var percentile = new Option<double>("--percentile") { Description = "p of --observer percentile, in [90, 100].", DefaultValueFactory = _ => 99.99 };
-        var output = new Option<string?>("--out", "-o") { Description = "Quantised checkpoint to write (default: beside the input, named after the bits)." };
+        var output = new Option<string?>("--out", "-o") { Description = "Quantised checkpoint (with --onnx: QDQ ONNX file) to write (default: beside the input, named after the bits)." };
         var data = CliOptions.Data("Data to calibrate on and evaluate with (default: the checkpoint's dataset).");
         var seed = CliOptions.Seed("Seed of the calibration subset.");
         var device = CliOptions.Device();
@@ -42,13 +48,16 @@ internal static class QuantizeCommand
         var command = new Command("quantize",
             "Post-training quantisation: folds BatchNorm where exact, puts every Conv2d/Linear weight on a b-bit grid (biases stay float32) and, " +
             "with --activations, each layer's input on a grid calibrated on training samples; prints the float and the quantised accuracy " +
-            "(simulated in float32) and writes a quantised checkpoint: its float weights plus the grids, which eval, export and report read.")
+            "(simulated in float32) and writes a quantised checkpoint: its float weights plus the grids, which eval, export and report read. " +
+            "With --onnx (a model from another tool, or one prune --onnx wrote) it writes the quantised graph as QDQ ONNX instead.")
         {
-            checkpoint, bits, perChannel, asymmetric, scale, activations, calibrate, observer, percentile, output, data, seed, device, quiet,
+            checkpoint, onnx, bits, perChannel, asymmetric, scale, activations, calibrate, observer, percentile, output, data, seed, device, quiet,
         };
         command.SetAction(r => Program.Guard(() =>
         {
-            string path = r.GetValue(checkpoint)!;
+            string? onnxPath = r.GetValue(onnx), path = r.GetValue(checkpoint);
+            if ((onnxPath is null) == (path is null))
+                throw new SurgeonException(onnxPath is null ? "give the model to quantise: --checkpoint FILE or --onnx FILE" : "give --checkpoint or --onnx, not both");
             var weights = new WeightQuantizationSettings
             {
                 Bits = r.GetValue(bits),
@@ -79,6 +88,11 @@ internal static class QuantizeCommand
             }
             var dev = CliOptions.ParseDevice(r.GetValue(device)!);
             var progress = new ConsoleProgress(r.GetValue(quiet));
+            if (onnxPath is not null && acts is { Bits: not 8 })
+                throw new SurgeonException($"a QDQ ONNX file holds activations as int8: with --onnx give --activations 8 (or 0 for float activations), not {acts.Bits}");
+            if (onnxPath is not null)
+                return OnnxRun.Quantize(onnxPath, r.GetValue(output), r.GetValue(data) ?? DatasetCatalog.Digits, weights, acts, dev, progress);
+            if (path is null) throw new InvalidOperationException("a quantisation without --checkpoint");
             string outPath = r.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(path) ?? ".",
                 $"{Path.GetFileNameWithoutExtension(path)}-w{weights.Bits}{(acts is null ? "" : $"a{acts.Bits}")}.ckpt");
             new Surgeon.IO.RunPaths().ReadsCheckpoint(path).ReadsData(CliOptions.DataOf(r.GetValue(data), path))

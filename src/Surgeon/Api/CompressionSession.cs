@@ -232,13 +232,13 @@ public sealed class CompressionSession : IDisposable
     }
 
     /// <summary>Exports the model to ONNX (with quantised weights as QDQ when quantised; an imported graph keeps its
-    /// node and tensor names). Returns a line describing what was written.</summary>
+    /// node and tensor names, a quantised one with each weight as int8 codes through DequantizeLinear under the weight's
+    /// name). Returns a line describing what was written.</summary>
     public string ExportOnnx(string path)
     {
         if (model is OnnxGraphModel graph)
         {
-            if (quantized is not null) throw new SurgeonException("quantised export of an imported ONNX graph is not supported yet; export before quantising");
-            return OnnxGraphExport.Write(graph, path).Details;
+            return quantized is null ? OnnxGraphExport.Write(graph, path).Details : OnnxGraphQdq.Write(graph, quantized, path).Details;
         }
         return OnnxExport.Write(model, info!.Spec, path, quantized).Details;
     }

@@ -19,7 +19,8 @@ internal sealed record NormFold(string Norm, string Layer, FoldDirection Directi
 /// Which BatchNorms of a registry model fold exactly into a neighbour (see <see cref="BatchNormFolding"/>): in
 /// MobileNet-V1 and the ResNets every norm directly follows its conv ("x.bnK" after "x.convK", "shortcut.bn" after
 /// "shortcut.conv", "bn1" after "conv1"); in VGG-13 (conv → ReLU → BN) none folds into a conv, and the last one folds
-/// into the classifier when no max-pool follows it; MLPNet, LeNet-5 and LeNet-300-100 have none. The same folds as ONNX export makes, so a
+/// into the classifier when no max-pool follows it; MLPNet, LeNet-5 and LeNet-300-100 have none; an imported ONNX graph folds
+/// each norm that alone reads a conv's output (<see cref="Onnx.OnnxNormFolds"/>). The same folds as ONNX export makes, so a
 /// quantised model and its exported graph quantise the same weights.
 /// </summary>
 internal static class NormFolds
@@ -48,6 +49,8 @@ internal static class NormFolds
                     folds.Add(new NormFold(name, conv, FoldDirection.IntoPrecedingConv));
                 }
                 return folds;
+            case Onnx.OnnxGraphModel graph:
+                return Onnx.OnnxNormFolds.Of(graph);
             default:
                 throw new SurgeonException($"BatchNorm folding does not know the {model.GetType().Name} model; it knows {string.Join(", ", ModelRegistry.Names)}");
         }

@@ -10,10 +10,13 @@ namespace Surgeon.Tests.Export;
 internal static class OnnxRuntimeRunner
 {
     /// <summary>The "logits" output for one float32 "input" batch, and its shape.</summary>
+    /// <param name="config">Session configuration entries (e.g. "session.qdq_matmulnbits_accuracy_level").</param>
     public static (float[] Logits, long[] Shape) Run(string path, float[] input, long[] shape,
-        GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL)
+        GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL, IReadOnlyDictionary<string, string>? config = null)
     {
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = optimization };
+        foreach (var (key, entry) in config ?? new Dictionary<string, string>())
+            sessionOptions.AddSessionConfigEntry(key, entry);
         using var session = new InferenceSession(path, sessionOptions);
         using var value = OrtValue.CreateTensorValueFromMemory(input, shape);
         using var options = new RunOptions();
@@ -26,7 +29,8 @@ internal static class OnnxRuntimeRunner
     /// the same random batch, after checking that the shapes agree and the logits are not all near zero (which would
     /// make the comparison vacuous).
     /// </summary>
-    public static (double MaxDelta, double MaxLogit) CompareLogits(nn.Module<Tensor, Tensor> model, string path, int[] inputShape, int batch = 3, int seed = 5)
+    public static (double MaxDelta, double MaxLogit) CompareLogits(nn.Module<Tensor, Tensor> model, string path, int[] inputShape, int batch = 3, int seed = 5,
+        GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
         using var scope = NewDisposeScope();
         model.eval();
@@ -35,7 +39,7 @@ internal static class OnnxRuntimeRunner
         Tensor expected;
         using (no_grad())
             expected = model.call(x);
-        var (actual, shape) = Run(path, TensorData.Floats(x), x.shape);
+        var (actual, shape) = Run(path, TensorData.Floats(x), x.shape, optimization);
         Assert.Equal(expected.shape, shape);
         var want = TensorData.Floats(expected);
         Assert.True(want.Max(MathF.Abs) > 1e-3f, $"the logits are all near zero ({want.Max(MathF.Abs):G3}): the comparison would prove nothing");
