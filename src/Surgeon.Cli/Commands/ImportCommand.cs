@@ -16,20 +16,36 @@ internal static class ImportCommand
             Required = true,
         };
         var input = new Option<string>("--in", "-i") { Description = "File to import.", Required = true };
-        var output = new Option<string>("--out", "-o") { Description = "Checkpoint to write (with its PATH.json sidecar).", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Checkpoint to write (with its PATH.json sidecar); with --onnx, the ONNX file to write.", Required = true };
+        var onnx = new Option<string?>("--onnx")
+        {
+            Description = "safetensors, sparse: the ONNX model whose weights the file holds (what 'export --onnx m.onnx --format safetensors|sparse' wrote, e.g. " +
+                "after prune --onnx): the file's tensors load onto this graph's layers by ONNX initializer name, with the same loaded/missing/unexpected/" +
+                "mis-shaped report as a registry import, and --out is the graph written again as ONNX with them, since an imported graph has no " +
+                "checkpoint: its ONNX file is the model that eval --onnx, prune --onnx and export --onnx read.",
+        };
         var model = new Option<string?>("--model") { Description = $"safetensors, pytorch: the model to load the weights into ({string.Join(", ", ModelRegistry.Names)}); safetensors default: the one described in the file's metadata (files written by 'surgeon export'); a PyTorch state dict needs it." };
         var width = new Option<double?>("--width") { Description = "safetensors, pytorch with --model: width multiplier (default 1)." };
         var channels = new Option<string?>("--channels") { Description = "safetensors, pytorch with --model: channel count per filter group of a filter-pruned model, comma-separated." };
         var data = CliOptions.Data("safetensors, pytorch with --model: the dataset the model is for; gives its input shape and classes (default digits).");
         var allowMissing = new Option<bool>("--allow-missing") { Description = "safetensors, pytorch: tensors the model has but the file lacks keep their initial values (seeded by --seed) instead of being an error." };
         var seed = CliOptions.Seed("safetensors, pytorch: seed of the initial values of tensors the file lacks (with --allow-missing).");
-        var command = new Command("import", "Import weights from a sparse, safetensors or PyTorch state-dict file into a checkpoint (weights file + JSON sidecar) that every other command reads.")
+        var command = new Command("import", "Import weights from a sparse, safetensors or PyTorch state-dict file into a checkpoint (weights file + JSON sidecar) that every other command reads; " +
+            "with --onnx, load a safetensors or sparse file onto an ONNX graph and write that graph as ONNX.")
         {
-            format, input, output, model, width, channels, data, allowMissing, seed,
+            format, input, output, onnx, model, width, channels, data, allowMissing, seed,
         };
         command.SetAction(r => Program.Guard(() =>
         {
             var importer = ImportFormats.Get(r.GetValue(format)!);
+            if (r.GetValue(onnx) is { } graph)
+            {
+                if (new Option[] { model, width, channels, data, seed }.FirstOrDefault(o => r.GetResult(o) is { Implicit: false }) is { } registryOption)
+                    throw new SurgeonException($"{registryOption.Name} describes a registry model; with --onnx the graph is the model: drop {registryOption.Name}");
+                if (importer.Name == "sparse" && r.GetResult(allowMissing) is { Implicit: false })
+                    throw new SurgeonException("--allow-missing does not apply to --format sparse: the file holds every tensor of the graph it was exported from");
+                return OnnxRun.Import(graph, importer.Name, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(allowMissing));
+            }
             var modelOptions = new Option[] { model, width, channels, data, allowMissing, seed };
             var given = modelOptions.FirstOrDefault(o => r.GetResult(o) is { Implicit: false });
             if (!importer.TakesModelOptions && given is not null)

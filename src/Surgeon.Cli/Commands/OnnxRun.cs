@@ -99,6 +99,25 @@ internal static class OnnxRun
         return 0;
     }
 
+    /// <summary>
+    /// <c>import --onnx m.onnx --format safetensors|sparse --in F --out r.onnx</c>: the weights export --onnx wrote, loaded
+    /// back onto the graph by initializer name (<see cref="OnnxGraphWeights.Import"/>) and the graph written as ONNX.
+    /// </summary>
+    public static int Import(string onnxPath, string format, string inPath, string outPath, bool allowMissing)
+    {
+        if (format is not ("safetensors" or "sparse"))
+            throw new SurgeonException($"import --onnx reads the safetensors or sparse file export --onnx wrote, not --format {format}");
+        new Surgeon.IO.RunPaths().Reads(onnxPath, $"the ONNX file {onnxPath}").Reads(inPath, $"the input file {inPath}").Writes(outPath, "--out").Check();
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var model = new OnnxGraphModel(OnnxFile.Read(onnxPath), Path.GetFileName(onnxPath));
+        var report = OnnxGraphWeights.Import(model, format, inPath, allowMissing);
+        var written = OnnxGraphExport.Write(model, outPath);
+        foreach (string line in report)
+            Console.WriteLine(line);
+        Console.WriteLine($"{Path.GetFileName(onnxPath)} with {Path.GetFileName(inPath)} → {outPath} ({written.Details})");
+        return 0;
+    }
+
     public sealed record PruneRequest(string OnnxPath, string? OutPath, string DataSpec, PruningMethod Method, double Sparsity,
         PrunableSet Prunable, PruningOptions Options, int Seed, int RecalibrateSamples, TorchSharp.torch.Device Device, ConsoleProgress Progress);
 

@@ -99,7 +99,18 @@ internal static class SparseFile
         return (bytes, entries);
     }
 
-    public static SparseContents Read(string path)
+    public static SparseContents Read(string path) =>
+        Parse(ReadBytes(path), path, info => ModelRegistry.StateOf(info.Spec));
+
+    /// <summary>
+    /// A sparse file of a model that is not the registry's (an imported ONNX graph's): <paramref name="checkTable"/> sees
+    /// the header's model description and tensor table before any block is decoded and throws unless the table is exactly
+    /// the state of the model it reads into (which bounds what decoding allocates, as the registry state does in <see cref="Read(string)"/>).
+    /// </summary>
+    public static SparseContents Read(string path, Action<CheckpointInfo, IReadOnlyList<(string Name, string DType, long[] Shape)>> checkTable) =>
+        Parse(ReadBytes(path), path, modelState: null, checkTable);
+
+    private static byte[] ReadBytes(string path)
     {
         IO.InputFiles.Check(path, "sparse");
         if (Directory.Exists(path))
@@ -108,18 +119,20 @@ internal static class SparseFile
             throw new SurgeonException($"sparse file not found: {path}");
         if (new FileInfo(path).Length > Array.MaxLength)
             throw new SurgeonException($"{path} is too large to be a sparse file surgeon wrote ({new FileInfo(path).Length} bytes)");
-        return Parse(File.ReadAllBytes(path), path, info => ModelRegistry.StateOf(info.Spec));
+        return File.ReadAllBytes(path);
     }
 
     /// <summary>
     /// Checks and decodes a sparse file's <paramref name="bytes"/>; <paramref name="path"/> names it in messages. With
     /// <paramref name="modelState"/> (the state of the model a header describes, e.g. <see cref="ModelRegistry.StateOf"/>,
-    /// as <see cref="Read"/> passes) the tensor table must be exactly that state before any block is decoded: a block can
+    /// as <see cref="Read(string)"/> passes) the tensor table must be exactly that state before any block is decoded: a block can
     /// decode to far more than its bytes (an indices block of no values is a tensor of zeros of any size), so the model
     /// bounds what decoding allocates. Without it (the format on its own) each tensor is bounded by the largest array.
     /// </summary>
+    /// <param name="checkTable">Sees the header's model and tensor table (name, dtype, shape) before any block is decoded.</param>
     public static SparseContents Parse(byte[] bytes, string path,
-        Func<CheckpointInfo, IReadOnlyList<(string Name, TorchSharp.torch.ScalarType DType, long[] Shape)>>? modelState = null)
+        Func<CheckpointInfo, IReadOnlyList<(string Name, TorchSharp.torch.ScalarType DType, long[] Shape)>>? modelState = null,
+        Action<CheckpointInfo, IReadOnlyList<(string Name, string DType, long[] Shape)>>? checkTable = null)
     {
         if (bytes.Length == 0)
             throw new SurgeonException($"{path} is empty (truncated to nothing, or not a sparse file); {Advice}");
@@ -144,6 +157,7 @@ internal static class SparseFile
         var header = ParseHeader(bytes.AsSpan(PreambleBytes, (int)headerLength), path);
         if (header.Tensors.Any(e => e is null || e.Name is null || e.DType is null || e.Shape is null || e.Encoding is null))
             throw Bad(path, "its tensor table has an entry without name, dtype, shape or encoding");
+        checkTable?.Invoke(header.Model, header.Tensors.Select(e => (e.Name, e.DType, e.Shape)).ToList());
         if (modelState is not null)
             ModelState.RequireExactMatch(modelState(header.Model), header.Tensors.Select(e => (e.Name, e.DType, e.Shape)).ToList(),
                 path, ImportFormats.Describe(header.Model));
