@@ -4,6 +4,8 @@
 # λ = 1e-5 unless METHOD/LAMBDA says otherwise, BatchNorm recalibrated on 1,000 images for the "+bn" rows, the same
 # class-balanced 2,000 test images), one seed, one `surgeon sweep` process per method (GNU time's peak RSS).
 # Usage: scripts/beyond-cbs-resnet20.sh [METHODS] [SPARSITIES] [SEEDS]
+#   METHODS: comma-separated, each run in its own process; methods joined by + run in one process (e.g. chita-bso+chita:
+#   the per-sample gradients are computed once for both; the first method's first point includes them).
 # Writes runs/beyond-cbs-resnet20/<method>/ and runs/beyond-cbs-resnet20/summary.tsv (method, λ, sparsity, seed,
 # accuracy, seconds of the point, peak RSS MiB of the method's process; the sweep's "+bn" points are rows of their own).
 set -euo pipefail
@@ -23,7 +25,7 @@ for entry in "${list[@]}"; do
   [[ $entry == */* ]] && lambda=${entry#*/}
   dir=$out/${m//:/_}-l$lambda
   mkdir -p "$dir"
-  /usr/bin/time -v -o "$dir/time.txt" $cli sweep -c docs/cbs-resnet20/resnet20-fashion.ckpt --methods "$m" \
+  /usr/bin/time -v -o "$dir/time.txt" $cli sweep -c docs/cbs-resnet20/resnet20-fashion.ckpt --methods "${m//+/,}" \
     --sparsities "$sparsities" --seeds "$seeds" --prunable paper --block-size -1 --fisher-samples 1000 --lambda "$lambda" \
     --recalibrate-bn 1000 --test-subset 2000 --out-dir "$dir" -q > "$dir/log.txt" 2>&1
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$dir/time.txt")

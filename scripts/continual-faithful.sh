@@ -8,10 +8,11 @@
 #   permuted-fashion: all 60,000 Fashion-MNIST training images, 3 epochs (1,407 steps); all 10,000 test images.
 # Learning rates: 0.01 for rank-update (cross-entropy on normalised inputs: the notebook's lr 1e-5/1e-4 with MSE on raw
 # pixels reaches 43 % on permuted digits at this step count, see docs/continual.md), 0.001 for the dense MLPs.
-# rank-update r1 = 11, r2 = 1; PackNet frees 75 % of each task's weights per layer by magnitude (mp) and retrains for a
-# third of the epochs (7 for digits, 1 for Fashion-MNIST).
+# rank-update r1 = 11, r2 = 1 (method rank-update-r8: r2 = 8, the "rank per task" study); PackNet frees 75 % of each
+# task's weights per layer by magnitude (mp) and retrains for a third of the epochs (7 for digits, 1 for Fashion-MNIST).
 # Usage: scripts/continual-faithful.sh [SEEDS] [SEQUENCES] [METHODS]
-#   (defaults "0 1 2", "permuted-digits permuted-fashion", "rank-update finetune packnet independent").
+#   (defaults "0 1 2", "permuted-digits permuted-fashion", "rank-update finetune packnet independent"; also
+#   rank-update-r8).
 # Finished runs (result.json present) are skipped. Prints a markdown table over the seeds that have finished.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,13 +34,15 @@ for seed in $seeds; do
       dir=$out/$tasks-$method-s$seed
       [[ -f $dir/result.json ]] && continue
       extra=(--lr 0.001)
+      cli_method=$method
       case $method in
         rank-update) extra=(--lr 0.01 --rank-first 11 --rank-next 1) ;;
+        rank-update-r8) cli_method=rank-update extra=(--lr 0.01 --rank-first 11 --rank-next 8) ;;
         packnet) extra=(--lr 0.001 --prune-method mp --prune-fraction 0.75 --retrain-epochs "$retrain") ;;
       esac
-      echo "+ $(date +%T) continual --method $method --tasks $tasks --seed $seed ${extra[*]} ${budget[*]} --batch-size 128" >&2
+      echo "+ $(date +%T) continual --method $cli_method --tasks $tasks --seed $seed ${extra[*]} ${budget[*]} --batch-size 128" >&2
       start=$SECONDS
-      nice -n 10 "${cli[@]}" continual --method "$method" --tasks "$tasks" --seed "$seed" "${extra[@]}" "${budget[@]}" \
+      nice -n 10 "${cli[@]}" continual --method "$cli_method" --tasks "$tasks" --seed "$seed" "${extra[@]}" "${budget[@]}" \
         --batch-size 128 -q --out "$dir" > "$dir.log" 2>&1
       echo "  $((SECONDS - start)) s: $(tail -1 "$dir.log")" >&2
     done
@@ -54,7 +57,7 @@ def ms(xs, scale=1.0, fmt="{:.2f}"):
 print("| tasks | method | average accuracy (%) | backward transfer (points) | kB per task | seeds |")
 print("|---|---|---|---|---|---|")
 for tasks in ["permuted-digits", "permuted-fashion"]:
-    for method in ["rank-update", "packnet", "finetune", "independent"]:
+    for method in ["rank-update", "rank-update-r8", "packnet", "finetune", "independent"]:
         runs = [json.load(open(f)) for f in sorted(glob.glob(f"{out}/{tasks}-{method}-s*/result.json"))]
         if not runs: continue
         avg = [r["averageAccuracy"][-1] for r in runs]

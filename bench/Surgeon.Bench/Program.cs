@@ -28,6 +28,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["chita-speed"] = ChitaSpeedBench.Run,
     ["cbs-start-agreement"] = CbsStartAgreementBench.Run,
     ["per-sample-write"] = PerSampleWriteBench.Run,
+    ["cbs-phase-profile"] = CbsPhaseProfileBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
 foreach (var name in chosen)

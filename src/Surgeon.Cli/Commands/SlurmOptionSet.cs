@@ -63,16 +63,18 @@ internal sealed class SlurmOptionSet
     }
 
     /// <summary>
-    /// Memory per task: the largest curvature estimate of the plan's methods (the one a point prints), plus 1 GiB for
-    /// the runtime, the model and the data.
+    /// Memory per task: the largest curvature estimate over the plan's methods and sparsities, made as a point makes the
+    /// one it prints (the method's Fisher work, bookkeeping and loss batch; the kept-set solve at the plan's lowest
+    /// sparsity, where it is largest), plus 1 GiB for the runtime, the model and the data.
     /// </summary>
     public static long MemoryMiB(nn.Module<Tensor, Tensor> model, IReadOnlyList<int> sampleShape, IReadOnlyList<PruningMethod> methods,
-        PruningOptions options, PrunableSet prunable)
+        PruningOptions options, PrunableSet prunable, IReadOnlyList<double> sparsities)
     {
         var parameters = PrunableParameters.Discover(model, prunable);
+        double keptFraction = sparsities.Count == 0 ? 1 : 1 - sparsities.Min();
         long peak = methods.Where(m => m.UsesFisher).Select(m => CurvatureMemory.Estimate(model, parameters, sampleShape, options.FisherSamples,
             options.ExamplesPerSample, EmpiricalFisher.MakeBlocks(parameters, options.BlockSize), m.FisherBookkeepingBytesPerWeight,
-            m.LossEvaluationExamples(options)).Peak).DefaultIfEmpty(0).Max();
+            m.LossEvaluationExamples(options), m.FisherWork, keptFraction).Peak).DefaultIfEmpty(0).Max();
         return 1024 + (peak + 1048575) / 1048576;
     }
 

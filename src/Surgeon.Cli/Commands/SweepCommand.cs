@@ -132,12 +132,12 @@ internal static class SweepCommand
                     Console.WriteLine($"{Path.Combine(folder, SweepPlan.FileName)}: {plan.Points.Count} points; run them with 'surgeon sweep --out-dir {folder}' (any number of workers)");
                     if (slurm.Wanted(r))
                     {
-                        long memory = SlurmOptionSet.MemoryMiB(model, info.InputShape, methodList, options, prunableSet);
+                        long memory = SlurmOptionSet.MemoryMiB(model, info.InputShape, methodList, options, prunableSet, sparsityList);
                         slurm.WriteAndSubmit(r, plan, folder, memory);
                     }
                     if (k8s.Wanted(r))
                     {
-                        long memory = SlurmOptionSet.MemoryMiB(model, info.InputShape, methodList, options, prunableSet);
+                        long memory = SlurmOptionSet.MemoryMiB(model, info.InputShape, methodList, options, prunableSet, sparsityList);
                         KubernetesOptionSet.Write(plan, folder, k8s.Options(r, path, folder, memory));
                     }
                 }

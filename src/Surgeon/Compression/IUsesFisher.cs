@@ -28,6 +28,7 @@ internal enum FisherWork
     /// min(N, |U|)² in float64, one block at a time.</summary>
     KeptSetSolve = 2,
     /// <summary>CHITA's IHT keeps the columns of G on the current support as contiguous rows, at most 64 MiB
-    /// (Curvature.KeptColumns.ChunkBytes), beside the kept-set solve.</summary>
+    /// (Curvature.KeptColumns.ChunkBytes), and those of its active set (up to three times the support), at most as much, beside the
+    /// kept-set solve.</summary>
     SupportColumns = 4,
 }

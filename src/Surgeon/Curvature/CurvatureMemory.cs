@@ -1,4 +1,5 @@
 using Surgeon.Compression;
+using Surgeon.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,7 +22,7 @@ namespace Surgeon.Curvature;
 /// s = min(N, |U|) rows in float32 then float64, and the system with its Cholesky factor, 16·s²; or the factor with one
 /// column chunk of G (<see cref="KeptColumns"/>), whichever is larger. |U| comes from the run's lowest sparsity. Plus,
 /// for CHITA (<see cref="FisherWork.SupportColumns"/>), its support's columns: N·L/4 float32s of the largest block, at most
-/// <see cref="KeptColumns.ChunkBytes"/>.</param>
+/// <see cref="KeptColumns.ChunkBytes"/>, and its active set's columns: 3N·L/5 float32s, at most as much.</param>
 /// <param name="Bookkeeping">The method's per-weight arrays beside the Fisher (<see cref="IUsesFisher.BookkeepingBytesPerWeight"/>
 /// times d); they live from the selection to the end of the update, so they add to the factor and update work.</param>
 /// <param name="LossEvaluation">A forward pass of the method's real-loss batch (CBS-S) in eval mode: every layer's output
@@ -43,7 +44,7 @@ internal sealed record CurvatureMemory(long G, long GradientBatch, long Factors,
         int lossEvaluationExamples = 0, FisherWork work = FisherWork.Factors | FisherWork.KeptSetSolve, double keptFraction = 1)
     {
         long d = PrunableParameters.TotalCount(parameters);
-        int batch = EmpiricalFisher.GradientBatchExamples(d, m);
+        int batch = EmpiricalFisher.GradientBatchExamples(d, m, EvalForward.HasConvolutions(model));   // as on the CPU
         var (activations, largestUnfold) = Footprint(model, parameters, sampleShape);
         double gradientBatch = 4.0 * batch * d + 2.0 * batch * activations + 2.0 * batch * largestUnfold;
         double factors = 0, largest = 0, largestBlock = 0, update = 0;
@@ -60,8 +61,10 @@ internal sealed record CurvatureMemory(long G, long GradientBatch, long Factors,
         double factorTransient = 12 * largest * largest + 16.0 * n * Math.Min(4096, largestBlock);
         if (!work.HasFlag(FisherWork.Factors)) factors = factorTransient = 0;
         if (!work.HasFlag(FisherWork.KeptSetSolve)) update = 0;
-        // CHITA's support columns: a fifth of the largest block in float32 and 25 % spare, capped at one chunk
-        if (work.HasFlag(FisherWork.SupportColumns)) update += Math.Min(KeptColumns.ChunkBytes, 4.0 * n * largestBlock / 4);
+        // CHITA's support columns: a fifth of the largest block in float32 and 25 % spare, capped at one chunk; and its active
+        // set's columns: up to three times the support, capped at one chunk (beyond that IHT runs on the whole block)
+        if (work.HasFlag(FisherWork.SupportColumns))
+            update += Math.Min(KeptColumns.ChunkBytes, 4.0 * n * largestBlock / 4) + Math.Min(KeptColumns.ChunkBytes, 4.0 * n * largestBlock * 3 / 5);
         return new CurvatureMemory(4L * n * d, (long)gradientBatch, (long)factors, (long)factorTransient, (long)update,
             (long)bookkeepingBytesPerWeight * d, (long)(lossEvaluationExamples * activations));
     }

@@ -2,6 +2,7 @@ using Surgeon.Compression;
 using Surgeon.Numerics;
 using Surgeon.Data;
 using Surgeon.Progress;
+using Surgeon.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -162,7 +163,7 @@ internal sealed class EmpiricalFisher : IDisposable
         long needed = (long)samples * examplesPerSample;
         var indices = data.RandomSubset((int)needed, seed);
         int m = examplesPerSample;
-        int batchExamples = GradientBatchExamples(d, m);
+        int batchExamples = GradientBatchExamples(d, m, device.type == DeviceType.CPU && EvalForward.HasConvolutions(model));
         int batches = (int)((needed + batchExamples - 1) / batchExamples);
         var g = empty([samples, d], ScalarType.Float32, device);
         try
@@ -199,14 +200,21 @@ internal sealed class EmpiricalFisher : IDisposable
     /// <summary>Bytes of per-sample gradient rows one batch may hold (the rows are B×d float32).</summary>
     public const long GradientBatchBytes = 256L << 20;
 
+    /// <summary>Most examples per batch of per-sample gradients for a model with convolutions on the CPU. Why: libtorch's
+    /// convolution (oneDNN off) unfolds the whole batch's input, so large batches run memory-bound; bench
+    /// <c>cbs-phase-profile</c> (SURGEON_BENCH_PART=gradients, ResNet-20, 256 examples, one thread) took 12.6 CPU-s in one
+    /// batch of 256, 2.9 in batches of 64, 2.5 in batches of 32 or 16, the rows identical to the bit.</summary>
+    public const int ConvGradientBatch = 32;
+
     /// <summary>
     /// Examples per batch of per-sample gradients: 256, or fewer where 256 rows of d weights would exceed
-    /// <see cref="GradientBatchBytes"/> (MobileNet-V1's 3.2M weights: 20), in whole groups of m.
+    /// <see cref="GradientBatchBytes"/> (MobileNet-V1's 3.2M weights: 20), at most <see cref="ConvGradientBatch"/> for a
+    /// model with <paramref name="convolutions"/> on the CPU, in whole groups of m.
     /// </summary>
-    public static int GradientBatchExamples(long d, int m)
+    public static int GradientBatchExamples(long d, int m, bool convolutions = false)
     {
         long fit = Math.Max(1, GradientBatchBytes / (4 * d));
-        int examples = (int)Math.Min(256, fit);
+        int examples = (int)Math.Min(convolutions ? ConvGradientBatch : 256, fit);
         return Math.Max(m, examples / m * m);
     }
 

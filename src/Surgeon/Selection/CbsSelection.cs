@@ -176,10 +176,14 @@ internal static class RandomizedMagnitude
     {
         int d = w.Length;
         var pruned = new bool[d];
+        var magnitude = new double[d];
+        for (int i = 0; i < d; i++) magnitude[i] = Math.Abs(w[i]);
+        var bySize = new MagnitudeThenIndex(magnitude);
         if (candidate == 0)
         {
-            var order = Enumerable.Range(0, d).OrderBy(i => Math.Abs(w[i])).ThenBy(i => i).Take((int)k);
-            foreach (int i in order) pruned[i] = true;
+            var all = Enumerable.Range(0, d).ToArray();
+            all.AsSpan().Sort(bySize);
+            for (long r = 0; r < k; r++) pruned[all[r]] = true;
             return pruned;
         }
         var indices = Enumerable.Range(0, d).ToArray();
@@ -198,11 +202,23 @@ internal static class RandomizedMagnitude
         int start = 0;
         for (int c = 0; c < chunks; c++)
         {
-            var chunk = indices.AsSpan(start, lengths[c]).ToArray();
-            foreach (int i in chunk.OrderBy(i => Math.Abs(w[i])).ThenBy(i => i).Take((int)counts[c]))
-                pruned[i] = true;
+            // The chunk's smallest |w| (ties to the lower index): sorted in place, since the shuffled order is not needed again.
+            var chunk = indices.AsSpan(start, lengths[c]);
+            chunk.Sort(bySize);
+            for (int r = 0; r < counts[c]; r++) pruned[chunk[r]] = true;
             start += lengths[c];
         }
         return pruned;
+    }
+
+    /// <summary>Orders weight indices by |w| ascending, then by index (a total order, as LINQ's OrderBy…ThenBy gave; an
+    /// in-place span sort with a struct comparer instead of LINQ, whose per-chunk key arrays and ordering cost more).</summary>
+    private readonly struct MagnitudeThenIndex(double[] magnitude) : IComparer<int>
+    {
+        public int Compare(int a, int b)
+        {
+            int c = magnitude[a].CompareTo(magnitude[b]);
+            return c != 0 ? c : a.CompareTo(b);
+        }
     }
 }

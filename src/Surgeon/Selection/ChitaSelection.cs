@@ -57,17 +57,19 @@ internal sealed record ChitaResult(bool[] Keep, double[] Beta, double StartObjec
 }
 
 /// <summary>Seconds and counts of CHITA's parts: products with G (G·v, length N, the power iteration's), with the
-/// support's columns (G_Sβ_S), with Gᵀ (Gᵀ·u, length d), hard
-/// thresholds, backsolves, the power iteration and the whole solve.</summary>
+/// support's columns (G_Sβ_S), with Gᵀ (Gᵀ·u, length d), hard thresholds, backsolves, the power iterations, the whole
+/// solve, and with an active set: gathering its columns, products with them, whole-block checks.</summary>
 internal sealed class ChitaProfile
 {
-    public int GTimes, SparseTimes, GTransposeTimes, Thresholds, Backsolves;
-    public double GTimesSeconds, SparseTimesSeconds, GTransposeTimesSeconds, ThresholdSeconds, BacksolveSeconds, PowerSeconds, TotalSeconds;
+    public int GTimes, SparseTimes, GTransposeTimes, Thresholds, Backsolves, ActiveProducts, ActiveChecks, ActiveSize;
+    public double GTimesSeconds, SparseTimesSeconds, GTransposeTimesSeconds, ThresholdSeconds, BacksolveSeconds, PowerSeconds, TotalSeconds,
+        ActiveProductSeconds, ActiveGatherSeconds;
 
     public override string ToString() =>
         $"{TotalSeconds:F2} s: {GTimes} G·v {GTimesSeconds:F2} s, {SparseTimes} G_S·β_S {SparseTimesSeconds:F2} s, " +
         $"{GTransposeTimes} Gᵀ·u {GTransposeTimesSeconds:F2} s, " +
-        $"{Thresholds} thresholds {ThresholdSeconds:F2} s, {Backsolves} backsolves {BacksolveSeconds:F2} s, power iteration {PowerSeconds:F2} s";
+        $"{Thresholds} thresholds {ThresholdSeconds:F2} s, {Backsolves} backsolves {BacksolveSeconds:F2} s, power iteration {PowerSeconds:F2} s" +
+        (ActiveSize > 0 ? $"; active set (last {ActiveSize}): gathers {ActiveGatherSeconds:F2} s, {ActiveProducts} G_A products {ActiveProductSeconds:F2} s, {ActiveChecks} whole-block checks" : "");
 }
 
 /// <summary>
@@ -94,8 +96,9 @@ internal static class ChitaIht
     /// <param name="swapCandidates">m &gt; 0: after IHT, a swap search (the active-set refinement) over the m pruned
     /// weights of largest |∇Q| and the m kept weights of smallest β²F_λ,ii, each swap judged by the exact backsolved Q,
     /// first improvement taken, until no swap of the m×m improves or <paramref name="maxSwaps"/> were made.</param>
+    /// <param name="activeSet">Run IHT on active sets where the support is sparse (k ≤ L/5); false: always on the whole block.</param>
     public static ChitaResult Solve(EmpiricalFisher fisher, double[] w, bool[] startKeep, bool[]? allowed, int maxIterations,
-        int swapCandidates = 0, int maxSwaps = 0)
+        int swapCandidates = 0, int maxSwaps = 0, bool activeSet = true)
     {
         if (w.Length != fisher.D || startKeep.Length != fisher.D || (allowed is not null && allowed.Length != fisher.D))
             throw new ArgumentException($"CHITA needs {fisher.D} weights, keep and allowed flags");
@@ -113,7 +116,7 @@ internal static class ChitaIht
             int offset = (int)block.Offset, length = (int)block.Length;
             int k = keep.AsSpan(offset, length).ToArray().Count(x => x);
             using var solver = new BlockSolver(fisher, block, w.AsSpan(offset, length).ToArray(),
-                allowed?.AsSpan(offset, length).ToArray(), k, profile);
+                allowed?.AsSpan(offset, length).ToArray(), k, profile, activeSet);
             // Two starts: the backsolved magnitude support (so the result is never worse than CHITA-BSO) and H_k(w̄), the
             // magnitude point itself (IHT's first iterate from w̄), which is farther from the BSO fixed point; the lower
             // final Q wins.
@@ -171,14 +174,17 @@ internal static class ChitaIht
         private readonly Tensor g;
         private readonly double[] w;
         private readonly bool[]? allowed;
-        private readonly double lipschitz;
+        private double? lipschitz;                                     // of the whole block, when first needed
+        private readonly ActiveColumns? activeColumns;                 // IHT on an active set (k ≤ L/5): its columns
+        private bool activeSet => activeColumns is not null;
         private readonly ChitaProfile profile;
         private readonly SupportColumns? columns;                      // the support's columns when k ≤ L/5
         private readonly double[] gw = [];                             // G_b w̄ in float64, with the columns
         private readonly List<(bool[] Keep, double[] Beta)> solved = []; // the last backsolves, newest last
         private const int RememberedBacksolves = 4;
 
-        public BlockSolver(EmpiricalFisher fisher, FisherBlock block, double[] w, bool[]? allowed, int k, ChitaProfile profile)
+        public BlockSolver(EmpiricalFisher fisher, FisherBlock block, double[] w, bool[]? allowed, int k, ChitaProfile profile,
+            bool activeSetAllowed = true)
         {
             this.fisher = fisher;
             this.block = block;
@@ -190,10 +196,22 @@ internal static class ChitaIht
             {
                 columns = new SupportColumns(g, k);
                 gw = Times(w);
+                if (activeSetAllowed && ActiveSetWorthwhile(k, w.Length, fisher.N, g.element_size()))
+                {
+                    int capacity = ActiveCapacity(k, w.Length, fisher.N, g.element_size());
+                    if (ActiveColumns.Supports(g, capacity)) activeColumns = new ActiveColumns(g, capacity);
+                }
             }
+        }
+
+        /// <summary>L ≥ λ_max(F_λ) of the whole block, by power iteration (only IHT on the whole block needs it).</summary>
+        private double FullLipschitz()
+        {
+            if (lipschitz is double known) return known;
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
-            lipschitz = LargestEigenvalue() + fisher.Lambda;
+            lipschitz = PowerIteration((int)block.Length, Times, TransposeTimes, earlyStop: false) + fisher.Lambda;
             profile.PowerSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            return lipschitz.Value;
         }
 
         /// <summary>The support of the last accepted step (null before any).</summary>
@@ -291,21 +309,190 @@ internal static class ChitaIht
             return diag;
         }
 
-        /// <summary>IHT steps from <paramref name="beta"/> (updated in place); returns the steps taken.</summary>
+        /// <summary>IHT steps from <paramref name="beta"/> (updated in place); returns the steps taken. With an active set
+        /// (<see cref="ActiveSetWorthwhile"/>) the steps run on A = the support and the k pruned weights of largest |∇Q|
+        /// (G_A's columns cached, so a gradient reads 2k·N numbers, not L·N); when they stop, one step of the whole block
+        /// (the same line search) checks for weights outside A: none taken or a drop below the tolerance ends the run,
+        /// as it would end IHT on the whole block; otherwise A gains the step's new support weights and the steps go on.
+        /// (The authors' Active_IHTCDLS does the same with a search over step sizes for the outliers.)</summary>
         public int Run(double[] beta, int k, int maxIterations, List<double> trace)
         {
             LastSupport = null;
-            var d = Difference(beta);
-            var gd = Residual(beta);
-            double q = 0.5 * (Dot(gd, gd) / fisher.N + fisher.Lambda * Dot(d, d));
-            double eta = 1 / lipschitz;
-            int steps = 0;
-            for (; steps < maxIterations; steps++)
+            var whole = WholeBlock();
+            if (!activeSet)
             {
-                var grad = TransposeTimes(gd);
+                double eta0 = 1 / FullLipschitz();
+                int n = Iterate(whole, beta, k, maxIterations, ref eta0, trace, out var support, out _);
+                LastSupport = support;
+                return n;
+            }
+            int steps = 0;
+            var store = activeColumns!;
+            bool Add(IEnumerable<int> columns)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                bool added = store.TryAdd(columns);
+                profile.ActiveGatherSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+                return added;
+            }
+            var wanted = InitialActiveSet(beta, k);
+            if (!Add(wanted))
+            {
+                store.Clear();
+                Add(wanted);
+            }
+            double eta = double.NaN;
+            Coordinates? sub = null;
+            int version = -1;
+            while (steps < maxIterations)
+            {
+                if (sub is null || version != store.Version)
+                {
+                    sub = ActiveProblem(withLipschitz: double.IsNaN(eta));
+                    version = store.Version;
+                }
+                if (double.IsNaN(eta)) eta = 1 / sub.Lipschitz;
+                var active = store.Columns;
+                var betaA = active.Select(j => beta[j]).ToArray();
+                steps += Iterate(sub, betaA, k, maxIterations - steps, ref eta, trace, out var supportA, out _);
+                for (int i = 0; i < active.Count; i++) beta[active[i]] = betaA[i];
+                if (supportA is not null)
+                {
+                    LastSupport = new bool[beta.Length];
+                    for (int i = 0; i < active.Count; i++) LastSupport[active[i]] = supportA[i];
+                }
+                if (steps >= maxIterations) break;
+                profile.ActiveChecks++;
+                steps += Iterate(whole, beta, k, 1, ref eta, trace, out var supportW, out var stop);
+                if (supportW is null) break;
+                LastSupport = supportW;
+                if (stop == IhtStop.SmallDrop) break;
+                var outliers = Enumerable.Range(0, beta.Length).Where(j => supportW[j] && !store.Contains(j)).ToList();
+                if (outliers.Count > 0 && !Add(outliers))
+                {
+                    // A outgrew the copy: start again from the step's support and the weights IHT would bring in next
+                    store.Clear();
+                    Add(InitialActiveSet(beta, k));
+                }
+            }
+            return steps;
+        }
+
+        private enum IhtStop { NoStep, SmallDrop, MaxSteps }
+
+        /// <summary>The coordinates a run of IHT steps works on: the whole block, or an active set A of it. β and w̄ are over
+        /// the coordinates; β is zero off them, so Q = ½(‖G_Aβ_A − G_b w̄‖²/N + λ‖β_A − w̄_A‖² + λ‖w̄ off A‖²).</summary>
+        private sealed class Coordinates(double[] w, bool[]? allowed, double offSquares,
+            Func<double[], double[]> transposeTimes, Func<double[], bool[], double[]> residual, double lipschitz)
+        {
+            public double[] W { get; } = w;
+            public bool[]? Allowed { get; } = allowed;
+            public double OffSquares { get; } = offSquares;
+            /// <summary>G_Aᵀu (length |A|).</summary>
+            public Func<double[], double[]> TransposeTimes { get; } = transposeTimes;
+            /// <summary>G_Aβ_A − G_b w̄ (length N) for β zero off the given support.</summary>
+            public Func<double[], bool[], double[]> Residual { get; } = residual;
+            public double Lipschitz { get; } = lipschitz;
+        }
+
+        private Coordinates WholeBlock() => new(w, allowed, 0, TransposeTimes, Residual, double.NaN);
+
+        /// <summary>Whether IHT runs on an active set: the support is sparse enough for the column cache (k ≤ L/5) and
+        /// 2k + 16 columns of G fit <see cref="KeptColumns.ChunkBytes"/>.</summary>
+        internal static bool ActiveSetWorthwhile(int k, int length, int n, long elementSize) =>
+            SupportColumns.Worthwhile(k, length, n, elementSize) && (2L * k + 16) * n * elementSize <= KeptColumns.ChunkBytes;
+
+        /// <summary>Columns the active set may grow to: 3k (room for the second start's and the outliers), at least
+        /// 2k + 16, at most L and <see cref="KeptColumns.ChunkBytes"/>.</summary>
+        private static int ActiveCapacity(int k, int length, int n, long elementSize) =>
+            (int)Math.Min(length, Math.Min(Math.Max(3L * k, 2L * k + 16), KeptColumns.ChunkBytes / (n * elementSize)));
+
+        /// <summary>supp(β) and the k allowed weights off it of largest |∇Q(β)| (those IHT would bring in first), sorted.</summary>
+        private int[] InitialActiveSet(double[] beta, int k)
+        {
+            var d = Difference(beta);
+            var grad = TransposeTimes(Residual(beta));
+            var score = new double[beta.Length];
+            for (int i = 0; i < grad.Length; i++)
+                score[i] = beta[i] != 0 || (allowed is not null && !allowed[i]) ? double.NegativeInfinity : Math.Abs(grad[i] / fisher.N + fisher.Lambda * d[i]);
+            int outside = score.Count(x => x > double.NegativeInfinity);
+            var chosen = new HashSet<int>(Enumerable.Range(0, beta.Length).Where(i => beta[i] != 0));
+            if (outside > 0 && k > 0)
+            {
+                int m = Math.Min(k, outside);
+                double kth = KthLargest((double[])score.Clone(), m);
+                int count = 0;
+                for (int i = 0; i < score.Length && count < m; i++)
+                    if (score[i] > kth) { chosen.Add(i); count++; }
+                for (int i = 0; i < score.Length && count < m; i++)
+                    if (score[i] == kth) { chosen.Add(i); count++; }
+            }
+            return [.. chosen.Order()];
+        }
+
+        /// <summary>The problem on the active set (the columns held in <see cref="activeColumns"/>, in their order), with
+        /// λ_max(G_AᵀG_A/N) by power iteration if asked (else NaN).</summary>
+        private Coordinates ActiveProblem(bool withLipschitz)
+        {
+            var store = activeColumns!;
+            var active = store.Columns.ToArray();
+            double off = 0;
+            var inActive = new bool[w.Length];
+            foreach (int j in active) inActive[j] = true;
+            for (int j = 0; j < w.Length; j++) if (!inActive[j]) off += w[j] * w[j];
+            double[] TimesT(double[] u) => ActiveProduct(() => store.TransposeTimes(u));
+            double[] ResidualA(double[] b, bool[] support)
+            {
+                var r = ActiveProduct(() => store.Times(b));
+                for (int i = 0; i < r.Length; i++) r[i] -= gw[i];
+                return r;
+            }
+            // Only a run's first step size comes from L (the line search carries the step on), so later sets skip it.
+            double lipschitz = double.NaN;
+            if (withLipschitz)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                lipschitz = PowerIteration(active.Length, v => ActiveProduct(() => store.Times(v)), TimesT, earlyStop: true) + fisher.Lambda;
+                profile.PowerSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            }
+            profile.ActiveSize = active.Length;
+            return new Coordinates(active.Select(j => w[j]).ToArray(), allowed is null ? null : active.Select(j => allowed[j]).ToArray(),
+                off, TimesT, ResidualA, lipschitz);
+        }
+
+        private double[] ActiveProduct(Func<double[]> product)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            profile.ActiveProducts++;
+            var result = product();
+            profile.ActiveProductSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            return result;
+        }
+
+        /// <summary>IHT steps with the line search on <paramref name="c"/>'s coordinates from <paramref name="beta"/> (over
+        /// them, updated in place) and step <paramref name="eta"/> (updated to the last accepted); returns the steps taken,
+        /// the support of the last accepted step (null if none) and why it stopped.</summary>
+        private int Iterate(Coordinates c, double[] beta, int k, int maxSteps, ref double eta, List<double> trace,
+            out bool[]? lastSupport, out IhtStop stop)
+        {
+            lastSupport = null;
+            stop = IhtStop.MaxSteps;
+            var d = Difference(beta, c.W);
+            var gd = c.Residual(beta, beta.Select(b => b != 0).ToArray());
+            double q = 0.5 * (Dot(gd, gd) / fisher.N + fisher.Lambda * (Dot(d, d) + c.OffSquares));
+            int steps = 0;
+            for (; steps < maxSteps; steps++)
+            {
+                var grad = c.TransposeTimes(gd);
                 for (int i = 0; i < grad.Length; i++) grad[i] = grad[i] / fisher.N + fisher.Lambda * d[i];
                 // Line search: from the last accepted step, double while Q keeps falling; if the first try does not lower Q,
-                // halve until it does. The best step tried is taken.
+                // halve until it does. The best step tried is taken. Halving stops early when a trial keeps β's support:
+                // such a step is β − ηg on the support, whose Q ≥ Q(β) − η‖g_S‖², so once η‖g_S‖² is within the
+                // tolerance no smaller step could lower Q by more than the tolerance that ends the run anyway (at a
+                // backsolved support g_S ≈ 0, and the 40 halvings found nothing but cost 40 thresholds and products).
+                var current = beta.Select(b => b != 0).ToArray();
+                double gradSupportSquared = 0;
+                for (int i = 0; i < grad.Length; i++) if (current[i]) gradSupportSquared += grad[i] * grad[i];
                 bool accepted = false;
                 double[] candidate = [], cd = [], cgd = [];
                 bool[] support = [];
@@ -314,10 +501,10 @@ internal static class ChitaIht
                 double tryEta = eta;
                 for (int h = 0; h < MaxHalvings; h++)
                 {
-                    var (tBeta, tSupport) = Threshold(beta, grad, tryEta, k);
-                    var td = Difference(tBeta);
-                    var tgd = Residual(tBeta, tSupport);
-                    double tq = 0.5 * (Dot(tgd, tgd) / fisher.N + fisher.Lambda * Dot(td, td));
+                    var (tBeta, tSupport) = Threshold(beta, grad, tryEta, k, c.Allowed);
+                    var td = Difference(tBeta, c.W);
+                    var tgd = c.Residual(tBeta, tSupport);
+                    double tq = 0.5 * (Dot(tgd, tgd) / fisher.N + fisher.Lambda * (Dot(td, td) + c.OffSquares));
                     if (tq < cq)
                     {
                         (candidate, support, cd, cgd, cq, bestEta, accepted) = (tBeta, tSupport, td, tgd, tq, tryEta, true);
@@ -330,27 +517,28 @@ internal static class ChitaIht
                     }
                     else
                     {
+                        if (tryEta * gradSupportSquared <= RelativeTolerance * Math.Abs(q) && tSupport.AsSpan().SequenceEqual(current)) break;
                         growing = false;
                         tryEta /= 2;
                     }
                 }
-                if (!accepted) break;
+                if (!accepted) { stop = IhtStop.NoStep; break; }
                 Array.Copy(candidate, beta, beta.Length);
-                LastSupport = support;
+                lastSupport = support;
                 double drop = q - cq;
                 q = cq;
                 d = cd;
                 gd = cgd;
                 eta = bestEta;
                 trace.Add(q);
-                if (drop <= RelativeTolerance * Math.Abs(q)) { steps++; break; }
+                if (drop <= RelativeTolerance * Math.Abs(q)) { steps++; stop = IhtStop.SmallDrop; break; }
             }
             return steps;
         }
 
         /// <summary>H_k(β − ηg): the k largest |z| among the allowed weights, ties by position (then the disallowed ones, by
         /// position, should k exceed the allowed). The k-th largest is found by selection, O(n), not by a sort.</summary>
-        private (double[] Beta, bool[] Support) Threshold(double[] beta, double[] grad, double eta, int k)
+        private (double[] Beta, bool[] Support) Threshold(double[] beta, double[] grad, double eta, int k, bool[]? allowed)
         {
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
             profile.Thresholds++;
@@ -403,7 +591,9 @@ internal static class ChitaIht
             return a[lo];
         }
 
-        private double[] Difference(double[] beta)
+        private double[] Difference(double[] beta) => Difference(beta, w);
+
+        private static double[] Difference(double[] beta, double[] w)
         {
             var d = new double[beta.Length];
             for (int i = 0; i < d.Length; i++) d[i] = beta[i] - w[i];
@@ -448,20 +638,24 @@ internal static class ChitaIht
             return result;
         }
 
-        /// <summary>λ_max(G_bᵀG_b/N) ≤ the result: the power iteration's Rayleigh quotient, raised by 5 % (the line search
-        /// only starts from 1/L, so a loose bound costs nothing but a halving).</summary>
-        private double LargestEigenvalue()
+        /// <summary>λ_max(GᵀG/N) ≤ the result for the G given by its products (<paramref name="times"/>: G·v of length N,
+        /// <paramref name="transposeTimes"/>: Gᵀ·u of length <paramref name="length"/>): the power iteration's Rayleigh
+        /// quotient, raised by 5 % (the line search only starts from 1/L, so a loose bound costs nothing but a halving).
+        /// 30 iterations, or with <paramref name="earlyStop"/> until the quotient changes by less than 0.1 %.</summary>
+        private double PowerIteration(int length, Func<double[], double[]> times, Func<double[], double[]> transposeTimes, bool earlyStop)
         {
-            var v = Enumerable.Repeat(1.0, (int)block.Length).ToArray();
+            var v = Enumerable.Repeat(1.0, length).ToArray();
             double rayleigh = 0;
             for (int i = 0; i < 30; i++)
             {
                 double norm = Math.Sqrt(Dot(v, v));
                 if (!(norm > 0)) break;
                 for (int j = 0; j < v.Length; j++) v[j] /= norm;
-                var gv = Times(v);
+                var gv = times(v);
+                double previous = rayleigh;
                 rayleigh = Dot(gv, gv) / fisher.N;
-                v = TransposeTimes(gv);
+                if (earlyStop && i > 0 && Math.Abs(rayleigh - previous) <= 1e-3 * rayleigh) break;
+                v = transposeTimes(gv);
             }
             return 1.05 * rayleigh;
         }

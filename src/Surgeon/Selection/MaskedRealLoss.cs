@@ -1,4 +1,5 @@
 using Surgeon.Compression;
+using Surgeon.Training;
 using static TorchSharp.torch;
 
 namespace Surgeon.Selection;
@@ -39,7 +40,7 @@ internal sealed class MaskedRealLoss(PruningContext context, int[] samples, int 
                 using var batchScope = NewDisposeScope();
                 int len = Math.Min(batchSize, to - first);
                 var (x, y) = context.TrainData!.Batch(samples.AsSpan(first, len), context.Device);
-                var losses = nn.functional.cross_entropy(model.forward(x), y, reduction: nn.Reduction.None)
+                var losses = nn.functional.cross_entropy(EvalForward.Logits(model, x), y, reduction: nn.Reduction.None)
                     .to(ScalarType.Float64).cpu().data<double>().ToArray();
                 if (perSample is not null) losses.CopyTo(perSample, first);
                 foreach (double l in losses)

@@ -37,7 +37,7 @@ internal static class Evaluator
                 // The same convolution path training uses (oneDNN off). Switching oneDNN on for evaluation inside a
                 // process that trained with it off gave wrong logits (NaN loss, chance accuracy) after training LeNet-5
                 // with 2 threads, on weights a fresh process evaluates right: it is not trusted here any more.
-                var logits = model.forward(x);
+                var logits = EvalForward.Logits(model, x);
                 lossSum += nn.functional.cross_entropy(logits!, y, reduction: nn.Reduction.Sum).item<float>();
                 correct += logits!.argmax(1).eq(y).sum().item<long>();
             }

@@ -55,6 +55,26 @@ public class SlurmScriptCliTests(CliCheckpointFixture fixture)
     }
 
     [Fact]
+    public void Memory_IsTheEstimateAPointPrints_PlusOneGiB()
+    {
+        // The request is the figure a point of the plan prints (rounded up to whole MiB) plus 1 GiB for the runtime.
+        // WF factors the Fisher and solves no kept set: a method-blind estimate (both, as before) asked ~16 MiB more here.
+        string work = fixture.NewWorkFolder(), dir = Path.Combine(work, "grid");
+        var point = CliRunner.Run(work, ["prune", "-c", fixture.Checkpoint, "-m", "wf", "-s", "0.5", "--fisher-samples", "1000",
+            "-o", Path.Combine(work, "p.ckpt")]);
+        Assert.True(point.ExitCode == 0, point.Stderr);
+        var printed = System.Text.RegularExpressions.Regex.Match(point.Stderr + point.Stdout, @"wf: estimated peak memory ([\d,]+) MiB");
+        Assert.True(printed.Success, point.Stderr);
+        long estimate = long.Parse(printed.Groups[1].Value.Replace(",", "", StringComparison.Ordinal));
+        var r = CliRunner.Run(work, ["sweep", "-c", fixture.Checkpoint, "--methods", "wf", "--sparsities", "0.9,0.5", "--fisher-samples", "1000",
+            "--out-dir", dir, "-q", "--slurm"]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string mem = File.ReadAllText(Path.Combine(dir, "sweep.sbatch")).Split('\n').Single(l => l.StartsWith("#SBATCH --mem=", StringComparison.Ordinal));
+        long mib = long.Parse(mem["#SBATCH --mem=".Length..^1]);
+        Assert.InRange(mib - 1024, estimate, estimate + 1);
+    }
+
+    [Fact]
     public void Submit_CallsSbatch_ForTheArray_ThenTheReportAfteranyIt()
     {
         string work = fixture.NewWorkFolder(), dir = Path.Combine(work, "grid"), bin = Path.Combine(work, "bin");

@@ -144,6 +144,23 @@ public class EmpiricalFisherTests
         Assert.Equal(1e-3, fisher.Lambda);
     }
 
+    /// <summary>A conv model's per-sample gradients come in batches of at most ConvGradientBatch examples: with more
+    /// samples than two such batches (and a remainder) G still equals the per-sample loop's rows, in order.</summary>
+    [Fact]
+    public void GradientMatrix_OfAConvModelInSeveralSmallBatches_IsTheLoopsRows()
+    {
+        var model = Models.ConvModels.Create("resnet20", [1, 8, 8], width: 0.25, classes: 3, seed: 2);
+        Models.ConvModels.RandomiseNorms(model);
+        model.eval();
+        var ps = PrunableParameters.Discover(model, PrunableSet.Paper);
+        int samples = 2 * EmpiricalFisher.ConvGradientBatch + 7;
+        var data = TestModels.RandomImages(samples + 10, 1, 8, 8, 3, seed: 5);
+        Assert.Equal(EmpiricalFisher.ConvGradientBatch, EmpiricalFisher.GradientBatchExamples(PrunableParameters.TotalCount(ps), 1, convolutions: true));
+        var g = EmpiricalFisher.GradientMatrix(model, ps, data, samples, 1, seed: 3, CPU, NullProgress.Instance);
+        var (x, y) = data.Batch(data.RandomSubset(samples, 3));
+        AssertClose(PerSampleGradients.ComputeByLoop(model, ps, x, y), g, 1e-5);
+    }
+
     [Fact]
     public void FromData_RefusesADatasetThatIsTooSmall_NamingTheNumbers()
     {

@@ -134,6 +134,40 @@ public class CbsTests(ITestOutputHelper output)
         Assert.All(Enumerable.Range(0, 1000).Where(i => mag[i]), i => Assert.True(Math.Abs(w[i]) <= threshold));
     }
 
+    /// <summary>The masks equal the definition written plainly with LINQ (shuffle with seed t, ⌊√d⌋ chunks, each chunk's
+    /// smallest |w| with ties to the lower index), on weights with many ties (|w| rounded, both signs).</summary>
+    [Theory]
+    [InlineData(1000, 0.8)]
+    [InlineData(1037, 0.3)]
+    [InlineData(40, 0.95)]
+    public void RandomizedMagnitude_EqualsThePlainDefinition(int d, double sparsity)
+    {
+        var w = Enumerable.Range(0, d).Select(i => Math.Round(Math.Sin(i * 1.7) * 8) / 8).ToArray();
+        long k = (long)(sparsity * d);
+        for (int t = 0; t < 6; t++)
+        {
+            var expected = new bool[d];
+            if (t == 0)
+            {
+                foreach (int i in Enumerable.Range(0, d).OrderBy(i => Math.Abs(w[i])).ThenBy(i => i).Take((int)k)) expected[i] = true;
+            }
+            else
+            {
+                var indices = Enumerable.Range(0, d).ToArray();
+                new Random(t).Shuffle(indices);
+                int chunks = Math.Min((int)Math.Sqrt(d), 1000);
+                var lengths = Enumerable.Range(0, chunks).Select(c => d / chunks + (c < d % chunks ? 1 : 0)).ToArray();
+                var counts = lengths.Select(l => k * l / d).ToArray();
+                for (int c = 0, left = (int)(k - counts.Sum()); left > 0; c = (c + 1) % chunks)
+                    if (counts[c] < lengths[c]) { counts[c]++; left--; }
+                for (int c = 0, start = 0; c < chunks; start += lengths[c], c++)
+                    foreach (int i in indices.Skip(start).Take(lengths[c]).OrderBy(i => Math.Abs(w[i])).ThenBy(i => i).Take((int)counts[c]))
+                        expected[i] = true;
+            }
+            Assert.Equal(expected, RandomizedMagnitude.Pruned(w, k, t));
+        }
+    }
+
     [Theory]
     [InlineData(10, 40, 25, 0)]   // |U| = 15 > N = 10: Woodbury system
     [InlineData(50, 40, 25, 0)]   // |U| = 15 ≤ N: |U|×|U| system

@@ -165,6 +165,54 @@ public class ChitaTests(ITestOutputHelper output)
         output.WriteLine($"block size {blockSize}: {result.Iterations} steps, Q {result.StartObjective:G6} → {result.Objective:G6}");
     }
 
+    /// <summary>IHT on active sets (k ≤ L/5) ends where IHT on the whole block cannot go on: checked densely, a step
+    /// H_k(β − η∇Q(β)) of the whole problem at η = 1/λ_max(F_λ) (dense eigenvalues) from CHITA's result does not lower Q
+    /// (such a step lowers Q whenever it changes the support, so the support is a fixed point of full IHT); and the result
+    /// is never worse than the backsolved magnitude support. The whole-block IHT (no active set) is run beside it and how
+    /// often both end on the same support is reported.</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(100)]
+    public void ActiveSetIht_EndsOnAFixedPointOfWholeBlockIht(int blockSize)
+    {
+        const int d = 300, instances = 8;
+        int sameSupport = 0, activeBetter = 0, wholeBetter = 0;
+        for (int seed = 0; seed < instances; seed++)
+        {
+            using var scope = NewDisposeScope();
+            var (fisher, w) = RandomProblem(n: 30, d, seed: 100 + seed, blockSize: blockSize);
+            var fl = DenseDampedFisher(fisher);
+            var wT = tensor(w);
+            var magnitude = TopK.PruneLowest(wT.abs(), 255).data<bool>().ToArray();   // 45 kept: k ≤ L/5 in every block
+            var result = ChitaIht.Solve(fisher, w, magnitude, null, maxIterations: 500);
+            var whole = ChitaIht.Solve(fisher, w, magnitude, null, maxIterations: 500, activeSet: false);
+            Assert.True(result.Profile.ActiveSize > 0, "the test needs the active-set path");
+            Assert.Equal(0, whole.Profile.ActiveSize);
+            var (beta, q) = DenseRidge(fl, wT, result.Keep);
+            Assert.Equal(q, result.Objective, 1e-9);
+            Assert.True(q <= DenseRidge(fl, wT, magnitude).Q + 1e-12, $"seed {seed}: worse than CHITA-BSO");
+            double eta = 1 / linalg.eigvalsh(fl).max().item<double>();
+            var z = beta - fl.matmul(beta - wT).mul(eta);
+            var step = zeros_like(z);
+            foreach (var b in fisher.Blocks)
+            {
+                int kb = result.Keep.Skip((int)b.Offset).Take((int)b.Length).Count(k => k);
+                var zb = z.narrow(0, b.Offset, b.Length);
+                var top = zb.abs().topk(kb).indexes;
+                step.narrow(0, b.Offset, b.Length).index_copy_(0, top, zb.index_select(0, top));
+            }
+            var ds = step - wT;
+            double stepQ = 0.5 * ds.dot(fl.matmul(ds)).item<double>();
+            Assert.True(stepQ >= q * (1 - 1e-6), $"seed {seed}: a whole-block IHT step lowers Q from {q} to {stepQ}");
+            double qWhole = DenseRidge(fl, wT, whole.Keep).Q;
+            if (result.Keep.AsSpan().SequenceEqual(whole.Keep)) sameSupport++;
+            else if (q < qWhole) activeBetter++;
+            else wholeBetter++;
+        }
+        output.WriteLine($"block size {blockSize}: active-set and whole-block IHT on the same support {sameSupport}/{instances}, " +
+            $"active set lower Q {activeBetter}, whole block lower Q {wholeBetter}");
+    }
+
     [Fact]
     public void AlreadyPrunedWeights_StayPruned()
     {
