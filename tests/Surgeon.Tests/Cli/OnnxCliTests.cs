@@ -9,24 +9,13 @@ namespace Surgeon.Tests.Cli;
 /// <c>surgeon prune --onnx m.onnx --data … --method … --out p.onnx</c> and <c>surgeon eval --onnx</c>: the one-line path
 /// for a model that arrives as an ONNX file, and its bad inputs (one error line, exit 2, nothing written).
 /// </summary>
-public class OnnxCliTests : IDisposable
+public class OnnxCliTests() : OnnxCliFolder("onnx-cli-")
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("onnx-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(dir, recursive: true);
-
-    private string Data()
-    {
-        string data = Path.Combine(dir, "data");
-        CliCheckpointFixture.WriteIdxFolder(data, side: 28, train: 100, test: 40);
-        return data;
-    }
-
     [Fact]
     public void PruneWritesAnOnnxFileOfTheSparsityThatOnnxRuntimeRunsAsSurgeonDoes()
     {
-        string data = Data(), pruned = Path.Combine(dir, "p.onnx");
-        var r = CliRunner.Run(dir, "prune", "--onnx", ImportFixtures.Onnx("resnet"), "--data", data, "--method", "lmp", "--sparsity", "0.5",
+        string data = Data(), pruned = Path.Combine(Dir, "p.onnx");
+        var r = CliRunner.Run(Dir, "prune", "--onnx", ImportFixtures.Onnx("resnet"), "--data", data, "--method", "lmp", "--sparsity", "0.5",
             "--out", pruned, "--quiet");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("lmp at 50.00 % sparsity on resnet.onnx", r.Stdout);
@@ -40,7 +29,7 @@ public class OnnxCliTests : IDisposable
         var (ort, _) = ImportFixtures.RunOrt(pruned, x);
         Assert.True(ImportFixtures.MaxDelta(ort, ImportFixtures.Logits(model, x)) <= 1e-4);
 
-        var eval = CliRunner.Run(dir, "eval", "--onnx", pruned, "--data", data);
+        var eval = CliRunner.Run(Dir, "eval", "--onnx", pruned, "--data", data);
         Assert.True(eval.ExitCode == 0, eval.Stderr);
         Assert.Contains("p.onnx on", eval.Stdout);
         Assert.Contains("sparsity 50.00 %", eval.Stdout);
@@ -49,9 +38,9 @@ public class OnnxCliTests : IDisposable
     [Fact]
     public void ANonOnnxFileIsOneLineAndNothingIsWritten()
     {
-        string bad = Path.Combine(dir, "notes.onnx"), output = Path.Combine(dir, "out.onnx");
+        string bad = Path.Combine(Dir, "notes.onnx"), output = Path.Combine(Dir, "out.onnx");
         File.WriteAllText(bad, "these are notes, not a model\n");
-        var r = CliRunner.Run(dir, "prune", "--onnx", bad, "--method", "mp", "--sparsity", "0.5", "--out", output);
+        var r = CliRunner.Run(Dir, "prune", "--onnx", bad, "--method", "mp", "--sparsity", "0.5", "--out", output);
         CliRunner.AssertCleanError(r, "not an ONNX model");
         Assert.False(File.Exists(output));
     }
@@ -61,11 +50,11 @@ public class OnnxCliTests : IDisposable
     {
         var proto = ImportFixtures.Proto("dwsep");
         proto.Graph.Node.First(n => n.OpType == "GlobalAveragePool").OpType = "GlobalLpPool";
-        string bad = Path.Combine(dir, "lp.onnx"), output = Path.Combine(dir, "out.onnx");
+        string bad = Path.Combine(Dir, "lp.onnx"), output = Path.Combine(Dir, "out.onnx");
         File.WriteAllBytes(bad, proto.ToByteArray());
-        var r = CliRunner.Run(dir, "eval", "--onnx", bad);
+        var r = CliRunner.Run(Dir, "eval", "--onnx", bad);
         CliRunner.AssertCleanError(r, "GlobalLpPool");
-        r = CliRunner.Run(dir, "prune", "--onnx", bad, "--method", "mp", "--sparsity", "0.5", "--out", output);
+        r = CliRunner.Run(Dir, "prune", "--onnx", bad, "--method", "mp", "--sparsity", "0.5", "--out", output);
         CliRunner.AssertCleanError(r, "GlobalLpPool");
         Assert.False(File.Exists(output));
     }
@@ -73,18 +62,18 @@ public class OnnxCliTests : IDisposable
     [Fact]
     public void CheckpointAndOnnxTogetherOrNeitherIsOneLine()
     {
-        var r = CliRunner.Run(dir, "prune", "--method", "mp", "--sparsity", "0.5");
+        var r = CliRunner.Run(Dir, "prune", "--method", "mp", "--sparsity", "0.5");
         CliRunner.AssertCleanError(r, "--onnx");
-        r = CliRunner.Run(dir, "prune", "--onnx", ImportFixtures.Onnx("mlp"), "-c", "x.ckpt", "--method", "mp", "--sparsity", "0.5");
+        r = CliRunner.Run(Dir, "prune", "--onnx", ImportFixtures.Onnx("mlp"), "-c", "x.ckpt", "--method", "mp", "--sparsity", "0.5");
         CliRunner.AssertCleanError(r, "not both");
     }
 
     [Fact]
     public void ADatasetOfAnotherShapeIsOneLine()
     {
-        string data = Path.Combine(dir, "small");
+        string data = Path.Combine(Dir, "small");
         CliCheckpointFixture.WriteIdxFolder(data, side: 6, train: 20, test: 10);
-        var r = CliRunner.Run(dir, "eval", "--onnx", ImportFixtures.Onnx("mlp"), "--data", data);
+        var r = CliRunner.Run(Dir, "eval", "--onnx", ImportFixtures.Onnx("mlp"), "--data", data);
         CliRunner.AssertCleanError(r, "1×28×28");
     }
 

@@ -12,28 +12,24 @@ namespace Surgeon.Tests.Cli;
 /// 'export' writes of it, pruned gradually with the same seed and schedule, give the same model (ONNX Runtime on the
 /// written file against the checkpoint's TorchSharp model).
 /// </summary>
-public partial class OnnxGradualCliTests : IDisposable
+public partial class OnnxGradualCliTests() : OnnxCliFolder("onnx-gradual-")
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("onnx-gradual-").FullName;
-
-    public void Dispose() => Directory.Delete(dir, recursive: true);
-
     [Fact]
     public void GradualPruningOfTheExportedGraphEqualsGradualPruningOfTheCheckpoint()
     {
-        string data = Path.Combine(dir, "data"), ckpt = Path.Combine(dir, "m.ckpt"), onnx = Path.Combine(dir, "m.onnx");
+        string data = Path.Combine(Dir, "data"), ckpt = Path.Combine(Dir, "m.ckpt"), onnx = Path.Combine(Dir, "m.onnx");
         CliCheckpointFixture.WriteIdxFolder(data, side: 28, train: 120, test: 40);
-        var r = CliRunner.Run(dir, "import", "--format", "pytorch", "-i", ImportFixtures.PathOf("mlpnet.pt"), "--model", "mlpnet", "-o", ckpt);
+        var r = CliRunner.Run(Dir, "import", "--format", "pytorch", "-i", ImportFixtures.PathOf("mlpnet.pt"), "--model", "mlpnet", "-o", ckpt);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        r = CliRunner.Run(dir, "export", "--format", "onnx", "-c", ckpt, "-o", onnx);
+        r = CliRunner.Run(Dir, "export", "--format", "onnx", "-c", ckpt, "-o", onnx);
         Assert.True(r.ExitCode == 0, r.Stderr);
 
         string[] schedule = ["--schedule", "gradual", "--method", "mp", "--sparsity", "0.7", "--epochs", "2", "--batch-size", "32", "--seed", "3",
             "--data", data, "--quiet"];
-        string prunedCkpt = Path.Combine(dir, "g.ckpt"), prunedOnnx = Path.Combine(dir, "g.onnx");
-        r = CliRunner.Run(dir, ["prune", "-c", ckpt, .. schedule, "--out", prunedCkpt]);
+        string prunedCkpt = Path.Combine(Dir, "g.ckpt"), prunedOnnx = Path.Combine(Dir, "g.onnx");
+        r = CliRunner.Run(Dir, ["prune", "-c", ckpt, .. schedule, "--out", prunedCkpt]);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        r = CliRunner.Run(dir, ["prune", "--onnx", onnx, .. schedule, "--out", prunedOnnx]);
+        r = CliRunner.Run(Dir, ["prune", "--onnx", onnx, .. schedule, "--out", prunedOnnx]);
         Assert.True(r.ExitCode == 0, r.Stderr);
         var reported = Reported().Match(r.Stdout);
         Assert.True(reported.Success, r.Stdout);
@@ -60,7 +56,7 @@ public partial class OnnxGradualCliTests : IDisposable
         Assert.True(moved > 1e-3, $"logits moved by only {moved}");
 
         // The accuracy it reports is what eval --onnx finds in the file.
-        var eval = CliRunner.Run(dir, "eval", "--onnx", prunedOnnx, "--data", data);
+        var eval = CliRunner.Run(Dir, "eval", "--onnx", prunedOnnx, "--data", data);
         Assert.True(eval.ExitCode == 0, eval.Stderr);
         Assert.Contains($"accuracy {reported.Groups[1].Value}, loss {reported.Groups[2].Value} (", eval.Stdout);
     }
@@ -68,11 +64,11 @@ public partial class OnnxGradualCliTests : IDisposable
     [Fact]
     public void GradualFilterPruningAndBadFilesAreOneLineAndNothingIsWritten()
     {
-        string output = Path.Combine(dir, "out.onnx"), notOnnx = Path.Combine(dir, "notes.onnx");
+        string output = Path.Combine(Dir, "out.onnx"), notOnnx = Path.Combine(Dir, "notes.onnx");
         File.WriteAllText(notOnnx, "not a model\n");
-        var r = CliRunner.Run(dir, "prune", "--onnx", ImportFixtures.Onnx("resnet"), "--schedule", "gradual", "--method", "l1@filter", "--sparsity", "0.5", "--out", output);
+        var r = CliRunner.Run(Dir, "prune", "--onnx", ImportFixtures.Onnx("resnet"), "--schedule", "gradual", "--method", "l1@filter", "--sparsity", "0.5", "--out", output);
         CliRunner.AssertCleanError(r, "@filter removes filters");
-        r = CliRunner.Run(dir, "prune", "--onnx", notOnnx, "--schedule", "gradual", "--method", "mp", "--sparsity", "0.5", "--out", output);
+        r = CliRunner.Run(Dir, "prune", "--onnx", notOnnx, "--schedule", "gradual", "--method", "mp", "--sparsity", "0.5", "--out", output);
         CliRunner.AssertCleanError(r, "not an ONNX model");
         Assert.False(File.Exists(output));
     }

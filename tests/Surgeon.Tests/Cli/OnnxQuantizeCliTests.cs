@@ -15,27 +15,16 @@ namespace Surgeon.Tests.Cli;
 /// codes; bad input is one line, before any work, nothing written. And the library's <c>CompressionSession</c> exports an
 /// imported, quantised graph.
 /// </summary>
-public class OnnxQuantizeCliTests : IDisposable
+public class OnnxQuantizeCliTests() : OnnxCliFolder("onnx-quantize-cli-")
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("onnx-quantize-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(dir, recursive: true);
-
-    private string Data()
-    {
-        string data = Path.Combine(dir, "data");
-        CliCheckpointFixture.WriteIdxFolder(data, side: 28, train: 100, test: 40);
-        return data;
-    }
-
     [Fact]
     public void PruneThenQuantize_WritesAQdqFile_ThatOnnxRuntimeRunsAsTheQuantisedModel_WithThePrunedWeightsZeroCodes()
     {
-        string data = Data(), pruned = Path.Combine(dir, "p.onnx"), quantised = Path.Combine(dir, "q.onnx");
-        var p = CliRunner.Run(dir, "prune", "--onnx", ImportFixtures.Onnx("lenet-bn"), "--data", data, "--method", "lmp", "--sparsity", "0.6",
+        string data = Data(), pruned = Path.Combine(Dir, "p.onnx"), quantised = Path.Combine(Dir, "q.onnx");
+        var p = CliRunner.Run(Dir, "prune", "--onnx", ImportFixtures.Onnx("lenet-bn"), "--data", data, "--method", "lmp", "--sparsity", "0.6",
             "--out", pruned, "--quiet");
         Assert.True(p.ExitCode == 0, p.Stderr);
-        var q = CliRunner.Run(dir, "quantize", "--onnx", pruned, "--data", data, "--bits", "8", "--per-channel", "--scale", "minmax", "--activations", "8",
+        var q = CliRunner.Run(Dir, "quantize", "--onnx", pruned, "--data", data, "--bits", "8", "--per-channel", "--scale", "minmax", "--activations", "8",
             "--calibrate", "64", "--seed", "4", "--out", quantised, "--quiet");
         Assert.True(q.ExitCode == 0, q.Stderr);
         Assert.Contains("p.onnx: accuracy float", q.Stdout);
@@ -75,14 +64,14 @@ public class OnnxQuantizeCliTests : IDisposable
     [Fact]
     public void BadInputIsOneLineAndNothingIsWritten()
     {
-        string output = Path.Combine(dir, "q.onnx"), onnx = ImportFixtures.Onnx("mlp");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "quantize", "--onnx", onnx, "--checkpoint", "x.ckpt", "--bits", "8", "--out", output),
+        string output = Path.Combine(Dir, "q.onnx"), onnx = ImportFixtures.Onnx("mlp");
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "quantize", "--onnx", onnx, "--checkpoint", "x.ckpt", "--bits", "8", "--out", output),
             "give --checkpoint or --onnx, not both");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "quantize", "--onnx", Path.Combine(dir, "missing.onnx"), "--bits", "8", "--out", output),
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "quantize", "--onnx", Path.Combine(Dir, "missing.onnx"), "--bits", "8", "--out", output),
             "missing.onnx");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "quantize", "--onnx", onnx, "--bits", "8", "--activations", "6", "--out", output),
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "quantize", "--onnx", onnx, "--bits", "8", "--activations", "6", "--out", output),
             "--activations 8");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "quantize", "--onnx", onnx, "--bits", "9", "--out", output), "weight bits");
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "quantize", "--onnx", onnx, "--bits", "9", "--out", output), "weight bits");
         Assert.False(File.Exists(output));
     }
 
@@ -92,7 +81,7 @@ public class OnnxQuantizeCliTests : IDisposable
         using var session = Surgeon.Api.CompressionSession.FromOnnx(ImportFixtures.Onnx("mlp"));
         session.Prune("mp", 0.5);
         session.QuantizeWeights(bits: 8, perChannel: true);
-        string onnx = Path.Combine(dir, "mlp-q.onnx");
+        string onnx = Path.Combine(Dir, "mlp-q.onnx");
         string details = session.ExportOnnx(onnx);
         Assert.Contains("QDQ", details);
         double accuracy = session.Evaluate().Accuracy;

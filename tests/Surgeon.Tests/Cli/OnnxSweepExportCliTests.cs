@@ -14,24 +14,13 @@ namespace Surgeon.Tests.Cli;
 /// separate commands (eval --onnx on the file; prune --onnx, then eval --onnx on what it wrote); the export against
 /// the initializers of the ONNX file prune --onnx wrote, decoded here from the protobuf's bytes.
 /// </summary>
-public partial class OnnxSweepExportCliTests : IDisposable
+public partial class OnnxSweepExportCliTests() : OnnxCliFolder("onnx-sweep-")
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("onnx-sweep-").FullName;
-
-    public void Dispose() => Directory.Delete(dir, recursive: true);
-
-    private string Data()
-    {
-        string data = Path.Combine(dir, "data");
-        if (!Directory.Exists(data)) CliCheckpointFixture.WriteIdxFolder(data, side: 28, train: 100, test: 40);
-        return data;
-    }
-
     [Fact]
     public void SweepDenseAndPrunedPointsEqualEvalOfTheFilesPruneWrites()
     {
-        string data = Data(), sweep = Path.Combine(dir, "sweep"), onnx = ImportFixtures.Onnx("resnet");
-        var r = CliRunner.Run(dir, "sweep", "--onnx", onnx, "--data", data, "--methods", "lmp,magnitude@filter", "--sparsities", "0.5",
+        string data = Data(), sweep = Path.Combine(Dir, "sweep"), onnx = ImportFixtures.Onnx("resnet");
+        var r = CliRunner.Run(Dir, "sweep", "--onnx", onnx, "--data", data, "--methods", "lmp,magnitude@filter", "--sparsities", "0.5",
             "--out-dir", sweep, "--quiet");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("resnet.onnx on", r.Stdout);
@@ -49,8 +38,8 @@ public partial class OnnxSweepExportCliTests : IDisposable
         var summary = json.RootElement.GetProperty("summary").EnumerateArray().ToList();
         foreach (string method in new[] { "lmp", "magnitude@filter" })
         {
-            string pruned = Path.Combine(dir, $"{method.Replace('@', '-')}.onnx");
-            var p = CliRunner.Run(dir, "prune", "--onnx", onnx, "--data", data, "--method", method, "--sparsity", "0.5", "--out", pruned, "--quiet");
+            string pruned = Path.Combine(Dir, $"{method.Replace('@', '-')}.onnx");
+            var p = CliRunner.Run(Dir, "prune", "--onnx", onnx, "--data", data, "--method", method, "--sparsity", "0.5", "--out", pruned, "--quiet");
             Assert.True(p.ExitCode == 0, p.Stderr);
             var point = summary.Single(s => s.GetProperty("method").GetString() == method && s.GetProperty("sparsity").GetDouble() == 0.5);
             var after = EvalOnnx(pruned, data);
@@ -62,13 +51,13 @@ public partial class OnnxSweepExportCliTests : IDisposable
     [Fact]
     public void ExportedSafetensorsAndSparseHoldTheInitializersOfThePrunedFile()
     {
-        string data = Data(), pruned = Path.Combine(dir, "p.onnx"), st = Path.Combine(dir, "p.safetensors"), sparse = Path.Combine(dir, "p.sparse");
-        var r = CliRunner.Run(dir, "prune", "--onnx", ImportFixtures.Onnx("resnet"), "--data", data, "--method", "lmp", "--sparsity", "0.5",
+        string data = Data(), pruned = Path.Combine(Dir, "p.onnx"), st = Path.Combine(Dir, "p.safetensors"), sparse = Path.Combine(Dir, "p.sparse");
+        var r = CliRunner.Run(Dir, "prune", "--onnx", ImportFixtures.Onnx("resnet"), "--data", data, "--method", "lmp", "--sparsity", "0.5",
             "--out", pruned, "--quiet");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        r = CliRunner.Run(dir, "export", "--onnx", pruned, "--format", "safetensors", "--out", st);
+        r = CliRunner.Run(Dir, "export", "--onnx", pruned, "--format", "safetensors", "--out", st);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        r = CliRunner.Run(dir, "export", "--onnx", pruned, "--format", "sparse", "--out", sparse);
+        r = CliRunner.Run(Dir, "export", "--onnx", pruned, "--format", "sparse", "--out", sparse);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("dense ONNX file", r.Stdout);
 
@@ -107,8 +96,8 @@ public partial class OnnxSweepExportCliTests : IDisposable
     [Fact]
     public void ExportOnnxWritesTheGraphAgain()
     {
-        string output = Path.Combine(dir, "again.onnx");
-        var r = CliRunner.Run(dir, "export", "--onnx", ImportFixtures.Onnx("concat"), "--format", "onnx", "--out", output);
+        string output = Path.Combine(Dir, "again.onnx");
+        var r = CliRunner.Run(Dir, "export", "--onnx", ImportFixtures.Onnx("concat"), "--format", "onnx", "--out", output);
         Assert.True(r.ExitCode == 0, r.Stderr);
         var (before, _) = ImportFixtures.RunOrt(ImportFixtures.Onnx("concat"), ImportFixtures.Input());
         var (after, _) = ImportFixtures.RunOrt(output, ImportFixtures.Input());
@@ -118,16 +107,16 @@ public partial class OnnxSweepExportCliTests : IDisposable
     [Fact]
     public void BadInputIsOneLineAndNothingIsWritten()
     {
-        string notOnnx = Path.Combine(dir, "notes.onnx"), output = Path.Combine(dir, "out.safetensors"), folder = Path.Combine(dir, "sw");
+        string notOnnx = Path.Combine(Dir, "notes.onnx"), output = Path.Combine(Dir, "out.safetensors"), folder = Path.Combine(Dir, "sw");
         File.WriteAllText(notOnnx, "these are notes, not a model\n");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "export", "--onnx", notOnnx, "--format", "safetensors", "--out", output), "not an ONNX model");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "export", "--onnx", ImportFixtures.Onnx("mlp"), "--format", "bmp", "--out", output), "unknown export format");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "export", "--onnx", ImportFixtures.Onnx("mlp"), "-c", "x.ckpt", "--format", "sparse", "--out", output), "not both");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "export", "--format", "sparse", "--out", output), "--onnx");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "sweep", "--onnx", notOnnx, "--methods", "mp", "--sparsities", "0.5", "--out-dir", folder), "not an ONNX model");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "sweep", "--onnx", ImportFixtures.Onnx("mlp"), "--plan-only", "--out-dir", folder), "--plan-only needs a checkpoint");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "sweep", "--onnx", ImportFixtures.Onnx("mlp"), "-c", "x.ckpt", "--out-dir", folder), "not both");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "sweep", "--onnx", ImportFixtures.Onnx("mlp"), "--methods", "mp", "--sparsities", "1.5", "--out-dir", folder), "1.5");
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "export", "--onnx", notOnnx, "--format", "safetensors", "--out", output), "not an ONNX model");
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "export", "--onnx", ImportFixtures.Onnx("mlp"), "--format", "bmp", "--out", output), "unknown export format");
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "export", "--onnx", ImportFixtures.Onnx("mlp"), "-c", "x.ckpt", "--format", "sparse", "--out", output), "not both");
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "export", "--format", "sparse", "--out", output), "--onnx");
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "sweep", "--onnx", notOnnx, "--methods", "mp", "--sparsities", "0.5", "--out-dir", folder), "not an ONNX model");
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "sweep", "--onnx", ImportFixtures.Onnx("mlp"), "--plan-only", "--out-dir", folder), "--plan-only needs a checkpoint");
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "sweep", "--onnx", ImportFixtures.Onnx("mlp"), "-c", "x.ckpt", "--out-dir", folder), "not both");
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "sweep", "--onnx", ImportFixtures.Onnx("mlp"), "--methods", "mp", "--sparsities", "1.5", "--out-dir", folder), "1.5");
         Assert.False(File.Exists(output));
         Assert.False(Directory.Exists(folder));
     }

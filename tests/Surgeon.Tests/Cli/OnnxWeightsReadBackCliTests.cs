@@ -9,19 +9,15 @@ namespace Surgeon.Tests.Cli;
 /// file on which ONNX Runtime computes the pruned file's logits, with the registry import's loaded/missing/unexpected/
 /// mis-shaped report; the weights of another graph are one error line and nothing is written.
 /// </summary>
-public class OnnxWeightsReadBackCliTests : IDisposable
+public class OnnxWeightsReadBackCliTests() : OnnxCliFolder("onnx-readback-cli-")
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("onnx-readback-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(dir, recursive: true);
-
     [Theory]
     [InlineData("mlp", "lmp", 6)] // Gemm, MatMul + Add ([in, out] weight), Gemm
     [InlineData("resnet", "mp", 32)] // convs and BatchNorms (weight, bias, mean, var)
     public void PrunedWeights_ExportedAndReadBackOntoTheOriginalGraph_GiveThePrunedFilesLogits(string name, string method, int tensors)
     {
-        string pruned = Path.Combine(dir, "p.onnx");
-        var p = CliRunner.Run(dir, "prune", "--onnx", ImportFixtures.Onnx(name), "--method", method, "--sparsity", "0.6", "--out", pruned, "--quiet");
+        string pruned = Path.Combine(Dir, "p.onnx");
+        var p = CliRunner.Run(Dir, "prune", "--onnx", ImportFixtures.Onnx(name), "--method", method, "--sparsity", "0.6", "--out", pruned, "--quiet");
         Assert.True(p.ExitCode == 0, p.Stderr);
         var x = ImportFixtures.Input();
         var (want, _) = ImportFixtures.RunOrt(pruned, x);
@@ -29,10 +25,10 @@ public class OnnxWeightsReadBackCliTests : IDisposable
         Assert.True(ImportFixtures.MaxDelta(want, dense) > 1e-3, "pruning changed no logit: the round trip would prove nothing");
         foreach (string format in new[] { "safetensors", "sparse" })
         {
-            string weights = Path.Combine(dir, "w." + format), back = Path.Combine(dir, $"back-{format}.onnx");
-            var e = CliRunner.Run(dir, "export", "--onnx", pruned, "--format", format, "--out", weights);
+            string weights = Path.Combine(Dir, "w." + format), back = Path.Combine(Dir, $"back-{format}.onnx");
+            var e = CliRunner.Run(Dir, "export", "--onnx", pruned, "--format", format, "--out", weights);
             Assert.True(e.ExitCode == 0, e.Stderr);
-            var i = CliRunner.Run(dir, "import", "--onnx", ImportFixtures.Onnx(name), "--format", format, "--in", weights, "--out", back);
+            var i = CliRunner.Run(Dir, "import", "--onnx", ImportFixtures.Onnx(name), "--format", format, "--in", weights, "--out", back);
             Assert.True(i.ExitCode == 0, i.Stderr);
             Assert.Contains($"loaded {tensors} of the model's {tensors} tensors by name", i.Stdout);
             Assert.Contains("missing: none", i.Stdout);
@@ -46,23 +42,23 @@ public class OnnxWeightsReadBackCliTests : IDisposable
     [Fact]
     public void TheWeightsOfAnotherGraph_AreOneLine_AndNothingIsWritten()
     {
-        string output = Path.Combine(dir, "r.onnx");
+        string output = Path.Combine(Dir, "r.onnx");
         foreach (string format in new[] { "safetensors", "sparse" })
         {
-            string weights = Path.Combine(dir, "lenet." + format);
-            Assert.Equal(0, CliRunner.Run(dir, "export", "--onnx", ImportFixtures.Onnx("lenet-bn"), "--format", format, "--out", weights).ExitCode);
-            var r = CliRunner.Run(dir, "import", "--onnx", ImportFixtures.Onnx("mlp"), "--format", format, "--in", weights, "--out", output);
+            string weights = Path.Combine(Dir, "lenet." + format);
+            Assert.Equal(0, CliRunner.Run(Dir, "export", "--onnx", ImportFixtures.Onnx("lenet-bn"), "--format", format, "--out", weights).ExitCode);
+            var r = CliRunner.Run(Dir, "import", "--onnx", ImportFixtures.Onnx("mlp"), "--format", format, "--in", weights, "--out", output);
             CliRunner.AssertCleanError(r, "does not fit mlp.onnx");
             Assert.Contains("give the ONNX file the weights were exported from", r.Stderr);
         }
         // A graph with a layer of another shape: mis-shaped, named.
-        string resnet = Path.Combine(dir, "resnet.safetensors");
-        Assert.Equal(0, CliRunner.Run(dir, "export", "--onnx", ImportFixtures.Onnx("resnet"), "--format", "safetensors", "--out", resnet).ExitCode);
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "import", "--onnx", ImportFixtures.Onnx("dwsep"), "--format", "safetensors", "--in", resnet, "--out", output),
+        string resnet = Path.Combine(Dir, "resnet.safetensors");
+        Assert.Equal(0, CliRunner.Run(Dir, "export", "--onnx", ImportFixtures.Onnx("resnet"), "--format", "safetensors", "--out", resnet).ExitCode);
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "import", "--onnx", ImportFixtures.Onnx("dwsep"), "--format", "safetensors", "--in", resnet, "--out", output),
             "mis-shaped");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "import", "--onnx", ImportFixtures.Onnx("mlp"), "--format", "pytorch", "--in", resnet, "--out", output),
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "import", "--onnx", ImportFixtures.Onnx("mlp"), "--format", "pytorch", "--in", resnet, "--out", output),
             "not --format pytorch");
-        CliRunner.AssertCleanError(CliRunner.Run(dir, "import", "--onnx", ImportFixtures.Onnx("mlp"), "--format", "safetensors", "--in", resnet, "--model", "mlpnet", "--out", output),
+        CliRunner.AssertCleanError(CliRunner.Run(Dir, "import", "--onnx", ImportFixtures.Onnx("mlp"), "--format", "safetensors", "--in", resnet, "--model", "mlpnet", "--out", output),
             "--model describes a registry model");
         Assert.False(File.Exists(output));
     }
