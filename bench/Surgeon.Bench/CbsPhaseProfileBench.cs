@@ -12,7 +12,7 @@ namespace Surgeon.Bench;
 /// Where one CBS-S real-loss evaluation spends its time on ResNet-20 (docs/cbs-resnet20, Fashion-MNIST, paper prunable
 /// set): each step of <see cref="MaskedRealLoss.Sum"/> done by hand and timed (flatten, mask tensor, assign, the data
 /// batch, the forward, the read-back, the restore; wall and process CPU time, the latter less sensitive to load), then a start mask's construction
-/// (<see cref="RandomizedMagnitude.Pruned"/>) and whole <see cref="MaskedRealLoss.Sum"/> calls on the first halving rung.
+/// (<see cref="RandomizedMagnitude.Pruned(double[], long, int)"/>) and whole <see cref="MaskedRealLoss.Sum"/> calls on the first halving rung.
 /// Environment: SURGEON_BENCH_MODEL = resnet20 (default) or mlpnet; SURGEON_BENCH_REPEATS (default 5).
 /// </summary>
 internal static class CbsPhaseProfileBench
