@@ -104,11 +104,13 @@ internal sealed class CbsSelection : IJointSelection, IUsesFisher
         // 1. Start: the best of the randomised magnitude masks by real loss (successive halving or every one on every sample).
         HalvingPick pick;
         double[] bestLosses;
+        int startsStopped = 0;
         using (var task = context.Progress.Start("CBS-S: scoring randomised magnitude starts", schedule.Evaluations(o.CbsCandidates, sampleCount)))
         {
             pick = PickStart(w, k, o.CbsCandidates, schedule, realLoss, halving ? Race : PairedStop.Off, out bestLosses, (t, mask, n, sum, stopped) =>
             {
                 OnMaskEvaluated?.Invoke(new CbsEvaluatedMask(CbsStage.Start, t, (bool[])mask.Clone(), sum / Math.Max(n, 1), n, stopped));
+                if (stopped) startsStopped++;
                 task.Advance();
             });
         }
@@ -118,7 +120,8 @@ internal sealed class CbsSelection : IJointSelection, IUsesFisher
         double f0 = search.F;
         double epsilon = o.CbsRelativeEpsilon ? o.CbsEpsilon * f0 : o.CbsEpsilon;
         string how = halving
-            ? $"successive halving on {string.Join("/", schedule.Rungs(sampleCount))} samples, {pick.SampleEvaluations:N0} sample evaluations (exhaustive: {(long)o.CbsCandidates * sampleCount:N0})"
+            ? $"successive halving on {string.Join("/", schedule.Rungs(sampleCount))} samples, {startsStopped} start(s) stopped early against the leader, " +
+              $"{pick.SampleEvaluations:N0} sample evaluations (exhaustive: {(long)o.CbsCandidates * sampleCount:N0})"
             : $"every one on {sampleCount} samples";
         context.Progress.Info($"CBS-S start: candidate {pick.Candidate} of {o.CbsCandidates} ({how}), real loss {startSum / sampleCount:G5}, f(P) {f0:G5}, ε {epsilon:G3}");
 
@@ -145,7 +148,7 @@ internal sealed class CbsSelection : IJointSelection, IUsesFisher
                 var loss = realLoss.Sum(search.Pruned, 0, sampleCount, stopAt: halving ? bestSum : double.PositiveInfinity, losses,
                     halving ? new LeaderRace(bestLosses, Race) : null);
                 OnMaskEvaluated?.Invoke(new CbsEvaluatedMask(CbsStage.Iteration, iteration, (bool[])search.Pruned.Clone(),
-                    loss.Sum / Math.Max(loss.Samples, 1), loss.Samples, loss.Stopped));
+                    loss.Sum / Math.Max(loss.Samples, 1), loss.Samples, loss.Stopped, loss.ClearlyWorse));
                 string lossText = !loss.Stopped ? $"real loss {loss.Sum / sampleCount:G5}"
                     : loss.ClearlyWorse
                         ? $"real loss {loss.Sum / loss.Samples:G5} on the first {loss.Samples} of {sampleCount} samples (stopped: clearly above the best mask's on them)"
@@ -180,8 +183,9 @@ internal enum CbsStage { Start, Iteration }
 /// iteration number (from 1); <paramref name="Pruned"/> marks the pruned weights in flattened prunable order;
 /// <paramref name="Loss"/> is the mean per-sample loss over the first <paramref name="Samples"/> loss samples
 /// (<see cref="CbsSelection.LossSamples"/>), fewer than all of them at an early halving rung or when the evaluation
-/// <paramref name="Stopped"/> because its partial sum already reached the best total.</summary>
-internal sealed record CbsEvaluatedMask(CbsStage Stage, int Index, bool[] Pruned, double Loss, int Samples, bool Stopped);
+/// <paramref name="Stopped"/> because its partial sum already reached the best total or, when
+/// <paramref name="ClearlyWorse"/> (swap-search masks), by the paired test against the best mask.</summary>
+internal sealed record CbsEvaluatedMask(CbsStage Stage, int Index, bool[] Pruned, double Loss, int Samples, bool Stopped, bool ClearlyWorse = false);
 
 /// <summary>
 /// The randomised magnitude masks of the CBS start. Candidate 0 is global magnitude; candidate t shuffles the weight

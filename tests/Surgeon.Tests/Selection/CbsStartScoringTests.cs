@@ -153,4 +153,64 @@ public class CbsStartScoringTests(ITestOutputHelper output)
         output.WriteLine($"{stopped} of {iterations} swap-search evaluations stopped early over 5 seeds; results identical");
         Assert.True(stopped > 0, "no evaluation stopped early: the test compared nothing");
     }
+
+    /// <summary>The swap search's paired stop (a low bar here, z = 2 after 16 samples, so it fires on this small case):
+    /// the search takes the course the exhaustive path takes, a mask stops only when the t statistic of its per-sample
+    /// losses minus the best mask's, computed by hand in float64 on the samples it saw, exceeds z, and the kept mask is
+    /// the lowest by hand of the fully scored ones.</summary>
+    [Fact]
+    public void PairedStop_InTheSwapSearch_StopsOnlyMasksClearlyWorseThanTheBest()
+    {
+        var (data, model, layers) = HandMlpLoss.TrainedMlp();
+        var race = new PairedStop(Z: 2, MinSamples: 16);
+        int pairedStops = 0;
+        foreach (int seed in new[] { 1, 2, 3, 4, 5, 6 })
+        {
+            var runs = new[] { CbsStartScoring.Halving, CbsStartScoring.Exhaustive }.Select(scoring =>
+            {
+                var evaluated = new List<CbsEvaluatedMask>();
+                var selection = new CbsSelection { OnMaskEvaluated = evaluated.Add, LossBatchSize = 4, Race = race };
+                var context = Context(data, model, seed, new PruningOptions
+                {
+                    FisherSamples = 100,
+                    CbsCandidates = 1, // one start: the race is the swap search's alone
+                    CbsLossSamples = data.Count,
+                    CbsRelativeEpsilon = true,
+                    CbsStartScoring = scoring,
+                });
+                bool[] keep;
+                using (var k = selection.SelectKeep(context, new PruneTarget(0.6)))
+                    keep = k.data<bool>().ToArray();
+                var order = CbsSelection.LossSamples(context);
+                context.ReleaseCache();
+                return (Keep: keep, Evaluated: evaluated, Order: order);
+            }).ToArray();
+            var (halving, exhaustive) = (runs[0], runs[1]);
+            Assert.Equal(exhaustive.Evaluated.Select(e => e.Pruned), halving.Evaluated.Select(e => e.Pruned)); // same course
+
+            var order = halving.Order;
+            bool[]? best = null;
+            double[] bestLosses = [];
+            foreach (var e in halving.Evaluated)
+            {
+                var losses = HandMlpLoss.PerSample(data, layers, e.Pruned, order);
+                if (e.ClearlyWorse)
+                {
+                    var d = losses.Take(e.Samples).Zip(bestLosses.Take(e.Samples), (a, b) => a - b).ToArray();
+                    double mean = d.Average(), sd = Math.Sqrt(d.Sum(x => (x - mean) * (x - mean)) / (d.Length - 1));
+                    Assert.True(e.Samples >= 16 && mean / (sd / Math.Sqrt(d.Length)) > 2 - 1e-6,
+                        $"seed {seed}, iteration {e.Index}: stopped after {e.Samples} samples with t = {mean / (sd / Math.Sqrt(d.Length)):G4}");
+                    pairedStops++;
+                }
+                else if (!e.Stopped && (best is null || losses.Sum() < bestLosses.Sum()))
+                {
+                    best = e.Pruned;
+                    bestLosses = losses;
+                }
+            }
+            Assert.Equal(best!.Select(p => !p), halving.Keep);
+        }
+        output.WriteLine($"{pairedStops} swap-search evaluations stopped by the paired test over 6 seeds");
+        Assert.True(pairedStops > 0, "no evaluation stopped by the paired test: the test compared nothing");
+    }
 }
