@@ -8,6 +8,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        Surgeon.Numerics.NativeHeap.KeepSlack(); // libtorch's buffers reused, not faulted in again on every pass
         // A plain command named "surgeon" (not RootCommand, which takes the assembly's name) with a recursive --help.
         var root = new Command("surgeon",
             "Surgeon prunes neural networks: magnitude, WoodFisher and Combinatorial Brain Surgeon pruning, " +

@@ -56,7 +56,8 @@ internal sealed class PruningOptionSet
     private readonly Option<string> cbsStartScoring = new("--cbs-start-scoring")
     {
         Description = "CBS-S: halving = the randomised starts by successive halving (all on a few hundred loss samples, the best quarter " +
-            "on 4× as many, …, the finalists on all of them) and a swap-search mask's loss cut short once it cannot beat the best; " +
+            "on 4× as many, …, the finalists on all of them), each rung's starts racing the best fully scored one, and every mask's loss " +
+            "cut short once it cannot beat the best or is clearly worse than it on the samples both have seen (paired test, 4 standard errors, ≥ 500 samples); " +
             "exhaustive = every mask on every loss sample (the paper's, for reproduction).",
         DefaultValueFactory = _ => "halving",
     };

@@ -36,6 +36,7 @@ public sealed class CompressionSession : IDisposable
 
     private CompressionSession(nn.Module<Tensor, Tensor> model, CheckpointInfo? info, string dataSpec, ImageDataset train, ImageDataset test)
     {
+        Numerics.NativeHeap.KeepSlack(); // as the command line does: libtorch's buffers reused, not faulted in again
         this.model = model;
         this.info = info;
         this.dataSpec = dataSpec;
