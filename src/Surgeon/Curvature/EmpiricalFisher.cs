@@ -63,6 +63,10 @@ internal sealed class EmpiricalFisher : IDisposable
     }
 
     public Tensor G { get; }
+
+    /// <summary>Rows per diagonal block of the in-place factorisations (<see cref="DampedCholesky.FactorInPlace"/>) of
+    /// this Fisher's blocks and of its kept-set systems; tests set a small one to run the blocked path on small matrices.</summary>
+    public int FactorBlock { get; init; } = DampedCholesky.InPlaceBlock;
     public int N { get; }
     public long D { get; }
     public double Lambda { get; }
@@ -369,19 +373,22 @@ internal sealed class EmpiricalFisher : IDisposable
         using var scope = NewDisposeScope();
         var b = Blocks[index];
         var gb = Columns(b);
-        Tensor matrix;
+        // The float32 Gram matrix is freed as soon as it is promoted, and the factor overwrites the float64 system:
+        // one m×m float64 matrix beside G (at N = 8,000, 488 MiB, where the Gram, the system and a separate factor took 1.2 GiB).
+        var gram = IsWoodbury(b) ? gb.matmul(gb.t()) : gb.t().matmul(gb);
+        var matrix = gram.to(ScalarType.Float64);
+        gram.Dispose();
         if (IsWoodbury(b))
         {
-            matrix = gb.matmul(gb.t()).to(ScalarType.Float64);
             matrix.diagonal().add_(HeldScalars.Of(N * Lambda), HeldScalars.One);
         }
         else
         {
-            matrix = gb.t().matmul(gb).to(ScalarType.Float64).div_(HeldScalars.Of(N));
+            matrix.div_(HeldScalars.Of(N));
             matrix.diagonal().add_(HeldScalars.Of(Lambda), HeldScalars.One);
         }
-        var l = DampedCholesky.Factor(matrix, Lambda, N, IsWoodbury(b), $"block at weights {b.Offset}..{b.End - 1}");
-        factors[index] = l.DetachFromDisposeScope();
+        DampedCholesky.FactorInPlace(matrix, Lambda, N, IsWoodbury(b), $"block at weights {b.Offset}..{b.End - 1}", FactorBlock);
+        factors[index] = matrix.DetachFromDisposeScope();
         return factors[index]!;
     }
 
@@ -403,20 +410,21 @@ internal sealed class EmpiricalFisher : IDisposable
             Tensor rb;
             if (IsWoodbury(b))
             {
-                // Column chunks keep the float64 work matrix at N×4,096 instead of N×L.
+                // Column chunks keep the float64 work matrix at one chunk (64 MiB) instead of N×L.
+                long chunk = KeptColumns.ChunkColumns(N);
                 var gv = zeros([N, vb.shape[1]], ScalarType.Float64, vb.device);
-                for (long c = 0; c < b.Length; c += ColumnChunk)
+                for (long c = 0; c < b.Length; c += chunk)
                 {
                     using var chunkScope = NewDisposeScope();
-                    long len = Math.Min(ColumnChunk, b.Length - c);
+                    long len = Math.Min(chunk, b.Length - c);
                     gv.add_(G.narrow(1, b.Offset + c, len).to(ScalarType.Float64).matmul(vb.narrow(0, c, len)), HeldScalars.One);
                 }
                 var z = cholesky_solve(gv, l);                                // (NλI + GGᵀ)⁻¹ G v
                 rb = vb.clone();
-                for (long c = 0; c < b.Length; c += ColumnChunk)
+                for (long c = 0; c < b.Length; c += chunk)
                 {
                     using var chunkScope = NewDisposeScope();
-                    long len = Math.Min(ColumnChunk, b.Length - c);
+                    long len = Math.Min(chunk, b.Length - c);
                     rb.narrow(0, c, len).add_(G.narrow(1, b.Offset + c, len).to(ScalarType.Float64).t().matmul(z), HeldScalars.Of(-1));
                 }
                 rb.div_(HeldScalars.Of(Lambda));
@@ -445,13 +453,16 @@ internal sealed class EmpiricalFisher : IDisposable
                 var l = Factor(i);
                 if (IsWoodbury(b))
                 {
-                    // [(NλI + GGᵀ)⁻¹]: diag_j(Gᵀ K⁻¹ G) = ‖L⁻¹ G[:,j]‖², column chunk by column chunk.
-                    for (long c = 0; c < b.Length; c += ColumnChunk)
+                    // [(NλI + GGᵀ)⁻¹]: diag_j(Gᵀ K⁻¹ G) = ‖L⁻¹ G[:,j]‖², column chunk by column chunk (64 MiB of float64
+                    // columns, their solve and its square: 192 MiB beside the factor at any N).
+                    long chunk = KeptColumns.ChunkColumns(N);
+                    for (long c = 0; c < b.Length; c += chunk)
                     {
                         using var inner = NewDisposeScope();
-                        long len = Math.Min(ColumnChunk, b.Length - c);
+                        long len = Math.Min(chunk, b.Length - c);
                         var gc = G.narrow(1, b.Offset + c, len).to(ScalarType.Float64);
                         var w = linalg.solve_triangular(l, gc, upper: false);
+                        gc.Dispose();
                         result.narrow(0, b.Offset + c, len).copy_(w.Squared().sum(dim: 0).neg_().add_(HeldScalars.One, HeldScalars.One).div_(HeldScalars.Of(Lambda)));
                     }
                 }
