@@ -25,6 +25,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["prm"] = PrmBench.Run,
     ["obc"] = ObcBench.Run,
     ["kept-set-memory"] = KeptSetMemoryBench.Run,
+    ["wf-memory"] = WoodFisherMemoryBench.Run,
     ["chita-speed"] = ChitaSpeedBench.Run,
     ["cbs-start-agreement"] = CbsStartAgreementBench.Run,
     ["per-sample-write"] = PerSampleWriteBench.Run,

@@ -419,7 +419,7 @@ internal sealed class EmpiricalFisher : IDisposable
                     long len = Math.Min(chunk, b.Length - c);
                     gv.add_(G.narrow(1, b.Offset + c, len).to(ScalarType.Float64).matmul(vb.narrow(0, c, len)), HeldScalars.One);
                 }
-                var z = cholesky_solve(gv, l);                                // (NλI + GGᵀ)⁻¹ G v
+                var z = DampedCholesky.Solve(l, gv);                               // (NλI + GGᵀ)⁻¹ G v
                 rb = vb.clone();
                 for (long c = 0; c < b.Length; c += chunk)
                 {
@@ -431,7 +431,7 @@ internal sealed class EmpiricalFisher : IDisposable
             }
             else
             {
-                rb = cholesky_solve(vb, l);
+                rb = DampedCholesky.Solve(l, vb);
             }
             result.narrow(0, b.Offset, b.Length).copy_(rb);
         }

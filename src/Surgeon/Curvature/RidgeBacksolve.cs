@@ -54,7 +54,7 @@ internal static class RidgeBacksolve
                     k.diagonal().add_(HeldScalars.Of(n * lambda), HeldScalars.One);
                     DampedCholesky.FactorInPlace(k, lambda, fisher.N, woodbury: true, where, fisher.FactorBlock);
                     var l = k;
-                    delta = KeptColumns.TransposeTimes(gB, cholesky_solve(r.unsqueeze(1), l).squeeze(1), keptIdx);
+                    delta = KeptColumns.TransposeTimes(gB, DampedCholesky.Solve(l, r.unsqueeze(1)).squeeze(1), keptIdx);
                 }
                 else
                 {
@@ -63,7 +63,7 @@ internal static class RidgeBacksolve
                     DampedCholesky.FactorInPlace(a, lambda, fisher.N, woodbury: false, where, fisher.FactorBlock);
                     var l = a;
                     var rhs = KeptColumns.TransposeTimes(gB, r, keptIdx).div_(HeldScalars.Of(n));
-                    delta = cholesky_solve(rhs.unsqueeze(1), l).squeeze(1);
+                    delta = DampedCholesky.Solve(l, rhs.unsqueeze(1)).squeeze(1);
                 }
                 wB.index_add_(0, keptIdx, delta, HeldScalars.Of(scale));
             }
