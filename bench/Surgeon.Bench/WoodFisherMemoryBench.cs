@@ -74,6 +74,18 @@ internal static class WoodFisherMemoryBench
     /// the factor held, the OBS update.</summary>
     private static void Phases(PruningContext context, Tensor g, IReadOnlyList<FisherBlock> blocks, Tensor keep)
     {
+        if (blocks.Count == 1 && g.shape[1] > g.shape[0])
+        {
+            var (gram, gramMiB, gramSeconds) = KeptSetMemoryBench.Peak(() => EmpiricalFisher.Gram(g));
+            var (_, inPlaceMiB, inPlaceSeconds) = KeptSetMemoryBench.Peak(() =>
+            {
+                gram.diagonal().add_(HeldScalars.Of(g.shape[0] * context.Options.Lambda), HeldScalars.One);
+                DampedCholesky.FactorInPlace(gram, context.Options.Lambda, (int)g.shape[0], woodbury: true, "bench");
+                return gram;
+            });
+            gram.Dispose();
+            Console.WriteLine($"the Woodbury system alone, peak MiB above G (s): Gram {gramMiB:N0} ({gramSeconds:F1}), in-place factor with the system held {inPlaceMiB:N0} ({inPlaceSeconds:F1})");
+        }
         using var fisher = new EmpiricalFisher(g.narrow(0, 0, g.shape[0]), context.Options.Lambda, blocks);
         var (_, factorMiB, factorSeconds) = KeptSetMemoryBench.Peak(() => fisher.InverseTimes(zeros([fisher.D], ScalarType.Float64)));
         var (_, diagonalMiB, diagonalSeconds) = KeptSetMemoryBench.Peak(() => fisher.InverseDiagonal());

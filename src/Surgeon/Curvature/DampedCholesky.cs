@@ -108,9 +108,10 @@ internal static class DampedCholesky
             var akk = a.narrow(0, k, b).narrow(1, k, b);
             var (lkk, info) = linalg.cholesky_ex(akk);
             if (info.item<int>() != 0) return false;
-            akk.copy_(lkk);
+            akk.copy_(lkk);                       // lower, its upper part zero
             long rest = m - k - b;
             if (rest == 0) break;
+            a.narrow(0, k, b).narrow(1, k + b, rest).zero_(); // the upper strip (tril_ on the whole matrix copied it)
             // L21 = A21·L11⁻ᵀ, i.e. L21ᵀ = L11⁻¹A21ᵀ
             var a21 = a.narrow(0, k + b, rest).narrow(1, k, b);
             a21.copy_(linalg.solve_triangular(lkk, a21.t(), upper: false).t());
@@ -121,14 +122,14 @@ internal static class DampedCholesky
                 a.narrow(0, k + b + j, rest - j).narrow(1, k + b + j, bj).addmm_(a21.narrow(0, j, rest - j), a21.narrow(0, j, bj).t(), 1f, -1f);
             }
         }
-        a.tril_();
         return true;
     }
 
-    /// <summary>Whether every entry is finite, a row block at a time (no m×m mask).</summary>
+    /// <summary>Whether every entry is finite, 8 MiB of rows at a time (isfinite makes float64 temporaries of its input's
+    /// size: on the whole N×N factor it took 352 MiB at N = 8,000).</summary>
     private static bool AllFinite(Tensor a)
     {
-        long m = a.shape[0], rows = Math.Max(1, (32L << 20) / Math.Max(1, m));
+        long m = a.shape[0], rows = Math.Max(1, (8L << 20) / (8 * Math.Max(1, m)));
         for (long r = 0; r < m; r += rows)
         {
             using var step = NewDisposeScope();

@@ -67,6 +67,10 @@ internal sealed class EmpiricalFisher : IDisposable
     /// <summary>Rows per diagonal block of the in-place factorisations (<see cref="DampedCholesky.FactorInPlace"/>) of
     /// this Fisher's blocks and of its kept-set systems; tests set a small one to run the blocked path on small matrices.</summary>
     public int FactorBlock { get; init; } = DampedCholesky.InPlaceBlock;
+
+    /// <summary>Rows per product when a block's Gram matrix is formed (<see cref="Gram"/>); 0 = by size (32 MiB products).
+    /// Tests set a small one to run several row blocks on small matrices.</summary>
+    public int GramRows { get; init; }
     public int N { get; }
     public long D { get; }
     public double Lambda { get; }
@@ -373,11 +377,9 @@ internal sealed class EmpiricalFisher : IDisposable
         using var scope = NewDisposeScope();
         var b = Blocks[index];
         var gb = Columns(b);
-        // The float32 Gram matrix is freed as soon as it is promoted, and the factor overwrites the float64 system:
-        // one m×m float64 matrix beside G (at N = 8,000, 488 MiB, where the Gram, the system and a separate factor took 1.2 GiB).
-        var gram = IsWoodbury(b) ? gb.matmul(gb.t()) : gb.t().matmul(gb);
-        var matrix = gram.to(ScalarType.Float64);
-        gram.Dispose();
+        // The Gram matrix goes straight into the float64 system and the factor overwrites it: one m×m float64 matrix
+        // beside G (at N = 8,000, 488 MiB, where the float32 Gram, the system and a separate factor took 1.2 GiB).
+        var matrix = Gram(IsWoodbury(b) ? gb : gb.t(), GramRows);
         if (IsWoodbury(b))
         {
             matrix.diagonal().add_(HeldScalars.Of(N * Lambda), HeldScalars.One);
@@ -390,6 +392,37 @@ internal sealed class EmpiricalFisher : IDisposable
         DampedCholesky.FactorInPlace(matrix, Lambda, N, IsWoodbury(b), $"block at weights {b.Offset}..{b.End - 1}", FactorBlock);
         factors[index] = matrix.DetachFromDisposeScope();
         return factors[index]!;
+    }
+
+    /// <summary>
+    /// X·Xᵀ in float64 (m×m for X m×k, in G's dtype a row block at a time): each block of at most
+    /// <paramref name="rows"/> rows (0: as many as make a 32 MiB product) is multiplied with the rows up to its own, in
+    /// G's dtype as one GEMM would be (see the remarks), promoted into the system, and the upper triangle is then copied
+    /// from the lower, so the matrix is exactly symmetric. Why: the work beside the system is one row block, not an m×m float32 Gram matrix, and only the
+    /// lower triangle is multiplied (about half the flops of the full product).
+    /// </summary>
+    internal static Tensor Gram(Tensor x, int rows = 0)
+    {
+        long m = x.shape[0];
+        using var scope = NewDisposeScope();
+        var gram = empty([m, m], ScalarType.Float64, x.device);
+        long step = rows > 0 ? rows : Math.Max(1, (32L << 20) / (x.element_size() * m));
+        for (long r = 0; r < m; r += step)
+        {
+            using var inner = NewDisposeScope();
+            long len = Math.Min(step, m - r);
+            gram.narrow(0, r, len).narrow(1, 0, r + len).copy_(x.narrow(0, r, len).matmul(x.narrow(0, 0, r + len).t()));
+        }
+        for (long r = 0; r < m; r += step)
+        {
+            using var inner = NewDisposeScope();
+            long len = Math.Min(step, m - r), rest = m - r - len;
+            var diagonal = gram.narrow(0, r, len).narrow(1, r, len); // its product is not exactly symmetric: mirror it too
+            var strictlyLower = diagonal.tril(-1);
+            diagonal.copy_(diagonal.tril().add_(strictlyLower.t(), HeldScalars.One));
+            if (rest > 0) gram.narrow(0, r, len).narrow(1, r + len, rest).copy_(gram.narrow(0, r + len, rest).narrow(1, r, len).t());
+        }
+        return gram.MoveToOuterDisposeScope();
     }
 
     /// <summary>F_λ⁻¹·v per block. <paramref name="v"/> is [d] or [d, k]; the result has G's dtype.</summary>

@@ -68,9 +68,9 @@ public class InPlaceFactorTests
         return (ctx, g);
     }
 
-    /// <summary>WoodFisher (saliency, global mask, OBS update) with the blocked factor equals the dense closed form
-    /// (float64 G, F_λ⁻¹ by a dense solve) and, with float32 G as in real use, the one-block LAPACK factor of the
-    /// previous code: identical masks, weights to 1e-6.</summary>
+    /// <summary>WoodFisher (saliency, global mask, OBS update) with the blocked factor and the row-block Gram matrix
+    /// equals the dense closed form (float64 G, F_λ⁻¹ by a dense inverse) and, with float32 G as in real use, the previous
+    /// code's computation written densely: identical masks, weights to 1e-6.</summary>
     [Theory]
     [InlineData(20)]   // d = 38 > N: the N×N Woodbury system, 4 blocks of 5
     [InlineData(120)]  // d ≤ N: the 38×38 direct system, 8 blocks of 5
@@ -91,7 +91,7 @@ public class InPlaceFactorTests
         var coefficients = where(denseKeep.logical_not(), w / inverse.diagonal(), zeros_like(w));
         var denseDelta = -inverse.matmul(coefficients);
 
-        using (var fisher = new EmpiricalFisher(g64.clone(), lambda, blocks) { FactorBlock = 5 })
+        using (var fisher = new EmpiricalFisher(g64.clone(), lambda, blocks) { FactorBlock = 5, GramRows = 3 })
         {
             var saliency = WoodFisherScore.Saliency(ctx, fisher);
             var keep = TopK.PruneLowest(saliency, pruneCount);
@@ -100,14 +100,49 @@ public class InPlaceFactorTests
             Assert.True((delta - denseDelta).abs().max().item<double>() < 1e-6);
         }
 
-        // float32 G: the blocked factor against the previous one-block LAPACK factor.
-        using var blocked = new EmpiricalFisher(g32.clone(), lambda, blocks) { FactorBlock = 5 };
-        using var previous = new EmpiricalFisher(g32.clone(), lambda, blocks) { FactorBlock = int.MaxValue };
+        // float32 G as in real use, against the previous code's computation written densely: the Gram matrix as one
+        // float32 product promoted to float64, F_λ⁻¹ from it (Woodbury or direct) by a dense inverse, the diagonal and
+        // the OBS coefficients rounded to float32 where the Fisher returned or took them in G's dtype.
+        Tensor previousInverse;
+        var g32as64 = g32.to(ScalarType.Float64);
+        if (d > samples)
+        {
+            var k = g32.matmul(g32.T).to(ScalarType.Float64) + samples * lambda * eye(samples, dtype: ScalarType.Float64);
+            previousInverse = (eye(d, dtype: ScalarType.Float64) - g32as64.T.matmul(linalg.inv(k)).matmul(g32as64)) / lambda;
+        }
+        else
+        {
+            previousInverse = linalg.inv(g32.T.matmul(g32).to(ScalarType.Float64) / samples + lambda * eye(d, dtype: ScalarType.Float64));
+        }
+        var previousDiagonal = previousInverse.diagonal().to(ScalarType.Float32).to(ScalarType.Float64);
+        var previousKeep = TopK.PruneLowest(w.square() / (2 * previousDiagonal), pruneCount);
+        var previousCoefficients = where(previousKeep.logical_not(), w / previousDiagonal, zeros_like(w)).to(ScalarType.Float32).to(ScalarType.Float64);
+        var previousDelta = -previousInverse.matmul(previousCoefficients);
+
+        using var blocked = new EmpiricalFisher(g32.clone(), lambda, blocks) { FactorBlock = 5, GramRows = 3 };
         var keepBlocked = TopK.PruneLowest(WoodFisherScore.Saliency(ctx, blocked), pruneCount);
-        var keepPrevious = TopK.PruneLowest(WoodFisherScore.Saliency(ctx, previous), pruneCount);
-        Assert.True(keepBlocked.eq(keepPrevious).all().item<bool>(), "the mask differs from the previous factor's");
-        var diff = (ObsUpdate.Delta(ctx, blocked, keepBlocked) - ObsUpdate.Delta(ctx, previous, keepPrevious)).abs().max().item<double>();
+        Assert.True(keepBlocked.eq(previousKeep).all().item<bool>(), "the mask differs from the previous computation's");
+        var diff = (ObsUpdate.Delta(ctx, blocked, keepBlocked) - previousDelta).abs().max().item<double>();
         Assert.True(diff < 1e-6, $"max |Δw| {diff:E2}");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(0)]
+    public void Gram_InRowBlocks_IsTheProductToFloat32Rounding_AndSymmetric(int rows)
+    {
+        manual_seed(7);
+        var x = randn([11, 40], ScalarType.Float32);
+        var gram = EmpiricalFisher.Gram(x, rows);
+        var x64 = x.to(ScalarType.Float64);
+        var expected = x64.matmul(x64.T);
+        Assert.True((gram - expected).abs().max().item<double>() < 1e-5 * expected.abs().max().item<double>());
+        Assert.Equal(0, (gram.tril(-1) - gram.triu(1).T).abs().max().item<double>());
+        // a strided view (the columns of one block of a wider G) gives the same matrix (to float32 rounding: the GEMM
+        // may take another path for a strided operand)
+        var wide = cat([randn([11, 5], ScalarType.Float32), x, randn([11, 3], ScalarType.Float32)], 1);
+        Assert.True((EmpiricalFisher.Gram(wide.narrow(1, 5, 40), rows) - expected).abs().max().item<double>() < 1e-5 * expected.abs().max().item<double>());
     }
 
     /// <summary>CBS-U's kept-set solve (Woodbury and direct systems) with the blocked factor equals the dense closed form
@@ -122,7 +157,7 @@ public class InPlaceFactorTests
         var g64 = g32.to(ScalarType.Float64);
         var w = PrunableParameters.Flatten(ctx.Parameters).to(ScalarType.Float64);
         var keep = TopK.PruneLowest(w.abs(), SparsityTarget.PruneCount(sparsity, d));
-        using var fisher = new EmpiricalFisher(g64.clone(), ctx.Options.Lambda, [new FisherBlock(0, d)]) { FactorBlock = 3 };
+        using var fisher = new EmpiricalFisher(g64.clone(), ctx.Options.Lambda, [new FisherBlock(0, d)]) { FactorBlock = 3, GramRows = 4 };
         var updated = CbsUpdate.Apply(fisher, w, keep);
 
         var kept = keep.nonzero().flatten();
