@@ -26,6 +26,7 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["obc"] = ObcBench.Run,
     ["kept-set-memory"] = KeptSetMemoryBench.Run,
     ["wf-memory"] = WoodFisherMemoryBench.Run,
+    ["estimate-check"] = EstimateCheckBench.Run,
     ["chita-speed"] = ChitaSpeedBench.Run,
     ["cbs-start-agreement"] = CbsStartAgreementBench.Run,
     ["per-sample-write"] = PerSampleWriteBench.Run,
