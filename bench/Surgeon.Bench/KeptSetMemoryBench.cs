@@ -49,7 +49,7 @@ internal static class KeptSetMemoryBench
         }
     }
 
-    private static (Tensor Result, double PeakMiB, double Seconds) Peak(Func<Tensor> run)
+    internal static (Tensor Result, double PeakMiB, double Seconds) Peak(Func<Tensor> run)
     {
         GC.Collect();
         Measure.TrimNativeHeap();

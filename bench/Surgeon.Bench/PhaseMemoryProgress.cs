@@ -20,7 +20,10 @@ internal sealed class PhaseMemoryProgress(double baselineMiB) : IProgressReporte
         return new Task(this);
     }
 
-    public void Info(string message) { }
+    /// <summary>The library's info lines (the printed memory estimate among them).</summary>
+    public List<string> Messages { get; } = [];
+
+    public void Info(string message) => Messages.Add(message);
 
     /// <summary>Peak MiB above the baseline per phase, in the order the phases first ran.</summary>
     public IEnumerable<(string Phase, double PeakMiB)> Peaks()

@@ -63,6 +63,14 @@ internal sealed class EmpiricalFisher : IDisposable
     }
 
     public Tensor G { get; }
+
+    /// <summary>Rows per diagonal block of the in-place factorisations (<see cref="DampedCholesky.FactorInPlace"/>) of
+    /// this Fisher's blocks and of its kept-set systems; tests set a small one to run the blocked path on small matrices.</summary>
+    public int FactorBlock { get; init; } = DampedCholesky.InPlaceBlock;
+
+    /// <summary>Rows per product when a block's Gram matrix is formed (<see cref="Gram"/>); 0 = by size (32 MiB products).
+    /// Tests set a small one to run several row blocks on small matrices.</summary>
+    public int GramRows { get; init; }
     public int N { get; }
     public long D { get; }
     public double Lambda { get; }
@@ -369,20 +377,52 @@ internal sealed class EmpiricalFisher : IDisposable
         using var scope = NewDisposeScope();
         var b = Blocks[index];
         var gb = Columns(b);
-        Tensor matrix;
+        // The Gram matrix goes straight into the float64 system and the factor overwrites it: one m×m float64 matrix
+        // beside G (at N = 8,000, 488 MiB, where the float32 Gram, the system and a separate factor took 1.2 GiB).
+        var matrix = Gram(IsWoodbury(b) ? gb : gb.t(), GramRows);
         if (IsWoodbury(b))
         {
-            matrix = gb.matmul(gb.t()).to(ScalarType.Float64);
             matrix.diagonal().add_(HeldScalars.Of(N * Lambda), HeldScalars.One);
         }
         else
         {
-            matrix = gb.t().matmul(gb).to(ScalarType.Float64).div_(HeldScalars.Of(N));
+            matrix.div_(HeldScalars.Of(N));
             matrix.diagonal().add_(HeldScalars.Of(Lambda), HeldScalars.One);
         }
-        var l = DampedCholesky.Factor(matrix, Lambda, N, IsWoodbury(b), $"block at weights {b.Offset}..{b.End - 1}");
-        factors[index] = l.DetachFromDisposeScope();
+        DampedCholesky.FactorInPlace(matrix, Lambda, N, IsWoodbury(b), $"block at weights {b.Offset}..{b.End - 1}", FactorBlock);
+        factors[index] = matrix.DetachFromDisposeScope();
         return factors[index]!;
+    }
+
+    /// <summary>
+    /// X·Xᵀ in float64 (m×m for X m×k, in G's dtype a row block at a time): each block of at most
+    /// <paramref name="rows"/> rows (0: as many as make a 32 MiB product) is multiplied with the rows up to its own, in
+    /// G's dtype as one GEMM would be (see the remarks), promoted into the system, and the upper triangle is then copied
+    /// from the lower, so the matrix is exactly symmetric. Why: the work beside the system is one row block, not an m×m float32 Gram matrix, and only the
+    /// lower triangle is multiplied (about half the flops of the full product).
+    /// </summary>
+    internal static Tensor Gram(Tensor x, int rows = 0)
+    {
+        long m = x.shape[0];
+        using var scope = NewDisposeScope();
+        var gram = empty([m, m], ScalarType.Float64, x.device);
+        long step = rows > 0 ? rows : Math.Max(1, (32L << 20) / (x.element_size() * m));
+        for (long r = 0; r < m; r += step)
+        {
+            using var inner = NewDisposeScope();
+            long len = Math.Min(step, m - r);
+            gram.narrow(0, r, len).narrow(1, 0, r + len).copy_(x.narrow(0, r, len).matmul(x.narrow(0, 0, r + len).t()));
+        }
+        for (long r = 0; r < m; r += step)
+        {
+            using var inner = NewDisposeScope();
+            long len = Math.Min(step, m - r), rest = m - r - len;
+            var diagonal = gram.narrow(0, r, len).narrow(1, r, len); // its product is not exactly symmetric: mirror it too
+            var strictlyLower = diagonal.tril(-1);
+            diagonal.copy_(diagonal.tril().add_(strictlyLower.t(), HeldScalars.One));
+            if (rest > 0) gram.narrow(0, r, len).narrow(1, r + len, rest).copy_(gram.narrow(0, r + len, rest).narrow(1, r, len).t());
+        }
+        return gram.MoveToOuterDisposeScope();
     }
 
     /// <summary>F_λ⁻¹·v per block. <paramref name="v"/> is [d] or [d, k]; the result has G's dtype.</summary>
@@ -403,27 +443,28 @@ internal sealed class EmpiricalFisher : IDisposable
             Tensor rb;
             if (IsWoodbury(b))
             {
-                // Column chunks keep the float64 work matrix at N×4,096 instead of N×L.
+                // Column chunks keep the float64 work matrix at one chunk (64 MiB) instead of N×L.
+                long chunk = KeptColumns.ChunkColumns(N);
                 var gv = zeros([N, vb.shape[1]], ScalarType.Float64, vb.device);
-                for (long c = 0; c < b.Length; c += ColumnChunk)
+                for (long c = 0; c < b.Length; c += chunk)
                 {
                     using var chunkScope = NewDisposeScope();
-                    long len = Math.Min(ColumnChunk, b.Length - c);
+                    long len = Math.Min(chunk, b.Length - c);
                     gv.add_(G.narrow(1, b.Offset + c, len).to(ScalarType.Float64).matmul(vb.narrow(0, c, len)), HeldScalars.One);
                 }
-                var z = cholesky_solve(gv, l);                                // (NλI + GGᵀ)⁻¹ G v
+                var z = DampedCholesky.Solve(l, gv);                               // (NλI + GGᵀ)⁻¹ G v
                 rb = vb.clone();
-                for (long c = 0; c < b.Length; c += ColumnChunk)
+                for (long c = 0; c < b.Length; c += chunk)
                 {
                     using var chunkScope = NewDisposeScope();
-                    long len = Math.Min(ColumnChunk, b.Length - c);
+                    long len = Math.Min(chunk, b.Length - c);
                     rb.narrow(0, c, len).add_(G.narrow(1, b.Offset + c, len).to(ScalarType.Float64).t().matmul(z), HeldScalars.Of(-1));
                 }
                 rb.div_(HeldScalars.Of(Lambda));
             }
             else
             {
-                rb = cholesky_solve(vb, l);
+                rb = DampedCholesky.Solve(l, vb);
             }
             result.narrow(0, b.Offset, b.Length).copy_(rb);
         }
@@ -445,13 +486,16 @@ internal sealed class EmpiricalFisher : IDisposable
                 var l = Factor(i);
                 if (IsWoodbury(b))
                 {
-                    // [(NλI + GGᵀ)⁻¹]: diag_j(Gᵀ K⁻¹ G) = ‖L⁻¹ G[:,j]‖², column chunk by column chunk.
-                    for (long c = 0; c < b.Length; c += ColumnChunk)
+                    // [(NλI + GGᵀ)⁻¹]: diag_j(Gᵀ K⁻¹ G) = ‖L⁻¹ G[:,j]‖², column chunk by column chunk (64 MiB of float64
+                    // columns, their solve and its square: 192 MiB beside the factor at any N).
+                    long chunk = KeptColumns.ChunkColumns(N);
+                    for (long c = 0; c < b.Length; c += chunk)
                     {
                         using var inner = NewDisposeScope();
-                        long len = Math.Min(ColumnChunk, b.Length - c);
+                        long len = Math.Min(chunk, b.Length - c);
                         var gc = G.narrow(1, b.Offset + c, len).to(ScalarType.Float64);
                         var w = linalg.solve_triangular(l, gc, upper: false);
+                        gc.Dispose();
                         result.narrow(0, b.Offset + c, len).copy_(w.Squared().sum(dim: 0).neg_().add_(HeldScalars.One, HeldScalars.One).div_(HeldScalars.Of(Lambda)));
                     }
                 }

@@ -52,18 +52,18 @@ internal static class RidgeBacksolve
                 {
                     var k = KeptColumns.Gram(gB, keptIdx, outer: true);
                     k.diagonal().add_(HeldScalars.Of(n * lambda), HeldScalars.One);
-                    var l = DampedCholesky.Factor(k, lambda, fisher.N, woodbury: true, where);
-                    k.Dispose();
-                    delta = KeptColumns.TransposeTimes(gB, cholesky_solve(r.unsqueeze(1), l).squeeze(1), keptIdx);
+                    DampedCholesky.FactorInPlace(k, lambda, fisher.N, woodbury: true, where, fisher.FactorBlock);
+                    var l = k;
+                    delta = KeptColumns.TransposeTimes(gB, DampedCholesky.Solve(l, r.unsqueeze(1)).squeeze(1), keptIdx);
                 }
                 else
                 {
                     var a = KeptColumns.Gram(gB, keptIdx, outer: false).div_(HeldScalars.Of(n));
                     a.diagonal().add_(HeldScalars.Of(lambda), HeldScalars.One);
-                    var l = DampedCholesky.Factor(a, lambda, fisher.N, woodbury: false, where);
-                    a.Dispose();
+                    DampedCholesky.FactorInPlace(a, lambda, fisher.N, woodbury: false, where, fisher.FactorBlock);
+                    var l = a;
                     var rhs = KeptColumns.TransposeTimes(gB, r, keptIdx).div_(HeldScalars.Of(n));
-                    delta = cholesky_solve(rhs.unsqueeze(1), l).squeeze(1);
+                    delta = DampedCholesky.Solve(l, rhs.unsqueeze(1)).squeeze(1);
                 }
                 wB.index_add_(0, keptIdx, delta, HeldScalars.Of(scale));
             }
