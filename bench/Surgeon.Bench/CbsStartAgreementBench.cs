@@ -47,7 +47,7 @@ internal static class CbsStartAgreementBench
         {
             bool bound = true;
             var row = losses[call.Candidate];
-            var leader = call.Leader >= 0 && !ReferenceEquals(race, PairedStop.Off) ? new LeaderRace(losses[call.Leader], race) : null;
+            var leader = call.Leader >= 0 ? new LeaderRace(losses[call.Leader], race) : null;
             return MaskedRealLoss.Accumulate(call.From, call.To, Evaluator.DefaultBatchSize, (first, n) => row[first..(first + n)],
                 call.StopAt, (double[])row.Clone(), leader, ref bound);
         });

@@ -80,7 +80,7 @@ internal sealed class CbsSelection : IJointSelection, IUsesFisher
                 int t = call.Candidate;
                 if (maskOf != t) { mask = RandomizedMagnitude.Pruned(ranks, k, t); maskOf = t; }
                 losses[t] ??= new double[realLoss.Samples];
-                var leader = call.Leader >= 0 && !ReferenceEquals(race, PairedStop.Off) ? new LeaderRace(losses[call.Leader], race) : null;
+                var leader = call.Leader >= 0 ? new LeaderRace(losses[call.Leader], race) : null;
                 return realLoss.Sum(mask, call.From, call.To, call.StopAt, losses[t], leader);
             },
             (t, n, sum, stopped) => onScored?.Invoke(t, mask, n, sum, stopped));

@@ -74,7 +74,7 @@ public class PairedStopTests
                 {
                     bool bound = true;
                     var row = losses[call.Candidate];
-                    var leader = call.Leader >= 0 && !ReferenceEquals(race, PairedStop.Off) ? new LeaderRace(losses[call.Leader], race) : null;
+                    var leader = call.Leader >= 0 ? new LeaderRace(losses[call.Leader], race) : null;
                     var score = MaskedRealLoss.Accumulate(call.From, call.To, 50, (first, n) => row[first..(first + n)], call.StopAt,
                         (double[])row.Clone(), leader, ref bound);
                     if (score.Stopped) stopped.Add(call.Candidate);
