@@ -35,26 +35,12 @@ internal static class DampedCholesky
     public static Tensor Factor(Tensor system, double lambda, int n, bool woodbury, string where)
     {
         using var scope = NewDisposeScope();
-        double scale = woodbury ? n : 1;
-        double largest = LargestEigenvalue(system) / scale - lambda; // of F_S
-        double resolution = Float32Resolution * largest;
-        var c = CultureInfo.InvariantCulture;
-        string Refusal(string what) =>
-            $"--lambda {lambda.ToString("G3", c)} is below what float32 resolves in the Fisher {where}: {what}, but its largest eigenvalue is " +
-            $"{largest.ToString("G3", c)}, so rounding alone is about {resolution.ToString("G2", c)} and F_λ = λI + GᵀG/N is singular in float32; " +
-            $"use --lambda ≥ {resolution.ToString("G2", c)}";
-        if (woodbury && lambda < resolution)
-            throw new SurgeonException(Refusal($"the Woodbury form divides by λ = {lambda.ToString("G3", c)}"));
+        var limit = Float32Limit.Of(system, lambda, n, woodbury, where);
         var (l, info) = linalg.cholesky_ex(system);
         if (info.max().item<int>() != 0 || !l.isfinite().all().item<bool>())
             throw new SurgeonException(
-                $"the damped Fisher {where} is not positive definite in float64 (--lambda {lambda.ToString("G3", c)}); raise --lambda");
-        if (!woodbury && lambda < resolution)
-        {
-            double smallest = SmallestEigenvalue(l);
-            if (smallest < resolution)
-                throw new SurgeonException(Refusal($"the smallest eigenvalue of λI + F is about {smallest.ToString("G2", c)}"));
-        }
+                $"the damped Fisher {where} is not positive definite in float64 (--lambda {lambda.ToString("G3", CultureInfo.InvariantCulture)}); raise --lambda");
+        if (!woodbury) limit.CheckSmallest(() => SmallestEigenvalue(l));
         return l.MoveToOuterDisposeScope();
     }
 
@@ -75,25 +61,11 @@ internal static class DampedCholesky
         if (system.dim() != 2 || system.shape[0] != system.shape[1] || system.dtype != ScalarType.Float64 || !system.is_contiguous())
             throw new ArgumentException($"the system must be a contiguous square float64 matrix, got [{string.Join(", ", system.shape)}] {system.dtype}");
         if (block < 1) throw new ArgumentOutOfRangeException(nameof(block), block, "the block must be at least 1");
-        double scale = woodbury ? n : 1;
-        double largest = LargestEigenvalue(system) / scale - lambda; // of F_S
-        double resolution = Float32Resolution * largest;
-        var c = CultureInfo.InvariantCulture;
-        string Refusal(string what) =>
-            $"--lambda {lambda.ToString("G3", c)} is below what float32 resolves in the Fisher {where}: {what}, but its largest eigenvalue is " +
-            $"{largest.ToString("G3", c)}, so rounding alone is about {resolution.ToString("G2", c)} and F_λ = λI + GᵀG/N is singular in float32; " +
-            $"use --lambda ≥ {resolution.ToString("G2", c)}";
-        if (woodbury && lambda < resolution)
-            throw new SurgeonException(Refusal($"the Woodbury form divides by λ = {lambda.ToString("G3", c)}"));
+        var limit = Float32Limit.Of(system, lambda, n, woodbury, where);
         if (!BlockedCholesky(system, block) || !AllFinite(system))
             throw new SurgeonException(
-                $"the damped Fisher {where} is not positive definite in float64 (--lambda {lambda.ToString("G3", c)}); raise --lambda");
-        if (!woodbury && lambda < resolution)
-        {
-            double smallest = SmallestEigenvalue(system);
-            if (smallest < resolution)
-                throw new SurgeonException(Refusal($"the smallest eigenvalue of λI + F is about {smallest.ToString("G2", c)}"));
-        }
+                $"the damped Fisher {where} is not positive definite in float64 (--lambda {lambda.ToString("G3", CultureInfo.InvariantCulture)}); raise --lambda");
+        if (!woodbury) limit.CheckSmallest(() => SmallestEigenvalue(system));
     }
 
     /// <summary>Overwrites the lower triangle of a symmetric matrix with its Cholesky factor and zeroes the upper one;
@@ -190,5 +162,38 @@ internal static class DampedCholesky
             v = next.MoveToOuterDisposeScope();
         }
         return rayleigh;
+    }
+
+    /// <summary>What float32 resolves in a damped Fisher block: rounding of about 2⁻²⁴ times its largest eigenvalue.
+    /// The Woodbury form (which divides by λ) is refused outright below it; the direct form only when its smallest
+    /// eigenvalue (computed from the factor, so only when λ is below the resolution) is.</summary>
+    private sealed record Float32Limit(double Lambda, double Largest, double Resolution, string Where)
+    {
+        public static Float32Limit Of(Tensor system, double lambda, int n, bool woodbury, string where)
+        {
+            double scale = woodbury ? n : 1;
+            double largest = LargestEigenvalue(system) / scale - lambda; // of F_S
+            var limit = new Float32Limit(lambda, largest, Float32Resolution * largest, where);
+            if (woodbury && lambda < limit.Resolution)
+                throw new SurgeonException(limit.Refusal($"the Woodbury form divides by λ = {lambda.ToString("G3", CultureInfo.InvariantCulture)}"));
+            return limit;
+        }
+
+        /// <summary>Refuses a direct-form block whose smallest eigenvalue float32 cannot resolve.</summary>
+        public void CheckSmallest(Func<double> smallestEigenvalue)
+        {
+            if (Lambda >= Resolution) return;
+            double smallest = smallestEigenvalue();
+            if (smallest < Resolution)
+                throw new SurgeonException(Refusal($"the smallest eigenvalue of λI + F is about {smallest.ToString("G2", CultureInfo.InvariantCulture)}"));
+        }
+
+        private string Refusal(string what)
+        {
+            var c = CultureInfo.InvariantCulture;
+            return $"--lambda {Lambda.ToString("G3", c)} is below what float32 resolves in the Fisher {Where}: {what}, but its largest eigenvalue is " +
+                $"{Largest.ToString("G3", c)}, so rounding alone is about {Resolution.ToString("G2", c)} and F_λ = λI + GᵀG/N is singular in float32; " +
+                $"use --lambda ≥ {Resolution.ToString("G2", c)}";
+        }
     }
 }
