@@ -103,27 +103,10 @@ public class CbsStartScoringTests(ITestOutputHelper output)
         int stopped = 0, iterations = 0;
         foreach (int seed in new[] { 1, 2, 3, 4, 5 })
         {
-            var runs = new[] { CbsStartScoring.Halving, CbsStartScoring.Exhaustive }.Select(scoring =>
-            {
-                var evaluated = new List<CbsEvaluatedMask>();
-                // 160 loss samples, fewer than the first halving rung: both scorings pick the start from the same full
-                // losses, so any difference would come from the early stop. Batches of 4 give it places to stop.
-                var selection = new CbsSelection { OnMaskEvaluated = evaluated.Add, LossBatchSize = 4 };
-                var context = Context(data, model, seed, new PruningOptions
-                {
-                    FisherSamples = 100,
-                    CbsCandidates = 6,
-                    CbsLossSamples = data.Count,
-                    CbsRelativeEpsilon = true,
-                    CbsStartScoring = scoring,
-                });
-                bool[] keep;
-                using (var k = selection.SelectKeep(context, new PruneTarget(0.6)))
-                    keep = k.data<bool>().ToArray();
-                context.ReleaseCache();
-                return (Keep: keep, Evaluated: evaluated);
-            }).ToArray();
-            var (halving, exhaustive) = (runs[0], runs[1]);
+            // 160 loss samples, fewer than the first halving rung: both scorings pick the start from the same full
+            // losses, so any difference would come from the early stop. Batches of 4 give it places to stop.
+            var (halving, exhaustive) = (RunScoring(data, model, seed, 6, CbsStartScoring.Halving, new PairedStop()),
+                RunScoring(data, model, seed, 6, CbsStartScoring.Exhaustive, new PairedStop()));
 
             Assert.Equal(exhaustive.Keep, halving.Keep);
             Assert.All(exhaustive.Evaluated, e => Assert.False(e.Stopped));
@@ -166,26 +149,9 @@ public class CbsStartScoringTests(ITestOutputHelper output)
         int pairedStops = 0;
         foreach (int seed in new[] { 1, 2, 3, 4, 5, 6 })
         {
-            var runs = new[] { CbsStartScoring.Halving, CbsStartScoring.Exhaustive }.Select(scoring =>
-            {
-                var evaluated = new List<CbsEvaluatedMask>();
-                var selection = new CbsSelection { OnMaskEvaluated = evaluated.Add, LossBatchSize = 4, Race = race };
-                var context = Context(data, model, seed, new PruningOptions
-                {
-                    FisherSamples = 100,
-                    CbsCandidates = 1, // one start: the race is the swap search's alone
-                    CbsLossSamples = data.Count,
-                    CbsRelativeEpsilon = true,
-                    CbsStartScoring = scoring,
-                });
-                bool[] keep;
-                using (var k = selection.SelectKeep(context, new PruneTarget(0.6)))
-                    keep = k.data<bool>().ToArray();
-                var order = CbsSelection.LossSamples(context);
-                context.ReleaseCache();
-                return (Keep: keep, Evaluated: evaluated, Order: order);
-            }).ToArray();
-            var (halving, exhaustive) = (runs[0], runs[1]);
+            // One start: the race is the swap search's alone.
+            var (halving, exhaustive) = (RunScoring(data, model, seed, 1, CbsStartScoring.Halving, race),
+                RunScoring(data, model, seed, 1, CbsStartScoring.Exhaustive, race));
             Assert.Equal(exhaustive.Evaluated.Select(e => e.Pruned), halving.Evaluated.Select(e => e.Pruned)); // same course
 
             var order = halving.Order;
@@ -212,5 +178,28 @@ public class CbsStartScoringTests(ITestOutputHelper output)
         }
         output.WriteLine($"{pairedStops} swap-search evaluations stopped by the paired test over 6 seeds");
         Assert.True(pairedStops > 0, "no evaluation stopped by the paired test: the test compared nothing");
+    }
+
+    /// <summary>CBS-S on the hand MLP at 0.6 with every loss sample, batches of 4 and a relative ε: its keep mask, every
+    /// mask it scored, and the loss-sample order.</summary>
+    private static (bool[] Keep, List<CbsEvaluatedMask> Evaluated, int[] Order) RunScoring(Surgeon.Data.ImageDataset data,
+        nn.Module<Tensor, Tensor> model, int seed, int candidates, CbsStartScoring scoring, PairedStop race)
+    {
+        var evaluated = new List<CbsEvaluatedMask>();
+        var selection = new CbsSelection { OnMaskEvaluated = evaluated.Add, LossBatchSize = 4, Race = race };
+        var context = Context(data, model, seed, new PruningOptions
+        {
+            FisherSamples = 100,
+            CbsCandidates = candidates,
+            CbsLossSamples = data.Count,
+            CbsRelativeEpsilon = true,
+            CbsStartScoring = scoring,
+        });
+        bool[] keep;
+        using (var k = selection.SelectKeep(context, new PruneTarget(0.6)))
+            keep = k.data<bool>().ToArray();
+        var order = CbsSelection.LossSamples(context);
+        context.ReleaseCache();
+        return (keep, evaluated, order);
     }
 }
