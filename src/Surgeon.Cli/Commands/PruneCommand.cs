@@ -123,7 +123,9 @@ internal static class PruneCommand
             var before = Evaluator.Evaluate(model, test, device: dev);
             var pruneClock = System.Diagnostics.Stopwatch.StartNew();
             using var result = pruningMethod.Prune(context, s);
-            pruneClock.Stop(); // the method's own time: gradients, selection, update (not loading or evaluation)
+            pruneClock.Stop();
+            // An info line, not part of the result line: runs with one seed print identical results (DeterminismTests).
+            progress.Info($"{pruningMethod.Name}: pruned in {pruneClock.Elapsed.TotalSeconds:F1} s (gradients, selection and update; not loading or evaluation)");
             var pruned = result.Model; // a smaller model when the method removed filters
             var after = Evaluator.Evaluate(pruned, test, device: dev);
             // Finite weights whose outputs overflow float32: a model no one can use, so no checkpoint (a sweep records
@@ -171,7 +173,7 @@ internal static class PruneCommand
                 Workflows.PrintLayerTable(masks);
             else
                 Console.WriteLine($"filters: {string.Join(", ", ((Surgeon.Models.IStructuredModel)pruned).FilterGroups.Take(8).Select(g => $"{g.Name} {g.Channels}"))}{(((Surgeon.Models.IStructuredModel)pruned).FilterGroups.Count > 8 ? ", …" : "")}");
-            Console.WriteLine($"{pruningMethod.Name} at {result.Sparsity:P2} sparsity{(pruningMethod.PrunesFilters ? " of the filters" : "")} in {pruneClock.Elapsed.TotalSeconds:F1} s: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}{recalibration}; wrote {outPath}");
+            Console.WriteLine($"{pruningMethod.Name} at {result.Sparsity:P2} sparsity{(pruningMethod.PrunesFilters ? " of the filters" : "")}: accuracy {before.Accuracy:P2} → {after.Accuracy:P2}, loss {before.Loss:F4} → {after.Loss:F4}{recalibration}; wrote {outPath}");
             return 0;
         }));
         return command;
