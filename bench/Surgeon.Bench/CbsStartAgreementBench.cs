@@ -138,7 +138,7 @@ internal static class CbsStartAgreementBench
                 // The default halving for real, timed (or its share of the exhaustive time when skipped).
                 clock.Restart();
                 var real = realHalving
-                    ? CbsSelection.PickStart(w, k, candidates, new SuccessiveHalving(), realLoss, new PairedStop(), out _)
+                    ? CbsSelection.PickStart(RandomizedMagnitude.Ranks(w), k, candidates, new SuccessiveHalving(), realLoss, new PairedStop(), out _)
                     : Replay(Schedules[0].Schedule, Schedules[0].Race, losses);
                 double halving = realHalving
                     ? clock.Elapsed.TotalSeconds

@@ -62,15 +62,15 @@ internal sealed class CbsSelection : IJointSelection, IUsesFisher
 
     /// <summary>
     /// The randomised magnitude start of lowest real loss under <paramref name="schedule"/> (<see cref="SuccessiveHalving.Exhaustive"/>
-    /// for the paper's scoring): candidate t's mask is <see cref="RandomizedMagnitude.Pruned(double[], long, int)"/>(w, k, t). Finalists
+    /// for the paper's scoring): candidate t's mask is <see cref="RandomizedMagnitude.Pruned(int[], long, int)"/>(ranks, k, t), with
+    /// <paramref name="ranks"/> from <see cref="RandomizedMagnitude.Ranks"/>. Finalists
     /// racing a leader stop by the exact bound or, unless <paramref name="race"/> is <see cref="PairedStop.Off"/>, by the
     /// paired test. <paramref name="onScored"/>(t, mask, samples, sum, stopped) is told each score's running sum; the
     /// pick's per-sample losses on the whole order come back in <paramref name="pickLosses"/>.
     /// </summary>
-    public static HalvingPick PickStart(double[] w, long k, int candidates, SuccessiveHalving schedule, MaskedRealLoss realLoss,
+    public static HalvingPick PickStart(int[] ranks, long k, int candidates, SuccessiveHalving schedule, MaskedRealLoss realLoss,
         PairedStop race, out double[] pickLosses, Action<int, bool[], int, double, bool>? onScored = null)
     {
-        var ranks = RandomizedMagnitude.Ranks(w);
         var losses = new double[candidates][];
         bool[] mask = [];
         int maskOf = -1;
@@ -95,6 +95,7 @@ internal sealed class CbsSelection : IJointSelection, IUsesFisher
         var w = PrunableParameters.Flatten(context.Parameters).to(ScalarType.Float64).data<double>().ToArray();
         int d = w.Length;
         long k = target.CountOf(d);
+        var ranks = RandomizedMagnitude.Ranks(w); // once: every start and the picked one are cut by it
         var samples = LossSamples(context);
         int sampleCount = samples.Length;
         bool halving = o.CbsStartScoring == CbsStartScoring.Halving;
@@ -107,14 +108,14 @@ internal sealed class CbsSelection : IJointSelection, IUsesFisher
         int startsStopped = 0;
         using (var task = context.Progress.Start("CBS-S: scoring randomised magnitude starts", schedule.Evaluations(o.CbsCandidates, sampleCount)))
         {
-            pick = PickStart(w, k, o.CbsCandidates, schedule, realLoss, halving ? Race : PairedStop.Off, out bestLosses, (t, mask, n, sum, stopped) =>
+            pick = PickStart(ranks, k, o.CbsCandidates, schedule, realLoss, halving ? Race : PairedStop.Off, out bestLosses, (t, mask, n, sum, stopped) =>
             {
                 OnMaskEvaluated?.Invoke(new CbsEvaluatedMask(CbsStage.Start, t, (bool[])mask.Clone(), sum / Math.Max(n, 1), n, stopped));
                 if (stopped) startsStopped++;
                 task.Advance();
             });
         }
-        var start = RandomizedMagnitude.Pruned(w, k, pick.Candidate);
+        var start = RandomizedMagnitude.Pruned(ranks, k, pick.Candidate);
         double startSum = pick.LossSum;
         var search = new SwapSearch(fisher, w, start);
         double f0 = search.F;
