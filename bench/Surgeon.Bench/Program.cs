@@ -8,6 +8,7 @@ if (args.Length > 0 && args[0].Equals("fuzz", StringComparison.OrdinalIgnoreCase
     Console.WriteLine("== fuzz ==");
     return FuzzBench.Run(args[1..]);
 }
+if (args.Length > 0 && args[0] == HugePagesBench.ChildArgument) return HugePagesBench.Child(); // one side of huge-pages
 var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
 {
     ["training"] = TrainingBench.Run,
@@ -32,10 +33,12 @@ var all = new Dictionary<string, Action>(StringComparer.OrdinalIgnoreCase)
     ["per-sample-write"] = PerSampleWriteBench.Run,
     ["cbs-phase-profile"] = CbsPhaseProfileBench.Run,
     ["heap-slack"] = HeapSlackBench.Run,
+    ["huge-pages"] = HugePagesBench.Run,
 };
 var chosen = args.Length == 0 ? all.Keys.ToList() : args.ToList();
-// As the command line does (libtorch's buffers reused, not faulted in again), except for the bench that measures it.
-if (!chosen.Contains("heap-slack", StringComparer.OrdinalIgnoreCase)) Surgeon.Numerics.NativeHeap.KeepSlack();
+// As the command line does (libtorch's buffers reused, large ones on huge pages), except for the benches that measure it.
+if (!chosen.Contains("heap-slack", StringComparer.OrdinalIgnoreCase) && !chosen.Contains("huge-pages", StringComparer.OrdinalIgnoreCase))
+    Surgeon.Numerics.NativeHeap.Configure();
 foreach (var name in chosen)
 {
     if (!all.TryGetValue(name, out var run))

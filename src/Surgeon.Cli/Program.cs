@@ -8,7 +8,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        Surgeon.Numerics.NativeHeap.KeepSlack(); // libtorch's buffers reused, not faulted in again on every pass
+        Surgeon.Numerics.NativeHeap.Configure(); // libtorch's buffers reused and large ones on huge pages: far fewer page faults
         // A plain command named "surgeon" (not RootCommand, which takes the assembly's name) with a recursive --help.
         var root = new Command("surgeon",
             "Surgeon prunes neural networks: magnitude, WoodFisher and Combinatorial Brain Surgeon pruning, " +

@@ -8,6 +8,6 @@ internal static class NativeHeapSetup
 {
 #pragma warning disable CA2255 // a test assembly is the application here: this runs once before any test
     [ModuleInitializer]
-    internal static void KeepSlack() => Surgeon.Numerics.NativeHeap.KeepSlack();
+    internal static void Configure() => Surgeon.Numerics.NativeHeap.Configure();
 #pragma warning restore CA2255
 }

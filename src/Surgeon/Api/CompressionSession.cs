@@ -34,9 +34,12 @@ public sealed class CompressionSession : IDisposable
     private readonly ImageDataset train, test;
     private readonly string dataSpec;
 
+    // As the command line does, before a factory loads anything: libtorch's buffers reused, large ones on huge pages
+    // (libtorch reads that switch at its first allocation).
+    static CompressionSession() => Numerics.NativeHeap.Configure();
+
     private CompressionSession(nn.Module<Tensor, Tensor> model, CheckpointInfo? info, string dataSpec, ImageDataset train, ImageDataset test)
     {
-        Numerics.NativeHeap.KeepSlack(); // as the command line does: libtorch's buffers reused, not faulted in again
         this.model = model;
         this.info = info;
         this.dataSpec = dataSpec;

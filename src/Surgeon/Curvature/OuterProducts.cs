@@ -17,19 +17,21 @@ namespace Surgeon.Curvature;
 /// </remarks>
 internal sealed class OuterProducts
 {
-    private readonly float[]? deltaF, inputF;
-    private readonly double[]? deltaD, inputD;
+    private readonly Tensor delta, input;   // [B, out] and [B, in], contiguous CPU tensors of the result's dtype
     private readonly int outF, inF, offset;
 
-    private OuterProducts(float[]? deltaF, float[]? inputF, double[]? deltaD, double[]? inputD, int outF, int inF, int offset)
+    private OuterProducts(Tensor delta, Tensor input, int outF, int inF, int offset)
     {
-        (this.deltaF, this.inputF, this.deltaD, this.inputD) = (deltaF, inputF, deltaD, inputD);
+        (this.delta, this.input) = (delta, input);
         (this.outF, this.inF, this.offset) = (outF, inF, offset);
     }
 
     /// <summary>
     /// The layer's products for <paramref name="result"/>, or null where they cannot be written directly: the result
-    /// not a contiguous CPU tensor of float32 or float64, or the call not one [B, in] → [B, out] product.
+    /// not a contiguous CPU tensor of float32 or float64, or the call not one [B, in] → [B, out] product. The δ and a
+    /// it reads are tensors of the current dispose scope (the caller's): they must live until <see cref="Write"/>.
+    /// Why tensors and not arrays: copying a batch's inputs into a fresh managed array cost more than writing their
+    /// products (MLPNet, B = 256: 5–6 ms of a 10 ms batch, the large-object heap's fresh pages faulted in each time).
     /// </summary>
     public static OuterProducts? Of(Tensor input, Tensor gradOut, long[] weightShape, long b, long offset, Tensor result)
     {
@@ -38,14 +40,12 @@ internal sealed class OuterProducts
         if (elementSize == 0 || result.shape[1] * elementSize > int.MaxValue) return null;
         long outF = weightShape[0], inF = weightShape[1];
         if (input.dim() != 2 || gradOut.dim() != 2 || input.shape[0] != b || gradOut.shape[0] != b
-            || input.shape[1] != inF || gradOut.shape[1] != outF || offset + outF * inF > result.shape[1])
+            || input.shape[1] != inF || gradOut.shape[1] != outF || offset + outF * inF > result.shape[1]
+            || b * Math.Max(outF, inF) * elementSize > int.MaxValue)
             return null;
-        using var scope = NewDisposeScope();
         var delta = gradOut.detach().to(result.dtype).cpu().contiguous();
         var a = input.detach().to(result.dtype).cpu().contiguous();
-        return result.dtype == ScalarType.Float32
-            ? new OuterProducts(delta.data<float>().ToArray(), a.data<float>().ToArray(), null, null, (int)outF, (int)inF, (int)offset)
-            : new OuterProducts(null, null, delta.data<double>().ToArray(), a.data<double>().ToArray(), (int)outF, (int)inF, (int)offset);
+        return new OuterProducts(delta, a, (int)outF, (int)inF, (int)offset);
     }
 
     /// <summary>Writes every layer's products into the rows of <paramref name="result"/>, rows split over torch's threads.</summary>
@@ -63,27 +63,27 @@ internal sealed class OuterProducts
 
     private void WriteRow(Span<byte> row, int n)
     {
-        if (deltaF is not null) Fill(MemoryMarshal.Cast<byte, float>(row), deltaF, inputF!, n);
-        else Fill(MemoryMarshal.Cast<byte, double>(row), deltaD!, inputD!, n);
+        if (delta.dtype == ScalarType.Float32)
+            Fill(MemoryMarshal.Cast<byte, float>(row), MemoryMarshal.Cast<byte, float>(delta.bytes), MemoryMarshal.Cast<byte, float>(input.bytes), n);
+        else
+            Fill(MemoryMarshal.Cast<byte, double>(row), MemoryMarshal.Cast<byte, double>(delta.bytes), MemoryMarshal.Cast<byte, double>(input.bytes), n);
     }
 
-    private void Fill<T>(Span<T> row, T[] delta, T[] input, int n) where T : unmanaged, INumberBase<T>
+    private void Fill<T>(Span<T> row, ReadOnlySpan<T> delta, ReadOnlySpan<T> input, int n) where T : unmanaged, INumberBase<T>
     {
-        var a = new ReadOnlySpan<T>(input, n * inF, inF);
+        var a = input.Slice(n * inF, inF);
         var block = row.Slice(offset, outF * inF);
-        int width = Vector<T>.Count;
+        ref readonly T source = ref MemoryMarshal.GetReference(a);
+        int width = Vector<T>.Count, vectorEnd = Vector.IsHardwareAccelerated ? inF - inF % width : 0;
         for (int o = 0; o < outF; o++)
         {
             T s = delta[n * outF + o];
-            var target = block.Slice(o * inF, inF);
-            int i = 0;
-            if (Vector.IsHardwareAccelerated)
-            {
-                var scale = new Vector<T>(s);
-                for (; i <= inF - width; i += width)
-                    (new Vector<T>(a.Slice(i)) * scale).CopyTo(target.Slice(i));
-            }
-            for (; i < inF; i++) target[i] = a[i] * s;
+            var target = block.Slice(o * inF, inF);   // bounds checked once per output unit, not per vector
+            ref T first = ref MemoryMarshal.GetReference(target);
+            var scale = new Vector<T>(s);
+            for (int i = 0; i < vectorEnd; i += width)
+                (Vector.LoadUnsafe(in source, (nuint)i) * scale).StoreUnsafe(ref first, (nuint)i);
+            for (int i = vectorEnd; i < inF; i++) target[i] = a[i] * s;
         }
     }
 }
