@@ -79,7 +79,7 @@ internal static class PerSampleWriteBench
             using (var g = empty([n, d])) g.zero_();
             floor = Math.Min(floor, clock.Elapsed.TotalSeconds);
         }
-        Console.WriteLine($"whole G, MLPNet digits, N = {n:N0} ({gBytes / 1048576:N0} MiB, fresh memory): new {fresh:F2} s ({gBytes / fresh / 1e9:F2} GB/s), " +
+        Console.WriteLine($"whole G, MLPNet digits, N = {n:N0} ({gBytes / 1048576:N0} MiB, a fresh G each time, fastest of 3 rounds): new {fresh:F2} s ({gBytes / fresh / 1e9:F2} GB/s), " +
             $"previous {previous:F2} s ({gBytes / previous / 1e9:F2} GB/s), floor (allocate and zero G) {floor:F2} s; new / floor {fresh / floor:F1}×, " +
             $"previous / floor {previous / floor:F1}×; load average {LoadAverage()}");
     }
