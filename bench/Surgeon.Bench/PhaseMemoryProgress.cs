@@ -5,7 +5,8 @@ namespace Surgeon.Bench;
 /// <summary>
 /// A progress reporter that attributes the peak resident set to the phase that reached it: at every task start and end
 /// it reads the peak since the previous event (VmHWM), charges it to the phase that was running, and resets the peak.
-/// Phases are named by the task descriptions the library reports (per-sample gradients, factorisation, CBS-S, ...).
+/// Phases are named by the task descriptions the library reports (per-sample gradients, factorisation, CBS-S, ...);
+/// outside every task, by the last info line before the peak (its text up to the first colon).
 /// </summary>
 internal sealed class PhaseMemoryProgress(double baselineMiB) : IProgressReporter
 {
@@ -23,7 +24,15 @@ internal sealed class PhaseMemoryProgress(double baselineMiB) : IProgressReporte
     /// <summary>The library's info lines (the printed memory estimate among them).</summary>
     public List<string> Messages { get; } = [];
 
-    public void Info(string message) => Messages.Add(message);
+    public void Info(string message)
+    {
+        // Outside every task, the info lines mark the steps: the peak since the last one is charged to it.
+        if (running.Count == 0) Charge();
+        lastInfo = Phase(message.Split(':')[0]);
+        Messages.Add(message);
+    }
+
+    private string lastInfo = "start";
 
     /// <summary>Peak MiB above the baseline per phase, in the order the phases first ran.</summary>
     public IEnumerable<(string Phase, double PeakMiB)> Peaks()
@@ -34,7 +43,7 @@ internal sealed class PhaseMemoryProgress(double baselineMiB) : IProgressReporte
 
     private void Charge()
     {
-        string phase = running.Count > 0 ? running.Peek() : "between phases";
+        string phase = running.Count > 0 ? running.Peek() : $"between phases, after '{lastInfo}'";
         double peak = Measure.PeakRssMiB() - baselineMiB;
         if (!peaks.TryGetValue(phase, out double old)) { order.Add(phase); old = double.NegativeInfinity; }
         peaks[phase] = Math.Max(old, peak);

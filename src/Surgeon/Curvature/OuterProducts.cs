@@ -48,25 +48,45 @@ internal sealed class OuterProducts
         return new OuterProducts(delta, a, (int)outF, (int)inF, (int)offset);
     }
 
-    /// <summary>Writes every layer's products into the rows of <paramref name="result"/>, rows split over torch's threads.</summary>
-    public static void Write(IReadOnlyList<OuterProducts> layers, Tensor result)
+    /// <summary>
+    /// Writes every layer's products into the rows of <paramref name="result"/>, the rows split into one range per torch
+    /// thread. Each range is read as one span (in views of at most 2 GiB), so a layer's δ and a and the rows are
+    /// fetched from libtorch once per range and layer rather than once per row. <paramref name="maxViewBytes"/> is
+    /// smaller only in tests.
+    /// </summary>
+    public static void Write(IReadOnlyList<OuterProducts> layers, Tensor result, long maxViewBytes = int.MaxValue)
     {
-        if (layers.Count == 0) return;
-        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) };
-        Parallel.For(0L, result.shape[0], options, n =>
+        long rows = result.shape[0], rowBytes = result.shape[1] * result.element_size();
+        if (layers.Count == 0 || rows == 0) return;
+        int parts = (int)Math.Min(rows, Math.Max(1, get_num_threads()));
+        long viewRows = Math.Max(1, Math.Min(int.MaxValue, maxViewBytes) / rowBytes);
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
         {
-            using var row = result.select(0, n);   // a view: its bytes are row n of the result
-            var bytes = row.bytes;
-            foreach (var layer in layers) layer.WriteRow(bytes, (int)n);
+            long end = rows * (part + 1) / parts;
+            for (long first = rows * part / parts; first < end; first += viewRows)
+            {
+                long count = Math.Min(viewRows, end - first);
+                using var view = result.narrow(0, first, count);   // rows first.., contiguous: one span
+                var bytes = view.bytes;
+                foreach (var layer in layers) layer.WriteRows(bytes, (int)rowBytes, (int)first, (int)count);
+            }
         });
     }
 
-    private void WriteRow(Span<byte> row, int n)
+    private void WriteRows(Span<byte> rows, int rowBytes, int first, int count)
     {
         if (delta.dtype == ScalarType.Float32)
-            Fill(MemoryMarshal.Cast<byte, float>(row), MemoryMarshal.Cast<byte, float>(delta.bytes), MemoryMarshal.Cast<byte, float>(input.bytes), n);
+        {
+            var d = MemoryMarshal.Cast<byte, float>(delta.bytes);
+            var a = MemoryMarshal.Cast<byte, float>(input.bytes);
+            for (int r = 0; r < count; r++) Fill(MemoryMarshal.Cast<byte, float>(rows.Slice(r * rowBytes, rowBytes)), d, a, first + r);
+        }
         else
-            Fill(MemoryMarshal.Cast<byte, double>(row), MemoryMarshal.Cast<byte, double>(delta.bytes), MemoryMarshal.Cast<byte, double>(input.bytes), n);
+        {
+            var d = MemoryMarshal.Cast<byte, double>(delta.bytes);
+            var a = MemoryMarshal.Cast<byte, double>(input.bytes);
+            for (int r = 0; r < count; r++) Fill(MemoryMarshal.Cast<byte, double>(rows.Slice(r * rowBytes, rowBytes)), d, a, first + r);
+        }
     }
 
     private void Fill<T>(Span<T> row, ReadOnlySpan<T> delta, ReadOnlySpan<T> input, int n) where T : unmanaged, INumberBase<T>
@@ -74,6 +94,7 @@ internal sealed class OuterProducts
         var a = input.Slice(n * inF, inF);
         var block = row.Slice(offset, outF * inF);
         ref readonly T source = ref MemoryMarshal.GetReference(a);
+        // Vector<T> (256 bits here): 512-bit vectors wrote the MLPNet batch in 2.7-2.9 ms against 2.4 ms.
         int width = Vector<T>.Count, vectorEnd = Vector.IsHardwareAccelerated ? inF - inF % width : 0;
         for (int o = 0; o < outF; o++)
         {

@@ -169,6 +169,29 @@ public class PerSampleGradientsTests
         Assert.True(big.narrow(0, 15, 2).isnan().all().item<bool>());
     }
 
+    [Theory]
+    [InlineData(1L << 40)]   // one view of all rows per thread's range
+    [InlineData(3 * 4 * 50L)] // views of 3 rows, the last shorter: every range cut into several views
+    public void OuterProductsWrite_EqualsTheBatchedOuterProduct_InEveryView(long maxViewBytes)
+    {
+        // Two layers' δ_b a_bᵀ written side by side into rows of 50 float32 columns (4×7 + 2×9 = 46, 4 left as they were),
+        // against the same products by einsum in float64.
+        manual_seed(5);
+        var (a1, d1, a2, d2) = (randn(11, 7), randn(11, 4), randn(11, 9), randn(11, 2));
+        using var result = full([11, 50], double.NaN, float32);
+        var layers = new List<OuterProducts>
+        {
+            OuterProducts.Of(a1, d1, [4, 7], 11, 0, result)!,
+            OuterProducts.Of(a2, d2, [2, 9], 11, 28, result)!,
+        };
+        OuterProducts.Write(layers, result, maxViewBytes);
+        var expected1 = einsum("bo,bi->boi", d1.to(float64), a1.to(float64)).reshape(11, 28);
+        var expected2 = einsum("bo,bi->boi", d2.to(float64), a2.to(float64)).reshape(11, 18);
+        Assert.True(result.narrow(1, 0, 28).to(float64).allclose(expected1, rtol: 1e-6, atol: 1e-7));
+        Assert.True(result.narrow(1, 28, 18).to(float64).allclose(expected2, rtol: 1e-6, atol: 1e-7));
+        Assert.True(result.narrow(1, 46, 4).isnan().all().item<bool>());
+    }
+
     [Fact]
     public void Compute_FallsBackToTheLoop_WhenHooksDoNotRun()
     {
