@@ -12,7 +12,7 @@ namespace Surgeon.Curvature;
 /// <remarks>
 /// Why not a tensor op: TorchSharp has no out= form of mul or bmm, so the batched product lands in a new B×out·in
 /// tensor (written once, page-faulted in) that is then copied into the rows (read, write again); filling the rows
-/// from the small δ and a arrays writes G's bytes once, which is the floor of forming G. The product is the same
+/// from the small δ and a tensors writes G's bytes once, which is the floor of forming G. The product is the same
 /// single multiplication per element as bmm's K = 1 product, so the values are the same.
 /// </remarks>
 internal sealed class OuterProducts
