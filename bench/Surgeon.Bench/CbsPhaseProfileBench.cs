@@ -36,7 +36,7 @@ internal static class CbsPhaseProfileBench
         };
         var samples = CbsSelection.LossSamples(context);
         long k = new PruneTarget(0.8).CountOf(w.Length);
-        Console.WriteLine($"d = {w.Length:N0}, k = {k:N0}, {train.Count:N0} training images, threads {get_num_threads()}, load {LoadAverage()}");
+        Console.WriteLine($"d = {w.Length:N0}, k = {k:N0}, {train.Count:N0} training images, threads {get_num_threads()}, load {Measure.LoadAverage()}");
 
         var phases = new Dictionary<string, (double Wall, double Cpu)>();
         bool gradientsOnly = Environment.GetEnvironmentVariable("SURGEON_BENCH_PART") == "gradients";
@@ -71,7 +71,7 @@ internal static class CbsPhaseProfileBench
                 else Console.WriteLine($"batches of {size}: max |row difference| from batches of {total} = {rows.sub(reference).abs().max().item<float>():G3} (max |row| {reference.abs().max().item<float>():G3})");
             }
             foreach (var (name, (wall, cpu)) in phases) Console.WriteLine($"| {name} | {wall:F0} | {cpu:F0} |");
-            Console.WriteLine($"load {LoadAverage()}");
+            Console.WriteLine($"load {Measure.LoadAverage()}");
             return;
         }
         var mask = RandomizedMagnitude.Pruned(w, k, 1);
@@ -130,8 +130,7 @@ internal static class CbsPhaseProfileBench
         Console.WriteLine("| phase | wall ms per call (mean of " + repeats + ") | process CPU ms per call |");
         Console.WriteLine("|---|---|---|");
         foreach (var (name, (wall, cpu)) in phases) Console.WriteLine($"| {name} | {wall / repeats:F1} | {cpu / repeats:F1} |");
-        Console.WriteLine($"load {LoadAverage()}");
+        Console.WriteLine($"load {Measure.LoadAverage()}");
     }
 
-    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 }

@@ -158,7 +158,7 @@ internal static class CbsStartAgreementBench
                 done++;
                 var totals = prefix.Select(p => p[samples.Length]).Order().ToArray();
                 Console.WriteLine($"| {seed} | {sparsity} | {best.Candidate} (loss {best.LossSum / samples.Length:G5}, next best +{(totals[1] - totals[0]) / samples.Length:G2}) | {real.Candidate} | " +
-                    $"{(real.Candidate == best.Candidate ? "yes" : "no")} | {regrets[0][^1]:G3} | {exhaustive:F1} | {halving:F1} | {LoadAverage()} |");
+                    $"{(real.Candidate == best.Candidate ? "yes" : "no")} | {regrets[0][^1]:G3} | {exhaustive:F1} | {halving:F1} | {Measure.LoadAverage()} |");
             }
         }
         Console.WriteLine($"{done} (seed, sparsity) pairs; exhaustive {exhaustiveSeconds:F0} s in all, halving {halvingSeconds:F0} s " +
@@ -187,5 +187,4 @@ internal static class CbsStartAgreementBench
 
     private static int Env(string name, int fallback) => int.TryParse(Environment.GetEnvironmentVariable(name), out int v) ? v : fallback;
 
-    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 }

@@ -24,7 +24,7 @@ internal static class HeapSlackBench
         var (x, _) = train.Batch(Enumerable.Range(0, 320).ToArray());
         model.eval();
         using var noGrad = no_grad();
-        Console.WriteLine($"threads {get_num_threads()}, load {Load()}");
+        Console.WriteLine($"threads {get_num_threads()}, load {Measure.LoadAverage()}");
         Console.WriteLine("| heap | pass | wall ms | CPU ms | minor faults |");
         Console.WriteLine("|---|---|---|---|---|");
         Tensor? reference = null;
@@ -36,14 +36,14 @@ internal static class HeapSlackBench
             for (int pass = 0; pass < repeats; pass++)
             {
                 var process = Process.GetCurrentProcess();
-                long f0 = MinorFaults();
+                long f0 = Measure.MinorFaults();
                 var c0 = process.TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
                 var logits = EvalForward.Logits(model, x);
                 double w = clock.Elapsed.TotalMilliseconds;
                 process.Refresh();
                 double c = (process.TotalProcessorTime - c0).TotalMilliseconds;
-                long f = MinorFaults() - f0;
+                long f = Measure.MinorFaults() - f0;
                 Console.WriteLine($"| {heap} | {pass + 1} | {w:F0} | {c:F0} | {f:N0} |");
                 wall += w; cpu += c; faults += f;
                 if (reference is null) reference = logits;
@@ -52,16 +52,6 @@ internal static class HeapSlackBench
             means.Add((heap, wall / repeats, cpu / repeats, faults / repeats));
         }
         Console.WriteLine($"mean per pass: {string.Join("; ", means.Select(m => $"{m.Heap} {m.Wall:F0} ms wall, {m.Cpu:F0} ms CPU, {m.Faults:N0} faults"))}; " +
-            $"default / padded CPU {means[0].Cpu / means[1].Cpu:F1}×; load {Load()}");
+            $"default / padded CPU {means[0].Cpu / means[1].Cpu:F1}×; load {Measure.LoadAverage()}");
     }
-
-    /// <summary>This process's minor page faults so far (/proc/self/stat, field 10).</summary>
-    private static long MinorFaults()
-    {
-        string stat = File.ReadAllText("/proc/self/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return long.Parse(fields[7], CultureInfo.InvariantCulture);
-    }
-
-    private static string Load() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 }

@@ -28,7 +28,7 @@ internal static class HugePagesBench
     public static void Run()
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        Console.WriteLine($"load average {Load()}; each cell: wall s (minor page faults)");
+        Console.WriteLine($"load average {Measure.LoadAverage()}; each cell: wall s (minor page faults)");
         Console.WriteLine($"| THP_MEM_ALLOC_ENABLE | G MiB | floor s | {string.Join(" | ", Steps.Select(Describe))} |");
         Console.WriteLine($"|---|---|---|{string.Concat(Steps.Select(_ => "---|"))}");
         var seconds = new Dictionary<string, double[]>();
@@ -50,7 +50,7 @@ internal static class HugePagesBench
                 $"{string.Join(" | ", s.Select((x, i) => $"{x:F3} ({faults[i]:N0})"))} |");
             seconds[setting] = s;
         }
-        Console.WriteLine($"off / on: {string.Join(", ", Steps.Select((step, i) => $"{step} {seconds["0"][i] / seconds["1"][i]:F1}×"))}; load average {Load()}");
+        Console.WriteLine($"off / on: {string.Join(", ", Steps.Select((step, i) => $"{step} {seconds["0"][i] / seconds["1"][i]:F1}×"))}; load average {Measure.LoadAverage()}");
     }
 
     private static string Describe(string step) => step.StartsWith("zero", StringComparison.Ordinal)
@@ -78,7 +78,7 @@ internal static class HugePagesBench
         var figures = new List<string> { huge.ToString(), $"{n * d * 4.0 / 1048576:F0}", $"{gbs:F2}" };
         foreach (string step in Steps)
         {
-            long f0 = MinorFaults();
+            long f0 = Measure.MinorFaults();
             var clock = Stopwatch.StartNew();
             if (step.StartsWith("zero", StringComparison.Ordinal))
             {
@@ -90,19 +90,9 @@ internal static class HugePagesBench
                 using var g = EmpiricalFisher.GradientMatrix(mlp, ps, train, n, 1, 0, CPU, NullProgress.Instance);
             }
             figures.Add($"{clock.Elapsed.TotalSeconds:F4}");
-            figures.Add($"{MinorFaults() - f0}");
+            figures.Add($"{Measure.MinorFaults() - f0}");
         }
         Console.WriteLine(string.Join(" ", figures));
         return 0;
     }
-
-    /// <summary>This process's minor page faults so far (/proc/self/stat, field 10).</summary>
-    private static long MinorFaults()
-    {
-        string stat = File.ReadAllText("/proc/self/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return long.Parse(fields[7], CultureInfo.InvariantCulture);
-    }
-
-    private static string Load() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 }

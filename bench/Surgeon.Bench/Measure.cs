@@ -56,4 +56,16 @@ internal static class Measure
                 return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
         return 0;
     }
+
+    /// <summary>The 1, 5 and 15 minute load averages (/proc/loadavg), or "?" where there is none.</summary>
+    public static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
+
+    /// <summary>This process's minor page faults so far (/proc/self/stat, field 10).</summary>
+    public static long MinorFaults()
+    {
+        string stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[7], System.Globalization.CultureInfo.InvariantCulture);
+    }
 }

@@ -24,7 +24,7 @@ internal static class PerSampleWriteBench
     public static void Run()
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        Console.WriteLine($"threads {get_num_threads()}, load average {LoadAverage()}");
+        Console.WriteLine($"threads {get_num_threads()}, load average {Measure.LoadAverage()}");
         double zeroGBs, copyGBs;
         using (var a = empty(64L << 20).zero_())
         using (var b = empty(64L << 20).zero_())
@@ -81,7 +81,7 @@ internal static class PerSampleWriteBench
         }
         Console.WriteLine($"whole G, MLPNet digits, N = {n:N0} ({gBytes / 1048576:N0} MiB, a fresh G each time, fastest of 3 rounds): new {fresh:F2} s ({gBytes / fresh / 1e9:F2} GB/s), " +
             $"previous {previous:F2} s ({gBytes / previous / 1e9:F2} GB/s), floor (allocate and zero G) {floor:F2} s; new / floor {fresh / floor:F1}×, " +
-            $"previous / floor {previous / floor:F1}×; load average {LoadAverage()}");
+            $"previous / floor {previous / floor:F1}×; load average {Measure.LoadAverage()}");
     }
 
     private static void Batch(string name, nn.Module<Tensor, Tensor> model, IReadOnlyList<PrunableParameter> ps, Tensor x, Tensor y, double zeroGBs)
@@ -111,8 +111,7 @@ internal static class PerSampleWriteBench
         double floor = bytes / (zeroGBs * 1e9);
         Console.WriteLine($"| {name} | {b} | {d:N0} | {bytes / 1048576:F1} | {backward * 1e3:F2} | {now * 1e3:F2} | {bytes / now / 1e9:F2} | {before * 1e3:F2} | " +
             $"{bytes / before / 1e9:F2} | {now / floor:F1}× | {before / floor:F1}× | {now / backward:F1}× | {before / backward:F1}× |");
-        Console.WriteLine($"(load average {LoadAverage()})");
+        Console.WriteLine($"(load average {Measure.LoadAverage()})");
     }
 
-    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 }
