@@ -24,6 +24,23 @@ internal static class TestModels
         PrunableParameters.Assign(ps, flat);
     }
 
+    /// <summary>
+    /// The pruning context the second-order tests share: MLPNet(6 inputs, 3 classes, width 0.1), 6→4→2→3 = 24 + 8 + 6 = 38
+    /// weights, on 300 random 1×2×3 images, seed 1, a Fisher of <paramref name="samples"/> samples.
+    /// </summary>
+    public static PruningContext TinyFisherContext(int samples, int blockSize = 0, double lambda = 1e-2)
+    {
+        var model = TinyMlp(inputs: 6, classes: 3, width: 0.1, seed: 5);
+        return new PruningContext
+        {
+            Model = model,
+            Parameters = PrunableParameters.Discover(model),
+            TrainData = RandomImages(300, 1, 2, 3, 3, seed: 9),
+            Seed = 1,
+            Options = new PruningOptions { FisherSamples = samples, Lambda = lambda, BlockSize = blockSize },
+        };
+    }
+
     /// <summary>A small random image dataset (class-dependent means, so it is learnable).</summary>
     public static ImageDataset RandomImages(int n, int c, int h, int w, int classes, int seed = 3)
     {

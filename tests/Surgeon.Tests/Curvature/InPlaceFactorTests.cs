@@ -51,20 +51,11 @@ public class InPlaceFactorTests
         Assert.Contains("raise --lambda", e.Message);
     }
 
-    // MLPNet(6 inputs, 3 classes, width 0.1): 38 weights.
+    // TestModels.TinyFisherContext: MLPNet(6 inputs, 3 classes, width 0.1), 38 weights.
     private static (PruningContext Context, Tensor G) Setup(int samples)
     {
-        var model = TestModels.TinyMlp(inputs: 6, classes: 3, width: 0.1, seed: 5);
-        var data = TestModels.RandomImages(300, 1, 2, 3, 3, seed: 9);
-        var ctx = new PruningContext
-        {
-            Model = model,
-            Parameters = PrunableParameters.Discover(model),
-            TrainData = data,
-            Seed = 1,
-            Options = new PruningOptions { FisherSamples = samples, Lambda = 1e-2, BlockSize = 0 },
-        };
-        var g = EmpiricalFisher.GradientMatrix(model, ctx.Parameters, data, samples, 1, 1, CPU, Progress.NullProgress.Instance);
+        var ctx = TestModels.TinyFisherContext(samples);
+        var g = EmpiricalFisher.GradientMatrix(ctx.Model, ctx.Parameters, ctx.RequireTrainData("wf"), samples, 1, 1, CPU, Progress.NullProgress.Instance);
         return (ctx, g);
     }
 

@@ -11,19 +11,10 @@ namespace Surgeon.Tests.Update;
 /// <summary>WoodFisher saliency and update against dense closed forms on a tiny net.</summary>
 public class WoodFisherTests
 {
-    // MLPNet(6 inputs, 3 classes, width 0.1): 6→4→2→3 = 24 + 8 + 6 = 38 weights.
+    // TestModels.TinyFisherContext: MLPNet(6 inputs, 3 classes, width 0.1), 38 weights.
     private static (PruningContext Context, EmpiricalFisher Fisher) Setup(int samples, int blockSize = 0, double lambda = 1e-2)
     {
-        var model = TestModels.TinyMlp(inputs: 6, classes: 3, width: 0.1, seed: 5);
-        var data = TestModels.RandomImages(300, 1, 2, 3, 3, seed: 9);
-        var ctx = new PruningContext
-        {
-            Model = model,
-            Parameters = PrunableParameters.Discover(model),
-            TrainData = data,
-            Seed = 1,
-            Options = new PruningOptions { FisherSamples = samples, Lambda = lambda, BlockSize = blockSize },
-        };
+        var ctx = TestModels.TinyFisherContext(samples, blockSize, lambda);
         return (ctx, FisherProvider.For(ctx, "wf"));
     }
 
