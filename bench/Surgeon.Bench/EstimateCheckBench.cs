@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Surgeon.Compression;
@@ -42,32 +41,13 @@ internal static partial class EstimateCheckBench
             var parameters = PrunableParameters.Discover(model, c.Set);
             var method = PruningMethods.Get(c.Method);
             var options = new PruningOptions { FisherSamples = c.N, Lambda = c.Lambda, BlockSize = c.BlockSize };
-            GC.Collect();
-            Measure.TrimNativeHeap();
-            double baseline = Measure.CurrentRssMiB();
-            Measure.ResetPeakRss();
-            var phases = new PhaseMemoryProgress(baseline);
-            var context = new PruningContext
-            {
-                Model = model,
-                Parameters = parameters,
-                TrainData = train,
-                Seed = 0,
-                Progress = phases,
-                Options = options,
-                KeptFraction = 1 - c.Sparsity,
-            };
-            var clock = Stopwatch.StartNew();
-            using (method.Prune(context, c.Sparsity)) { }
-            double seconds = clock.Elapsed.TotalSeconds;
-            var peaks = phases.Peaks().ToList();
-            var top = peaks.MaxBy(p => p.PeakMiB);
-            context.ReleaseCache();
-            var line = phases.Messages.First(m => EstimateLine().IsMatch(m));
+            var run = PhaseMemoryProgress.MeasurePrune(method, model, parameters, train, options, c.Sparsity, keptFraction: 1 - c.Sparsity);
+            var top = run.Peaks.MaxBy(p => p.PeakMiB);
+            var line = run.Messages.First(m => EstimateLine().IsMatch(m));
             double estimate = double.Parse(EstimateLine().Match(line).Groups[1].Value.Replace(",", ""), CultureInfo.InvariantCulture);
-            Console.WriteLine($"| {c.Name} | {c.Method} | {c.Sparsity} | {seconds:F1} | {baseline:N0} | {estimate:N0} | {top.PeakMiB:N0} | {top.PeakMiB / estimate:F2} | {top.Phase} |");
+            Console.WriteLine($"| {c.Name} | {c.Method} | {c.Sparsity} | {run.Seconds:F1} | {run.BaselineMiB:N0} | {estimate:N0} | {top.PeakMiB:N0} | {top.PeakMiB / estimate:F2} | {top.Phase} |");
             Console.WriteLine($"    {line}");
-            Console.WriteLine("    measured peak MiB by phase: " + string.Join("; ", peaks.Select(p => $"{p.Phase} {p.PeakMiB:F0}")));
+            Console.WriteLine("    measured peak MiB by phase: " + string.Join("; ", run.Peaks.Select(p => $"{p.Phase} {p.PeakMiB:F0}")));
         }
     }
 }

@@ -1,4 +1,9 @@
+using System.Diagnostics;
+using Surgeon.Compression;
+using Surgeon.Data;
 using Surgeon.Progress;
+using Surgeon.Pruning;
+using static TorchSharp.torch;
 
 namespace Surgeon.Bench;
 
@@ -10,6 +15,44 @@ namespace Surgeon.Bench;
 /// </summary>
 internal sealed class PhaseMemoryProgress(double baselineMiB) : IProgressReporter
 {
+    /// <summary>What one measured run gave: its seconds, the baseline resident set (MiB), the peak above it per phase
+    /// (in the order the phases first ran) and the library's info lines.</summary>
+    public sealed record Run(double Seconds, double BaselineMiB, List<(string Phase, double PeakMiB)> Peaks, List<string> Messages);
+
+    /// <summary>
+    /// Runs <paramref name="method"/> on <paramref name="model"/> as <c>prune</c> does (seed 0) and measures it: the GC
+    /// run and free heap pages returned, the baseline read and the peak reset, then the run with its peak charged to the
+    /// phases; the context's cached Fisher is released after. With <paramref name="restoreModel"/> the weights are put
+    /// back afterwards (the snapshot is taken after the baseline, so its copy counts in the peak).
+    /// </summary>
+    public static Run MeasurePrune(PruningMethod method, nn.Module<Tensor, Tensor> model, IReadOnlyList<PrunableParameter> parameters,
+        ImageDataset data, PruningOptions options, double sparsity, double keptFraction = 1, bool restoreModel = false)
+    {
+        GC.Collect();
+        Measure.TrimNativeHeap();
+        double baseline = Measure.CurrentRssMiB();
+        Measure.ResetPeakRss();
+        var phases = new PhaseMemoryProgress(baseline);
+        var context = new PruningContext
+        {
+            Model = model,
+            Parameters = parameters,
+            TrainData = data,
+            Seed = 0,
+            Progress = phases,
+            Options = options,
+            KeptFraction = keptFraction,
+        };
+        using var snapshot = restoreModel ? new Training.ModelSnapshot(model) : null;
+        var clock = Stopwatch.StartNew();
+        using (method.Prune(context, sparsity)) { }
+        double seconds = clock.Elapsed.TotalSeconds;
+        var peaks = phases.Peaks().ToList();
+        context.ReleaseCache();
+        snapshot?.Restore();
+        return new Run(seconds, baseline, peaks, phases.Messages);
+    }
+
     private readonly Stack<string> running = new();
     private readonly Dictionary<string, double> peaks = [];
     private readonly List<string> order = [];

@@ -1,5 +1,4 @@
 using Surgeon.Compression;
-using System.Diagnostics;
 using Surgeon.Curvature;
 using Surgeon.Data;
 using Surgeon.Models;
@@ -56,33 +55,13 @@ internal static class ScaleBench
                 };
                 var estimate = CurvatureMemory.Estimate(model, parameters, [3, 32, 32], setup.N, 1, blocks,
                     pruning.FisherBookkeepingBytesPerWeight, pruning.LossEvaluationExamples(options));
-                GC.Collect();
-                Measure.TrimNativeHeap();
-                double baseline = Measure.CurrentRssMiB();
-                Measure.ResetPeakRss();
-                var phases = new PhaseMemoryProgress(baseline);
-                var context = new PruningContext
-                {
-                    Model = model,
-                    Parameters = parameters,
-                    TrainData = data,
-                    Seed = 0,
-                    Progress = phases,
-                    Options = options,
-                };
-                using var snapshot = new Training.ModelSnapshot(model);
-                var clock = Stopwatch.StartNew();
-                using (pruning.Prune(context, 0.7)) { }
-                double seconds = clock.Elapsed.TotalSeconds;
-                var phasePeaks = phases.Peaks().ToList();
-                double measured = phasePeaks.Max(p => p.PeakMiB);
-                context.ReleaseCache();
-                snapshot.Restore();
+                var run = PhaseMemoryProgress.MeasurePrune(pruning, model, parameters, data, options, 0.7, restoreModel: true);
+                double measured = run.Peaks.Max(p => p.PeakMiB);
                 double est = estimate.Peak / 1048576.0;
-                Console.WriteLine($"{setup.Architecture,-13} {method,-6} {setup.N,5} {PrunableParameters.TotalCount(parameters),10:N0} {blocks.Count,6} {seconds,8:F1} {baseline,12:F0} {est,12:F0} {measured,12:F0} {measured / est,17:F2}");
+                Console.WriteLine($"{setup.Architecture,-13} {method,-6} {setup.N,5} {PrunableParameters.TotalCount(parameters),10:N0} {blocks.Count,6} {run.Seconds,8:F1} {run.BaselineMiB,12:F0} {est,12:F0} {measured,12:F0} {measured / est,17:F2}");
                 Console.WriteLine($"    estimate MiB: G {estimate.G / 1048576.0:F0}, gradient batch {estimate.GradientBatch / 1048576.0:F0}, factors {estimate.Factors / 1048576.0:F0}, " +
                     $"factor work {estimate.FactorTransient / 1048576.0:F0}, CBS-U work {estimate.UpdateTransient / 1048576.0:F0}, bookkeeping {estimate.Bookkeeping / 1048576.0:F0}, loss forward {estimate.LossEvaluation / 1048576.0:F0}");
-                Console.WriteLine("    measured peak MiB by phase: " + string.Join("; ", phasePeaks.Select(p => $"{p.Phase} {p.PeakMiB:F0}")));
+                Console.WriteLine("    measured peak MiB by phase: " + string.Join("; ", run.Peaks.Select(p => $"{p.Phase} {p.PeakMiB:F0}")));
             }
         }
     }
