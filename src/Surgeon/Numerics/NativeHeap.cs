@@ -14,32 +14,25 @@ internal static class NativeHeap
     /// <summary>libtorch's switch for huge pages (c10's CPU allocator reads it once, at its first allocation).</summary>
     public const string HugePagesVariable = "THP_MEM_ALLOC_ENABLE";
 
-    private static readonly Lazy<bool> Slack = new(() =>
-    {
-        if (!OperatingSystem.IsLinux()) return false;
-        try
-        {
-            return Mallopt(MTopPad, TopPadBytes) == 1;
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            return false; // not glibc: its allocator is left as it is
-        }
-    });
+    private static readonly Lazy<bool> Slack = new(() => OnLinuxLibc(() => Mallopt(MTopPad, TopPadBytes) == 1));
 
-    private static readonly Lazy<bool> Huge = new(() =>
+    // Not overwritten when set: THP_MEM_ALLOC_ENABLE=0 turns it off (bench huge-pages compares both).
+    private static readonly Lazy<bool> Huge = new(() => OnLinuxLibc(() =>
+        SetEnv(HugePagesVariable, "1", overwrite: 0) == 0 && Marshal.PtrToStringAnsi(GetEnv(HugePagesVariable)) == "1"));
+
+    /// <summary>The libc call's answer on Linux; false elsewhere or without glibc, whose allocator is then left as it is.</summary>
+    private static bool OnLinuxLibc(Func<bool> call)
     {
         if (!OperatingSystem.IsLinux()) return false;
         try
         {
-            // Not overwritten when set: THP_MEM_ALLOC_ENABLE=0 turns it off (bench huge-pages compares both).
-            return SetEnv(HugePagesVariable, "1", overwrite: 0) == 0 && Marshal.PtrToStringAnsi(GetEnv(HugePagesVariable)) == "1";
+            return call();
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
             return false;
         }
-    });
+    }
 
     /// <summary>Both settings below; the command line, the session API, the benches and the tests call it first.</summary>
     public static void Configure()
